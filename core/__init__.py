@@ -1,0 +1,8 @@
+"""CORE: a configuration-driven data pipeline platform."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("core")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"

@@ -1,0 +1,81 @@
+"""``core``: the command line for people.
+
+Commands are thin: they parse, call one plain function and report. Errors that
+CORE raises on purpose end as one ``FAILED: …`` line and a non-zero exit;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+import typer
+
+from core import __version__
+from core.cli import db, pipelines
+from core.cli.common import State
+from core.errors import CoreError
+
+app = typer.Typer(
+    name="core",
+    help="CORE: configure, inspect and run data pipelines.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(pipelines.app, name="pipelines")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"core {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on failure."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    ctx.obj = State(debug=debug)
+
+
+def run(command: click.Command, argv: list[str] | None, prog_name: str) -> int:
+    """Run a click command, turning CoreError into one FAILED line and an exit code.
+
+    Args:
+        command: the click command (a Typer app, converted).
+        argv: the arguments (``sys.argv[1:]`` when None).
+        prog_name: the program name for usage lines.
+
+    Returns:
+        The exit code.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        command.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except CoreError as exc:
+        if "--debug" in argv:
+            traceback.print_exc()
+        typer.echo(f"FAILED: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        typer.echo("Aborted.", err=True)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``core`` console script."""
+    sys.exit(run(typer.main.get_command(app), argv, "core"))

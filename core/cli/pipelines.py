@@ -1,0 +1,106 @@
+"""``core pipelines``: list and show the configured pipelines."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from core.cli.common import console, session_helper
+from core.models import configuration as cfg
+from core.plan import PipelinePlan, PlanFilters, load_plan, load_plans
+
+app = typer.Typer(help="List and show the configured pipelines.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    company: str | None = typer.Option(None, help="Only this pharmaceutical company."),
+    brand: str | None = typer.Option(None, help="Only this brand."),
+    pipeline_type: str | None = typer.Option(None, "--type", help="Only this pipeline type."),
+    active: bool | None = typer.Option(
+        None, "--active/--inactive", help="Only active (or inactive) pipelines."
+    ),
+) -> None:
+    """List pipelines with their company, brand, type, schedule and size."""
+    filters = PlanFilters(company=company, brand=brand, pipeline_type=pipeline_type, active=active)
+    with session_helper(ctx) as session:
+        plans = load_plans(session, only_active=False, filters=filters)
+    table = Table("pipeline", "company", "brand", "segment", "type", "active", "schedule", "tasks")
+    for plan in plans:
+        table.add_row(
+            plan.name,
+            plan.company,
+            plan.brand,
+            plan.segment,
+            plan.pipeline_type,
+            "yes" if plan.is_active else "no",
+            plan.run_frequency,
+            str(len(plan.tasks)),
+        )
+    out = console()
+    out.print(table if plans else "no pipeline matches these filters")
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    name: str | None = typer.Argument(None, help="The pipeline's name."),
+    all_active: bool = typer.Option(False, "--all", help="Show every active pipeline."),
+) -> None:
+    """Show a pipeline: its groups in run order, each transformation's typed variables."""
+    if (name is None) == (not all_active):
+        raise typer.BadParameter("give a pipeline NAME or --all, not both and not neither")
+    with session_helper(ctx) as session:
+        plans = load_plans(session) if all_active else [load_plan(session, name or "")]
+        variables = _typed_variables(session, plans)
+    out = console()
+    for plan in plans:
+        _print_plan(out, plan, variables)
+
+
+def _print_plan(out: Console, plan: PipelinePlan, variables: dict[int, str]) -> None:
+    out.print(
+        f"[bold]{plan.name}[/bold]  {plan.company}/{plan.brand}  "
+        f"{plan.segment}/{plan.pipeline_type}  schedule: {plan.run_frequency}  "
+        f"{'active' if plan.is_active else 'inactive'}"
+    )
+    if plan.description:
+        out.print(plan.description.strip())
+    table = Table("step", "state", "order", "task", "retries", "variables")
+    for group in plan.groups:
+        for task in group.tasks:
+            table.add_row(
+                str(group.step),
+                group.state,
+                str(group.graph_order),
+                task.task_id,
+                str(task.retries),
+                variables[task.transformation_id],
+            )
+    out.print(table if plan.groups else "this pipeline has no transformations yet")
+
+
+def _typed_variables(session: Session, plans: list[PipelinePlan]) -> dict[int, str]:
+    ids = [task.transformation_id for plan in plans for task in plan.tasks]
+    query = (
+        select(cfg.Transformation)
+        .where(cfg.Transformation.id.in_(ids))
+        .options(
+            joinedload(cfg.Transformation.transformation_template),
+            selectinload(cfg.Transformation.transformation_variables),
+        )
+    )
+    shown = {}
+    for transformation in session.scalars(query):
+        problems = transformation.check_variables()
+        if problems:
+            shown[transformation.id] = "[red]INVALID: " + "; ".join(map(str, problems)) + "[/red]"
+        else:
+            shown[transformation.id] = ", ".join(
+                f"{key}={value!r}" for key, value in transformation.variables.items()
+            )
+    return shown

@@ -1,0 +1,1 @@
+"""The configuration database: engines, sessions, migrations and sample data."""

@@ -1,0 +1,72 @@
+"""One engine (and pool) per database URL per process."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from core.models.base import AUDIT_SCHEMA
+
+_ENGINES: dict[tuple[int, str], Engine] = {}
+_LOCK = threading.Lock()
+
+
+def get_engine(url: str) -> Engine:
+    """The process's engine for a URL, built on first use.
+
+    Engines are keyed by process id too, so a forked worker never shares a pool
+    with its parent.
+    """
+    key = (os.getpid(), url)
+    with _LOCK:
+        if key not in _ENGINES:
+            _ENGINES[key] = build_engine(url)
+        return _ENGINES[key]
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection of this process (tests, shutdown)."""
+    with _LOCK:
+        for engine in _ENGINES.values():
+            engine.dispose()
+        _ENGINES.clear()
+
+
+def build_engine(url: str) -> Engine:
+    """A new engine for a URL, with CORE's per-dialect settings.
+
+    SQLite gets foreign keys switched on, the ``auditing`` schema mapped onto the
+    main database, and a single shared connection when it lives in memory.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if parsed.database in (None, "", ":memory:"):
+        options["poolclass"] = StaticPool
+    else:
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, **options)
+    event.listen(engine, "connect", _sqlite_on_connect)
+    return engine.execution_options(schema_translate_map=schema_translation(engine))
+
+
+def schema_translation(engine_or_connection: Any) -> dict[str | None, str | None]:
+    """SQLite has no schemas: the audit table lives in the main database there."""
+    if engine_or_connection.dialect.name == "sqlite":
+        return {AUDIT_SCHEMA: None}
+    return {}
+
+
+def _sqlite_on_connect(connection: sqlite3.Connection, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

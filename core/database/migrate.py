@@ -1,0 +1,92 @@
+"""Alembic, driven from CORE: upgrade, downgrade, current, revision.
+
+The same migrations serve PostgreSQL (with triggers) and SQLite (the embedded
+dev database). Callers pass a URL; the engine comes from :mod:`core.database.engine`.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from core.database.engine import get_engine
+from core.errors import DatabaseError
+
+DATABASE_DIR = Path(__file__).resolve().parent
+
+
+def alembic_config(output: io.StringIO | None = None) -> Config:
+    """Alembic's Config for CORE's migrations, independent of the working directory."""
+    config = Config(str(DATABASE_DIR / "alembic.ini"), stdout=output or io.StringIO())
+    config.set_main_option("script_location", str(DATABASE_DIR))
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision the code knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "core/database/versions holds no migration"
+    return head
+
+
+def current_revision(url: str) -> str | None:
+    """The revision the database is at (None when it was never migrated).
+
+    Raises:
+        DatabaseError: the database cannot be reached.
+    """
+    try:
+        with get_engine(url).connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"cannot read the revision of {_safe(url)}: {exc}") from exc
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database up to a revision (default: the newest)."""
+    _run(url, "upgrade", revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Migrate the database down to a revision ('base' removes everything)."""
+    _run(url, "downgrade", revision)
+
+
+def revision(url: str, message: str, autogenerate: bool = False) -> list[Path]:
+    """Write a new migration file; with autogenerate, from the models' difference.
+
+    Returns:
+        The paths of the files written.
+    """
+    config = alembic_config()
+    try:
+        with get_engine(url).begin() as connection:
+            config.attributes["connection"] = connection
+            scripts = command.revision(config, message=message, autogenerate=autogenerate)
+    except (SQLAlchemyError, CommandError) as exc:
+        raise DatabaseError(f"cannot autogenerate against {_safe(url)}: {exc}") from exc
+    scripts = scripts if isinstance(scripts, list) else [scripts]
+    return [Path(script.path) for script in scripts if script is not None]
+
+
+def _run(url: str, verb: str, target: str) -> None:
+    config = alembic_config()
+    try:
+        with get_engine(url).begin() as connection:
+            config.attributes["connection"] = connection
+            getattr(command, verb)(config, target)
+    except (SQLAlchemyError, CommandError) as exc:
+        raise DatabaseError(f"{verb} to {target} failed on {_safe(url)}: {exc}") from exc
+
+
+def _safe(url: str) -> str:
+    """A URL fit for messages: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,90 @@
+"""The exception hierarchy of CORE.
+
+Every error CORE raises on purpose derives from :class:`CoreError`. Messages
+name the object, what was expected, what was received and, where one exists,
+the fix. The edges (CLI, API) catch ``CoreError`` and report it; anything else
+is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class CoreError(Exception):
+    """Base of every error CORE raises deliberately."""
+
+    exit_code = 1
+
+
+class SettingsError(CoreError):
+    """The settings (environment variables or core.toml) are invalid."""
+
+    exit_code = 2
+
+
+class ConfigurationError(CoreError):
+    """The configuration database holds something CORE cannot use."""
+
+    exit_code = 2
+
+
+class NotFoundError(ConfigurationError):
+    """A named object does not exist in the configuration."""
+
+
+class InvalidNameError(ConfigurationError):
+    """A name is not valid where it is used (dag id, contract path part)."""
+
+
+class DuplicateError(ConfigurationError):
+    """A name that must be unique is already taken."""
+
+
+class TransformationVariableError(ConfigurationError):
+    """A transformation's variables do not match its template's schema."""
+
+
+class MissingTransformationVariableError(TransformationVariableError):
+    """A required variable has no value and no default."""
+
+
+class ExtraTransformationVariableError(TransformationVariableError):
+    """A variable is set that the template does not declare."""
+
+
+class TransformationVariableTypeError(TransformationVariableError):
+    """A variable's value cannot be read as the declared type."""
+
+
+class VariableSchemaError(ConfigurationError):
+    """A template's variable_structures is not a valid schema."""
+
+
+class DatabaseError(CoreError):
+    """The configuration database could not be reached or migrated."""
+
+
+class SecretNotFoundError(CoreError):
+    """No secret exists under any identifier that was tried."""
+
+
+class ScriptError(CoreError):
+    """A script or command was run in the wrong place or the wrong way."""
+
+
+def did_you_mean(value: str, candidates: Iterable[str]) -> str:
+    """Return a ' Did you mean …?' hint for an unknown name, or ''.
+
+    Args:
+        value: the name that was not found.
+        candidates: the names that exist.
+
+    Returns:
+        A sentence starting with a space, or an empty string when nothing is close.
+    """
+    close = difflib.get_close_matches(value, list(candidates), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(repr(c) for c in close) + "?"

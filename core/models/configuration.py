@@ -1,0 +1,413 @@
+"""The configuration application: what pipelines exist and how they run.
+
+Pharmaceutical companies have brands; a pipeline belongs to a brand and a
+pipeline type (within a segment); it has states (raw, ingest, ...) ordered by
+graph_order, and each state holds transformations, instances of templates,
+also ordered by graph_order, with their variables. Run events and task runs
+record what happened. Names are validated as they are set, so nothing invalid
+reaches the database through the ORM.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.sql.expression import true
+
+from core.errors import ConfigurationError
+from core.models.audit import AuditEvent
+from core.models.base import Base, JsonType, Tracked
+from core.models.runs import RUN_STATES, TASK_STATES, RunEvent, TaskRun
+from core.models.variables import check_variables, load_schema, parse_variables, to_text
+from core.names import validate_dag_id, validate_label, validate_path_part, validate_run_frequency
+
+__all__ = [
+    "RUN_STATES",
+    "STATE_TYPE_ORDER",
+    "TASK_STATES",
+    "TRANSFORMATION_KINDS",
+    "Administrator",
+    "AuditEvent",
+    "Base",
+    "Brand",
+    "PharmaceuticalCompany",
+    "Pipeline",
+    "PipelineState",
+    "PipelineStateType",
+    "PipelineType",
+    "RunEvent",
+    "Segment",
+    "Tag",
+    "TaskRun",
+    "Transformation",
+    "TransformationTemplate",
+    "TransformationTemplateTag",
+    "TransformationVariable",
+]
+
+STATE_TYPE_ORDER = ("raw", "ingest", "master", "enhance", "enrich", "metrics", "dimensional")
+TRANSFORMATION_KINDS = ("python", "notebook")
+ROLES = ("viewer", "editor", "admin")
+
+
+def _non_negative(column: str) -> CheckConstraint:
+    return CheckConstraint(f"{column} >= 0", name=f"{column}_non_negative")
+
+
+def _check_order(value: Any, owner: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(
+            f"{owner} graph_order {value!r} is not valid: expected a whole number >= 0"
+        )
+    return value
+
+
+class PharmaceuticalCompany(Tracked, Base):
+    """A client: the parent part of every lake path (alias: customer)."""
+
+    __tablename__ = "pharmaceutical_companies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+
+    brands: Mapped[list[Brand]] = relationship(back_populates="pharmaceutical_company")
+
+    @validates("name")
+    def _name(self, _key: str, value: str) -> str:
+        return validate_path_part(value, "pharmaceutical company name")
+
+
+class Brand(Tracked, Base):
+    """A brand of a company: the child part of every lake path."""
+
+    __tablename__ = "brands"
+    __table_args__ = (UniqueConstraint("pharmaceutical_company_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    pharmaceutical_company_id: Mapped[int] = mapped_column(
+        ForeignKey("pharmaceutical_companies.id", ondelete="RESTRICT"), index=True
+    )
+
+    pharmaceutical_company: Mapped[PharmaceuticalCompany] = relationship(back_populates="brands")
+    pipelines: Mapped[list[Pipeline]] = relationship(back_populates="brand")
+
+    @validates("name")
+    def _name(self, _key: str, value: str) -> str:
+        return validate_path_part(value, "brand name")
+
+
+class Segment(Tracked, Base):
+    """A line of business; pipeline types belong to one."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+    pipeline_types: Mapped[list[PipelineType]] = relationship(back_populates="segment")
+
+    @validates("name")
+    def _name(self, _key: str, value: str) -> str:
+        return validate_label(value, "segment name")
+
+
+class PipelineType(Tracked, Base):
+    """A kind of pipeline (e.g. specialty pharmacy data) within a segment."""
+
+    __tablename__ = "pipeline_types"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("segments.id", ondelete="RESTRICT"), index=True
+    )
+
+    segment: Mapped[Segment] = relationship(back_populates="pipeline_types")
+    pipelines: Mapped[list[Pipeline]] = relationship(back_populates="pipeline_type")
+
+    @validates("name")
+    def _name(self, _key: str, value: str) -> str:
+        return validate_label(value, "pipeline type name")
+
+
+class Pipeline(Tracked, Base):
+    """A pipeline: one Airflow DAG whose dag_id is its name."""
+
+    __tablename__ = "pipelines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(250), unique=True)
+    pipeline_type_id: Mapped[int] = mapped_column(
+        ForeignKey("pipeline_types.id", ondelete="RESTRICT"), index=True
+    )
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="RESTRICT"), index=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    run_frequency: Mapped[str] = mapped_column(String(100), default="none", server_default="none")
+    description: Mapped[str | None] = mapped_column(Text)
+
+    pipeline_type: Mapped[PipelineType] = relationship(back_populates="pipelines")
+    brand: Mapped[Brand] = relationship(back_populates="pipelines")
+    pipeline_states: Mapped[list[PipelineState]] = relationship(
+        back_populates="pipeline",
+        cascade="all, delete-orphan",
+        order_by="PipelineState.graph_order",
+    )
+    run_events: Mapped[list[RunEvent]] = relationship(back_populates="pipeline")
+
+    @validates("name")
+    def _name(self, _key: str, value: str) -> str:
+        return validate_dag_id(value, "pipeline name")
+
+    @validates("run_frequency")
+    def _frequency(self, _key: str, value: str) -> str:
+        return validate_run_frequency(value, f"pipeline {self.name!r} run_frequency")
+
+
+class PipelineStateType(Tracked, Base):
+    """raw, ingest, master, enhance, enrich, metrics, dimensional: the lake's states."""
+
+    __tablename__ = "pipeline_state_types"
+    __table_args__ = (_non_negative("graph_order"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    graph_order: Mapped[int] = mapped_column(Integer, default=0)
+
+    @validates("name")
+    def _name(self, _key: str, value: str) -> str:
+        return validate_path_part(value, "pipeline state type name")
+
+
+class PipelineState(Tracked, Base):
+    """One state of one pipeline, placed by graph_order."""
+
+    __tablename__ = "pipeline_states"
+    __table_args__ = (
+        UniqueConstraint("pipeline_id", "pipeline_state_type_id"),
+        _non_negative("graph_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(
+        ForeignKey("pipelines.id", ondelete="CASCADE"), index=True
+    )
+    pipeline_state_type_id: Mapped[int] = mapped_column(
+        ForeignKey("pipeline_state_types.id", ondelete="RESTRICT"), index=True
+    )
+    graph_order: Mapped[int] = mapped_column(Integer, default=0)
+
+    pipeline: Mapped[Pipeline] = relationship(back_populates="pipeline_states")
+    pipeline_state_type: Mapped[PipelineStateType] = relationship()
+    transformations: Mapped[list[Transformation]] = relationship(
+        back_populates="pipeline_state",
+        cascade="all, delete-orphan",
+        order_by="Transformation.graph_order",
+    )
+
+    @validates("graph_order")
+    def _order(self, _key: str, value: int) -> int:
+        return _check_order(value, "pipeline state")
+
+
+class Tag(Tracked, Base):
+    """A label for templates."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+    @validates("name")
+    def _name(self, _key: str, value: str) -> str:
+        return validate_label(value, "tag name")
+
+
+class TransformationTemplateTag(Tracked, Base):
+    """Which tags a template carries."""
+
+    __tablename__ = "transformation_template_tags"
+
+    transformation_template_id: Mapped[int] = mapped_column(
+        ForeignKey("transformation_templates.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+
+
+class TransformationTemplate(Tracked, Base):
+    """What a transformation does: a Python function or a notebook, and its variables."""
+
+    __tablename__ = "transformation_templates"
+    __table_args__ = (CheckConstraint("kind IN ('python', 'notebook')", name="kind_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    variable_structures: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    pipeline_state_type_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pipeline_state_types.id", ondelete="RESTRICT"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20), default="python", server_default="python")
+    entrypoint: Mapped[str | None] = mapped_column(String(300))
+
+    pipeline_state_type: Mapped[PipelineStateType | None] = relationship()
+    tags: Mapped[list[Tag]] = relationship(
+        secondary="transformation_template_tags", order_by="Tag.name"
+    )
+
+    @validates("name")
+    def _name(self, _key: str, value: str) -> str:
+        return validate_path_part(value, "transformation template name")
+
+    @validates("kind")
+    def _kind(self, _key: str, value: str) -> str:
+        if value not in TRANSFORMATION_KINDS:
+            raise ConfigurationError(
+                f"transformation template {self.name!r} kind {value!r} is not valid: "
+                f"expected one of {', '.join(TRANSFORMATION_KINDS)}"
+            )
+        return value
+
+    @validates("variable_structures")
+    def _structures(self, _key: str, value: dict[str, Any] | None) -> dict[str, Any]:
+        load_schema(value, self.name or "(unnamed)")
+        return value or {}
+
+
+class Transformation(Tracked, Base):
+    """One task of a pipeline: a template placed in a state with its variables."""
+
+    __tablename__ = "transformations"
+    __table_args__ = (
+        _non_negative("graph_order"),
+        _non_negative("retries"),
+        _non_negative("retry_delay_seconds"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transformation_template_id: Mapped[int] = mapped_column(
+        ForeignKey("transformation_templates.id", ondelete="RESTRICT"), index=True
+    )
+    pipeline_state_id: Mapped[int] = mapped_column(
+        ForeignKey("pipeline_states.id", ondelete="CASCADE"), index=True
+    )
+    graph_order: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_delay_seconds: Mapped[int] = mapped_column(Integer, default=300, server_default="300")
+
+    transformation_template: Mapped[TransformationTemplate] = relationship()
+    pipeline_state: Mapped[PipelineState] = relationship(back_populates="transformations")
+    transformation_variables: Mapped[list[TransformationVariable]] = relationship(
+        back_populates="transformation",
+        cascade="all, delete-orphan",
+        order_by="TransformationVariable.name",
+    )
+
+    @validates("graph_order")
+    def _order(self, _key: str, value: int) -> int:
+        return _check_order(value, f"transformation {self.id or '(new)'}")
+
+    @property
+    def label(self) -> str:
+        """How messages name this transformation."""
+        template = self.transformation_template.name if self.transformation_template else "?"
+        return f"transformation {self.id} ({template})"
+
+    @property
+    def stored_variables(self) -> dict[str, str | None]:
+        """The variable values as stored (text)."""
+        return {v.name: v.value for v in self.transformation_variables}
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        """The typed variables per the template's schema, with defaults filled in.
+
+        Raises:
+            MissingTransformationVariableError, ExtraTransformationVariableError,
+            TransformationVariableTypeError: the stored values do not fit the schema.
+        """
+        return parse_variables(self._schema(), self.stored_variables, self.label)
+
+    def check_variables(self) -> list[ConfigurationError]:
+        """Every problem of this transformation's variables (empty when valid)."""
+        return list(check_variables(self._schema(), self.stored_variables, self.label))
+
+    def set_variables(self, values: dict[str, Any]) -> None:
+        """Replace the variables with these values (typed values are stored as text)."""
+        rows = {v.name: v for v in self.transformation_variables}
+        for name in set(rows) - set(values):
+            self.transformation_variables.remove(rows[name])
+        for name, value in values.items():
+            if name in rows:
+                rows[name].value = to_text(value)
+            else:
+                self.transformation_variables.append(
+                    TransformationVariable(name=name, value=to_text(value))
+                )
+
+    def _schema(self) -> dict[str, Any]:
+        template = self.transformation_template
+        return load_schema(template.variable_structures, template.name)
+
+
+class TransformationVariable(Tracked, Base):
+    """One variable value of a transformation, stored as text."""
+
+    __tablename__ = "transformation_variables"
+    __table_args__ = (UniqueConstraint("transformation_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transformation_id: Mapped[int] = mapped_column(
+        ForeignKey("transformations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    value: Mapped[str | None] = mapped_column(Text)
+
+    transformation: Mapped[Transformation] = relationship(back_populates="transformation_variables")
+
+    @validates("value")
+    def _value(self, _key: str, value: Any) -> str | None:
+        return None if value is None else to_text(value)
+
+
+class Administrator(Tracked, Base):
+    """A person who may use the configuration application, with a role."""
+
+    __tablename__ = "administrators"
+    __table_args__ = (CheckConstraint("role IN ('viewer', 'editor', 'admin')", name="role_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_address: Mapped[str] = mapped_column(String(320), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20), default="viewer", server_default="viewer")
+    hashed_password: Mapped[str | None] = mapped_column(String(300))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+    @validates("email_address")
+    def _email(self, _key: str, value: str) -> str:
+        if not isinstance(value, str) or value.count("@") != 1 or " " in value:
+            raise ConfigurationError(
+                f"administrator email_address {value!r} is not valid: expected name@domain"
+            )
+        return value.lower()
+
+    @validates("role")
+    def _role(self, _key: str, value: str) -> str:
+        if value not in ROLES:
+            raise ConfigurationError(
+                f"administrator role {value!r} is not valid: expected one of {', '.join(ROLES)}"
+            )
+        return value

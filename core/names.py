@@ -1,0 +1,108 @@
+"""Rules for the names users give things, checked wherever a name enters CORE.
+
+Two rules matter: a pipeline name becomes an Airflow dag id, and the names of
+companies, brands, states and templates become parts of data-lake paths (S3
+keys and Athena table names), so they must be safe there.
+"""
+
+from __future__ import annotations
+
+import re
+
+from croniter import croniter
+
+from core.errors import InvalidNameError
+
+DAG_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+DAG_ID_MAX_LENGTH = 250
+PATH_PART_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+PATH_PART_MAX_LENGTH = 100
+LABEL_MAX_LENGTH = 200
+PRESET_FREQUENCIES = ("none", "hourly", "daily", "weekly", "monthly", "yearly")
+
+
+def validate_dag_id(value: object, field: str) -> str:
+    """Check that a value can be an Airflow dag id.
+
+    Args:
+        value: the proposed name.
+        field: what the name is, for the message (e.g. "pipeline name").
+
+    Returns:
+        The value, unchanged.
+
+    Raises:
+        InvalidNameError: the value is not a string of letters, digits, '_', '.', '-'.
+    """
+    text = _as_text(value, field)
+    if len(text) > DAG_ID_MAX_LENGTH or not DAG_ID_PATTERN.match(text):
+        raise InvalidNameError(
+            f"{field} {text!r} is not a valid Airflow dag id: expected 1 to "
+            f"{DAG_ID_MAX_LENGTH} letters, digits, '_', '.' or '-' (no spaces)"
+        )
+    return text
+
+
+def validate_path_part(value: object, field: str) -> str:
+    """Check that a value can be one part of a data-lake path.
+
+    Args:
+        value: the proposed name.
+        field: what the name is, for the message (e.g. "brand name").
+
+    Returns:
+        The value, unchanged.
+
+    Raises:
+        InvalidNameError: the value is not lower-case letters, digits, '_' or '-'.
+    """
+    text = _as_text(value, field)
+    if len(text) > PATH_PART_MAX_LENGTH or not PATH_PART_PATTERN.match(text):
+        hint = f" (did you mean {_suggest_part(text)!r}?)" if _suggest_part(text) else ""
+        raise InvalidNameError(
+            f"{field} {text!r} is not valid in a data-lake path: expected 1 to "
+            f"{PATH_PART_MAX_LENGTH} lower-case letters, digits, '_' or '-', "
+            f"starting with a letter or digit{hint}"
+        )
+    return text
+
+
+def validate_label(value: object, field: str) -> str:
+    """Check a free-text name (segment, pipeline type, tag): not blank, not too long.
+
+    Raises:
+        InvalidNameError: the value is blank or longer than LABEL_MAX_LENGTH.
+    """
+    text = _as_text(value, field)
+    if len(text) > LABEL_MAX_LENGTH or text != text.strip():
+        raise InvalidNameError(
+            f"{field} {text!r} is not valid: expected 1 to {LABEL_MAX_LENGTH} characters "
+            "without leading or trailing spaces"
+        )
+    return text
+
+
+def validate_run_frequency(value: object, field: str = "run_frequency") -> str:
+    """Check a schedule: a preset name or a five-field cron expression.
+
+    Raises:
+        InvalidNameError: neither a preset nor a valid cron expression.
+    """
+    text = _as_text(value, field)
+    if text in PRESET_FREQUENCIES or croniter.is_valid(text):
+        return text
+    raise InvalidNameError(
+        f"{field} {text!r} is not a schedule: expected one of {', '.join(PRESET_FREQUENCIES)} "
+        "or a cron expression such as '0 6 * * 1-5'"
+    )
+
+
+def _as_text(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidNameError(f"{field} {value!r} is not valid: expected a non-empty string")
+    return value
+
+
+def _suggest_part(text: str) -> str:
+    suggestion = re.sub(r"[^a-z0-9_-]+", "_", text.strip().lower()).strip("_-")
+    return suggestion if suggestion and suggestion != text else ""

@@ -1,0 +1,182 @@
+"""One typed Settings object for the whole of CORE.
+
+Precedence: ``CORE_*`` environment variables > ``core.toml`` > defaults. The
+TOML file is ``./core.toml`` unless ``CORE_CONFIG`` names another. Nothing here
+runs at import time: entry points call :func:`load_settings` once and pass the
+result down.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from core.errors import SettingsError, did_you_mean
+
+Environment = Literal["dev", "test", "uat", "prod"]
+SecretsBackend = Literal["local", "aws"]
+WorkerBackend = Literal["local", "batch", "kubernetes"]
+
+ENV_PREFIX = "CORE_"
+CONFIG_FILE_VARIABLE = "CORE_CONFIG"
+DEFAULT_CONFIG_FILE = "core.toml"
+# The lake branch each environment writes to unless CORE_BRANCH says otherwise.
+DEFAULT_BRANCHES: dict[str, str] = {"dev": "dev", "test": "test", "uat": "uat", "prod": "master"}
+
+
+class Settings(BaseSettings):
+    """Everything CORE needs to know about where it runs.
+
+    Derived values (branch, secrets backend, lake root, secrets file) are filled
+    in after loading, so every consumer sees concrete values.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, validate_default=True
+    )
+
+    environment: Environment = "dev"
+    home: Path = Field(default_factory=lambda: Path.home() / ".core")
+    database_url: str | None = None
+    lake_root: str | None = None
+    branch: str | None = None
+    secrets_backend: SecretsBackend | None = None
+    secrets_file: Path | None = None
+    worker_backend: WorkerBackend = "local"
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = None
+    batch_job_queue: str = "core"
+    batch_job_definition: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings merges the environment over the TOML file itself, so that it can
+        # name the source of a bad value; the only source left is the merged kwargs.
+        return (init_settings,)
+
+    @model_validator(mode="after")
+    def _derive(self) -> Settings:
+        local = self.environment in ("dev", "test")
+        derived = {
+            "home": self.home.expanduser(),
+            "branch": self.branch or DEFAULT_BRANCHES[self.environment],
+            "secrets_backend": self.secrets_backend or ("local" if local else "aws"),
+            "secrets_file": (self.secrets_file or self.home / "secrets.toml").expanduser(),
+        }
+        if self.lake_root is None and local:
+            derived["lake_root"] = str(self.home.expanduser() / "lake")
+        if self.lake_root is None and not local:
+            raise ValueError(
+                f"CORE_LAKE_ROOT is required when CORE_ENVIRONMENT={self.environment} "
+                "(expected an s3://bucket URL)"
+            )
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
+        return self
+
+    @property
+    def embedded_database_url(self) -> str:
+        """The SQLite file that dev uses when no database URL is configured."""
+        return f"sqlite:///{self.home / 'configuration.db'}"
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_file: Path | None = None
+) -> Settings:
+    """Build the Settings from the environment over core.toml over defaults.
+
+    Args:
+        environ: the environment to read; ``os.environ`` when omitted.
+        config_file: the TOML file; ``$CORE_CONFIG`` or ``./core.toml`` when omitted.
+
+    Returns:
+        A frozen Settings object.
+
+    Raises:
+        SettingsError: a value is invalid, a name is unknown, or the file is unreadable.
+    """
+    environ = os.environ if environ is None else environ
+    path = config_file or Path(environ.get(CONFIG_FILE_VARIABLE, DEFAULT_CONFIG_FILE))
+    file_values = _read_config_file(path)
+    _refuse_unknown_variables(environ)
+    env_values = {
+        key[len(ENV_PREFIX) :].lower(): value
+        for key, value in environ.items()
+        if key.startswith(ENV_PREFIX) and key != CONFIG_FILE_VARIABLE
+    }
+    try:
+        return Settings(**{**file_values, **env_values})
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, env_values, path)) from None
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc}); fix or remove the file") from exc
+    unknown = sorted(set(values) - set(Settings.model_fields))
+    if unknown:
+        name = unknown[0]
+        raise SettingsError(
+            f"{path}: unknown setting {name!r}; expected one of "
+            f"{', '.join(sorted(Settings.model_fields))}."
+            + did_you_mean(name, Settings.model_fields)
+        )
+    return values
+
+
+def _refuse_unknown_variables(environ: Mapping[str, str]) -> None:
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | {CONFIG_FILE_VARIABLE}
+    for key in sorted(environ):
+        if key.startswith(ENV_PREFIX) and key not in known:
+            raise SettingsError(
+                f"unknown environment variable {key}; CORE reads {', '.join(sorted(known))}."
+                + did_you_mean(key, known)
+            )
+
+
+def _describe(exc: ValidationError, env_values: Mapping[str, str], path: Path) -> str:
+    problems = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        source = (
+            f"{ENV_PREFIX}{field.upper()}"
+            if field in env_values
+            else (f"{path}: {field}" if field else "settings")
+        )
+        expected = _expected(field, error)
+        received = f"={error['input']!r}" if field else ""
+        problems.append(f"{source}{received} is not valid: {expected}")
+    return "; ".join(problems)
+
+
+def _expected(field: str, error: Any) -> str:
+    annotation = Settings.model_fields[field].annotation if field else None
+    choices = _literal_choices(annotation)
+    if choices:
+        return "expected one of " + ", ".join(choices)
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _literal_choices(annotation: Any) -> list[str]:
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if getattr(candidate, "__origin__", None) is Literal:
+            return [str(choice) for choice in candidate.__args__]
+    return []
