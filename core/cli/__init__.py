@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 import traceback
+from typing import Any
 
-import click
 import typer
 
 from core import __version__
@@ -46,11 +46,11 @@ def _root(
     ctx.obj = State(debug=debug)
 
 
-def run(command: click.Command, argv: list[str] | None, prog_name: str) -> int:
+def run(command: Any, argv: list[str] | None, prog_name: str) -> int:
     """Run a click command, turning CoreError into one FAILED line and an exit code.
 
     Args:
-        command: the click command (a Typer app, converted).
+        command: the command (a Typer app converted by typer.main.get_command).
         argv: the arguments (``sys.argv[1:]`` when None).
         prog_name: the program name for usage lines.
 
@@ -65,14 +65,14 @@ def run(command: click.Command, argv: list[str] | None, prog_name: str) -> int:
             traceback.print_exc()
         typer.echo(f"FAILED: {exc}", err=True)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("Aborted.", err=True)
         return 1
+    except typer.TyperException as exc:  # usage errors: Typer prints them with the usage line
+        exc.show()  # type: ignore[attr-defined]
+        return exc.exit_code  # type: ignore[attr-defined]
     return 0
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, String, func
+from sqlalchemy import JSON, DateTime, MetaData, String, event, func
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
 
 # Deterministic constraint names, so that migrations can name what they drop.
 NAMING_CONVENTION = {
@@ -48,3 +49,16 @@ class Tracked:
         DateTime(timezone=True), server_default=func.now(), default=utcnow, onupdate=utcnow
     )
     last_actor: Mapped[str | None] = mapped_column(String(320))
+
+
+@event.listens_for(Base, "mapper_configured", propagate=True)
+def _load_old_values_on_set(mapper: Mapper[Any], class_: type) -> None:
+    # The audit trail's "before" image needs the old value even when the object
+    # was expired by a commit: active history loads it before it is replaced.
+    if issubclass(class_, Tracked):
+        for attr in mapper.column_attrs:
+            event.listen(getattr(class_, attr.key), "set", _keep, active_history=True)
+
+
+def _keep(_target: Any, value: Any, _old: Any, _initiator: Any) -> Any:
+    return value

@@ -1,0 +1,80 @@
+"""Fixtures every test shares: an isolated CORE environment, and real services.
+
+Services (PostgreSQL, moto's server) are started by the tests themselves. When
+one cannot start, the test is skipped with what to install, except under
+CI=true, where a missing service fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.database.engine import dispose_engines
+from tests.support.aws import FAKE_CREDENTIALS, moto_endpoint
+from tests.support.postgres import PostgresCluster, find_binary, running_cluster
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing_service(what: str, install: str) -> None:
+    """Skip (on a workstation) or fail (in CI) a test whose service is missing."""
+    message = f"{what} is not available; install {install}"
+    if IN_CI:
+        pytest.fail(f"CI=true: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def core_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private CORE_HOME for every test, and no CORE_* variable leaking in."""
+    for key in list(os.environ):
+        if key.startswith("CORE_"):
+            monkeypatch.delenv(key)
+    home = tmp_path / "core_home"
+    monkeypatch.setenv("CORE_HOME", str(home))
+    monkeypatch.setenv("CORE_CONFIG", str(tmp_path / "absent-core.toml"))
+    yield home
+    dispose_engines()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One PostgreSQL cluster for the session (initdb + pg_ctl)."""
+    if not find_binary("initdb") or not find_binary("pg_ctl"):
+        missing_service("PostgreSQL (initdb, pg_ctl)", "the postgresql package")
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database on the session's cluster, for one test."""
+    import sqlalchemy as sa
+
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    admin = sa.create_engine(postgres_cluster.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return postgres_cluster.url(name)
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """moto's server (S3, Secrets Manager, Batch) on a loopback port."""
+    with moto_endpoint() as url:
+        yield url
+
+
+@pytest.fixture
+def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Fake credentials and CORE_AWS_ENDPOINT_URL pointing at moto's server."""
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("CORE_AWS_ENDPOINT_URL", moto_url)
+    return moto_url

@@ -1,0 +1,140 @@
+import pytest
+import typer
+
+from core.cli import app, run
+from core.database import migrate
+from core.settings import load_settings
+from corebot.cli import app as corebot_app
+
+
+def core(*argv: str) -> int:
+    return run(typer.main.get_command(app), list(argv), "core")
+
+
+def test_pipelines_list_with_filters(capsys) -> None:
+    assert core("pipelines", "list") == 0
+    out = capsys.readouterr().out
+    assert "acme_zentrix_patient_status" in out and "bluepeak_orvida_sales" in out
+    assert core("pipelines", "list", "--inactive") == 0
+    out = capsys.readouterr().out
+    assert "bluepeak_orvida_sales" in out and "acme_zentrix_patient_status" not in out
+    assert (
+        core("pipelines", "list", "--company", "acme_pharma", "--type", "specialty_pharmacy") == 0
+    )
+    out = capsys.readouterr().out
+    assert "acme_zentrix_patient_status" in out and "bluepeak" not in out
+    assert core("pipelines", "list", "--brand", "nope") == 0
+    assert "no pipeline matches" in capsys.readouterr().out
+
+
+def test_pipelines_show_prints_groups_in_order_with_typed_variables(capsys) -> None:
+    assert core("pipelines", "show", "acme_zentrix_patient_status") == 0
+    out = capsys.readouterr().out
+    order = [out.index(f" {state} ") for state in ("raw", "ingest", "master", "enrich", "metrics")]
+    assert order == sorted(order)
+    assert "skip_rows=0" in out and "header=True" in out
+
+
+def test_pipelines_show_unknown_name_fails_with_a_suggestion(capsys) -> None:
+    assert core("pipelines", "show", "acme_zentrix_patient_statu") == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "FAILED: no pipeline named 'acme_zentrix_patient_statu'. "
+        "Did you mean 'acme_zentrix_patient_status'?"
+    )
+
+
+def test_debug_shows_the_traceback(capsys) -> None:
+    assert core("--debug", "pipelines", "show", "nope") == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_show_needs_a_name_or_all(capsys) -> None:
+    assert core("pipelines", "show") == 2
+    assert "give a pipeline NAME or --all" in capsys.readouterr().err
+
+
+def test_pipelines_show_marks_invalid_variables(capsys) -> None:
+    from sqlalchemy import select
+
+    import core.models.configuration as config
+    from core.helpers.session_helper import SessionHelper
+
+    with SessionHelper() as session:
+        variable = session.scalars(
+            select(config.TransformationVariable).where(
+                config.TransformationVariable.name == "skip_rows"
+            )
+        ).first()
+        if variable is None:
+            transformation = session.scalars(
+                select(config.Transformation)
+                .join(config.Transformation.transformation_template)
+                .where(config.TransformationTemplate.name == "initial_ingest")
+            ).first()
+            transformation.set_variables({**transformation.stored_variables, "skip_rows": "x"})
+        session.commit()
+    assert core("pipelines", "show", "acme_zentrix_patient_status") == 0
+    assert "INVALID" in capsys.readouterr().out
+
+
+def test_db_commands_on_a_fresh_database(tmp_path, monkeypatch, capsys) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    monkeypatch.setenv("CORE_DATABASE_URL", url)
+    assert core("db", "current") == 0
+    assert "database: none" in capsys.readouterr().out
+    assert core("db", "upgrade") == 0
+    assert migrate.current_revision(url) == migrate.head_revision()
+    assert core("db", "seed") == 0
+    assert "added 3 pipelines" in capsys.readouterr().out
+    assert core("db", "seed") == 0
+    assert "nothing to add" in capsys.readouterr().out
+    assert core("db", "downgrade", "base") == 0
+    assert migrate.current_revision(url) is None
+    assert core("db", "downgrade", "nonsense") == 1
+    assert capsys.readouterr().err.startswith("FAILED: downgrade to nonsense failed")
+
+
+def test_db_seed_with_a_bad_world_file_names_the_entry(tmp_path, capsys) -> None:
+    bad = tmp_path / "world.yaml"
+    bad.write_text("pipelines:\n  - name: x\n    company: c\n")
+    assert core("db", "seed", "--file", str(bad)) == 2
+    assert "world.yaml: pipelines.0.brand: Field required" in capsys.readouterr().err
+
+
+def test_bad_settings_fail_in_one_line(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("CORE_ENVIRONMENT", "staging")
+    assert core("pipelines", "list") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "CORE_ENVIRONMENT='staging' is not valid: expected one of dev, test, uat, prod" in err
+
+
+def test_usage_errors_exit_2(capsys) -> None:
+    assert core("pipelines", "frobnicate") == 2
+    assert "No such command" in capsys.readouterr().err
+
+
+def test_version(capsys) -> None:
+    assert core("--version") == 0
+    assert capsys.readouterr().out.startswith("core ")
+
+
+def test_corebot_info(capsys) -> None:
+    assert run(typer.main.get_command(corebot_app), ["info"], "corebot") == 0
+    out = capsys.readouterr().out
+    assert f"home: {load_settings().home}" in out
+    assert "worker_backend: local" in out
+
+
+@pytest.mark.parametrize("script", ["bootstrap", "setup", "update", "test", "console", "demo"])
+def test_scripts_refuse_to_run_outside_the_repository_root(script, tmp_path) -> None:
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        ["sh", str(root / "script" / script)], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert f"FAILED: script/{script} must be run from the repository root" in result.stderr
