@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
@@ -70,3 +70,18 @@ def _sqlite_on_connect(connection: sqlite3.Connection, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def metadata_for(engine_or_connection: Any, metadata: MetaData) -> MetaData:
+    """The models' metadata as this database stores it (SQLite: no ``auditing`` schema).
+
+    Autogenerate compares against this, so that SQLite does not see the audit
+    table as missing.
+    """
+    translation = schema_translation(engine_or_connection)
+    if not translation:
+        return metadata
+    translated = MetaData(naming_convention=metadata.naming_convention)
+    for table in metadata.tables.values():
+        table.to_metadata(translated, schema=translation.get(table.schema, table.schema))
+    return translated

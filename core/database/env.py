@@ -12,7 +12,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection
 
-from core.database.engine import get_engine, schema_translation
+from core.database.engine import get_engine, metadata_for, schema_translation
 from core.models.base import AUDIT_SCHEMA
 from core.models.configuration import Base
 
@@ -31,7 +31,7 @@ def _run(connection: Connection) -> None:
     connection = connection.execution_options(schema_translate_map=schema_translation(connection))
     context.configure(
         connection=connection,
-        target_metadata=target_metadata,
+        target_metadata=metadata_for(connection, target_metadata),
         include_schemas=connection.dialect.name == "postgresql",
         include_name=_include_name,
         render_as_batch=connection.dialect.name == "sqlite",
