@@ -344,6 +344,28 @@ class Transformation(Tracked, Base):
         """Every problem of this transformation's variables (empty when valid)."""
         return list(check_variables(self._schema(), self.stored_variables, self.label))
 
+    def check(self) -> list[ConfigurationError]:
+        """Every problem of this transformation, saved or not: what the API runs before saving.
+
+        Returns:
+            The template/state mismatch, if any, and every variable problem.
+        """
+        problems: list[ConfigurationError] = []
+        template, state = self.transformation_template, self.pipeline_state
+        if template is None or state is None:
+            missing = "template" if template is None else "pipeline state"
+            return [ConfigurationError(f"{self.label}: has no {missing}; set one")]
+        wanted, placed = template.pipeline_state_type, state.pipeline_state_type
+        if wanted is not None and placed is not None and wanted.name != placed.name:
+            problems.append(
+                ConfigurationError(
+                    f"{self.label}: template {template.name!r} belongs in the {wanted.name!r} "
+                    f"state, but the transformation is placed in {placed.name!r}; move it or "
+                    "pick another template"
+                )
+            )
+        return problems + self.check_variables()
+
     def set_variables(self, values: dict[str, Any]) -> None:
         """Replace the variables with these values (typed values are stored as text)."""
         rows = {v.name: v for v in self.transformation_variables}

@@ -100,6 +100,25 @@ def _drop_triggers() -> None:
     op.execute("DROP FUNCTION IF EXISTS core_set_updated_at()")
 
 
+def _tracked() -> list[sa.Column]:
+    """created_at, updated_at and last_actor, which every configuration table has."""
+    return [
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("last_actor", sa.String(length=320), nullable=True),
+    ]
+
+
 def _postgresql() -> bool:
     return op.get_bind().dialect.name == "postgresql"
 
@@ -116,19 +135,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=20), server_default="viewer", nullable=False),
         sa.Column("hashed_password", sa.String(length=300), nullable=True),
         sa.Column("is_active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("last_actor", sa.String(length=320), nullable=True),
+        *_tracked(),
         sa.CheckConstraint(
             "role IN ('viewer', 'editor', 'admin')", name=op.f("ck_administrators_role_known")
         ),
@@ -175,19 +182,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("display_name", sa.String(length=200), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("last_actor", sa.String(length=320), nullable=True),
+        *_tracked(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pharmaceutical_companies")),
         sa.UniqueConstraint("name", name=op.f("uq_pharmaceutical_companies_name")),
     )
@@ -196,19 +191,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("graph_order", sa.Integer(), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("last_actor", sa.String(length=320), nullable=True),
+        *_tracked(),
         sa.CheckConstraint(
             "graph_order >= 0", name=op.f("ck_pipeline_state_types_graph_order_non_negative")
         ),
@@ -219,19 +202,7 @@ def upgrade() -> None:
         "segments",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("last_actor", sa.String(length=320), nullable=True),
+        *_tracked(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_segments")),
         sa.UniqueConstraint("name", name=op.f("uq_segments_name")),
     )
@@ -239,19 +210,7 @@ def upgrade() -> None:
         "tags",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("last_actor", sa.String(length=320), nullable=True),
+        *_tracked(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tags")),
         sa.UniqueConstraint("name", name=op.f("uq_tags_name")),
     )
@@ -261,19 +220,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("display_name", sa.String(length=200), nullable=True),
         sa.Column("pharmaceutical_company_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("last_actor", sa.String(length=320), nullable=True),
+        *_tracked(),
         sa.ForeignKeyConstraint(
             ["pharmaceutical_company_id"],
             ["pharmaceutical_companies.id"],
@@ -298,19 +245,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("segment_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("last_actor", sa.String(length=320), nullable=True),
+        *_tracked(),
         sa.ForeignKeyConstraint(
             ["segment_id"],
             ["segments.id"],
@@ -336,19 +271,7 @@ def upgrade() -> None:
         sa.Column("pipeline_state_type_id", sa.Integer(), nullable=True),
         sa.Column("kind", sa.String(length=20), server_default="python", nullable=False),
         sa.Column("entrypoint", sa.String(length=300), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("last_actor", sa.String(length=320), nullable=True),
+        *_tracked(),
         sa.CheckConstraint(
             "kind IN ('python', 'notebook')", name=op.f("ck_transformation_templates_kind_known")
         ),
@@ -376,19 +299,7 @@ def upgrade() -> None:
         sa.Column("is_active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         sa.Column("run_frequency", sa.String(length=100), server_default="none", nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("last_actor", sa.String(length=320), nullable=True),
+        *_tracked(),
         sa.ForeignKeyConstraint(
             ["brand_id"],
             ["brands.id"],
@@ -412,19 +323,7 @@ def upgrade() -> None:
         "transformation_template_tags",
         sa.Column("transformation_template_id", sa.Integer(), nullable=False),
         sa.Column("tag_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("last_actor", sa.String(length=320), nullable=True),
+        *_tracked(),
         sa.ForeignKeyConstraint(
             ["tag_id"],
             ["tags.id"],
@@ -449,19 +348,7 @@ def upgrade() -> None:
         sa.Column("pipeline_id", sa.Integer(), nullable=False),
         sa.Column("pipeline_state_type_id", sa.Integer(), nullable=False),
         sa.Column("graph_order", sa.Integer(), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("last_actor", sa.String(length=320), nullable=True),
+        *_tracked(),
         sa.CheckConstraint(
             "graph_order >= 0", name=op.f("ck_pipeline_states_graph_order_non_negative")
         ),
@@ -506,19 +393,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("last_actor", sa.String(length=320), nullable=True),
+        *_tracked(),
         sa.CheckConstraint(
             "state IN ('queued', 'running', 'success', 'failed')",
             name=op.f("ck_run_events_state_known"),
@@ -540,19 +415,7 @@ def upgrade() -> None:
         sa.Column("graph_order", sa.Integer(), nullable=False),
         sa.Column("retries", sa.Integer(), server_default="0", nullable=False),
         sa.Column("retry_delay_seconds", sa.Integer(), server_default="300", nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("last_actor", sa.String(length=320), nullable=True),
+        *_tracked(),
         sa.CheckConstraint(
             "graph_order >= 0", name=op.f("ck_transformations_graph_order_non_negative")
         ),
@@ -605,19 +468,7 @@ def upgrade() -> None:
         ),
         sa.Column("notebook_location", sa.Text(), nullable=True),
         sa.Column("error_summary", sa.Text(), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("last_actor", sa.String(length=320), nullable=True),
+        *_tracked(),
         sa.CheckConstraint(
             "state IN ('pending', 'running', 'success', 'failed', 'upstream_failed', 'skipped')",
             name=op.f("ck_task_runs_state_known"),
@@ -652,19 +503,7 @@ def upgrade() -> None:
         sa.Column("transformation_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("value", sa.Text(), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("last_actor", sa.String(length=320), nullable=True),
+        *_tracked(),
         sa.ForeignKeyConstraint(
             ["transformation_id"],
             ["transformations.id"],

@@ -204,3 +204,37 @@ def test_every_table_has_created_updated_and_last_actor() -> None:
         if table.name == "events":
             continue
         assert {"created_at", "updated_at", "last_actor"} <= set(table.c.keys()), table.name
+
+
+def test_check_validates_an_unsaved_transformation_before_it_is_saved(session) -> None:
+    ingest_template = session.scalars(
+        select(config.TransformationTemplate).where(
+            config.TransformationTemplate.name == "initial_ingest"
+        )
+    ).one()
+    raw_state = session.scalars(
+        select(config.PipelineState)
+        .join(config.PipelineState.pipeline_state_type)
+        .where(config.PipelineStateType.name == "raw")
+    ).first()
+    with session.no_autoflush:  # the API checks before it adds anything
+        candidate = config.Transformation(
+            transformation_template=ingest_template, pipeline_state=raw_state, graph_order=1
+        )
+        candidate.set_variables({"skip_rows": "many"})
+        problems = [str(p) for p in candidate.check()]
+    session.rollback()
+    assert problems == [
+        "transformation None (initial_ingest): template 'initial_ingest' belongs in the 'ingest' "
+        "state, but the transformation is placed in 'raw'; move it or pick another template",
+        "transformation None (initial_ingest): variable 'skip_rows'='many' is not a valid int: "
+        "expected a whole number such as 3",
+    ]
+    assert (
+        config.Transformation(graph_order=0).check()[0].args[0].endswith("has no template; set one")
+    )
+
+
+def test_check_accepts_a_valid_transformation(session) -> None:
+    transformation = session.scalars(select(config.Transformation)).first()
+    assert transformation.check() == []
