@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.sql.expression import true
 
 from core.errors import ConfigurationError
+from core.models.administrators import ROLES, Administrator
 from core.models.audit import AuditEvent
 from core.models.base import Base, JsonType, Tracked
 from core.models.runs import RUN_STATES, TASK_STATES, RunEvent, TaskRun
@@ -32,6 +33,7 @@ from core.models.variables import check_variables, load_schema, parse_variables,
 from core.names import validate_dag_id, validate_label, validate_path_part, validate_run_frequency
 
 __all__ = [
+    "ROLES",
     "RUN_STATES",
     "STATE_TYPE_ORDER",
     "TASK_STATES",
@@ -57,7 +59,6 @@ __all__ = [
 
 STATE_TYPE_ORDER = ("raw", "ingest", "master", "enhance", "enrich", "metrics", "dimensional")
 TRANSFORMATION_KINDS = ("python", "notebook")
-ROLES = ("viewer", "editor", "admin")
 
 
 def _non_negative(column: str) -> CheckConstraint:
@@ -402,34 +403,3 @@ class TransformationVariable(Tracked, Base):
     @validates("value")
     def _value(self, _key: str, value: Any) -> str | None:
         return None if value is None else to_text(value)
-
-
-class Administrator(Tracked, Base):
-    """A person who may use the configuration application, with a role."""
-
-    __tablename__ = "administrators"
-    __table_args__ = (CheckConstraint("role IN ('viewer', 'editor', 'admin')", name="role_known"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email_address: Mapped[str] = mapped_column(String(320), unique=True)
-    first_name: Mapped[str | None] = mapped_column(String(100))
-    last_name: Mapped[str | None] = mapped_column(String(100))
-    role: Mapped[str] = mapped_column(String(20), default="viewer", server_default="viewer")
-    hashed_password: Mapped[str | None] = mapped_column(String(300))
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
-
-    @validates("email_address")
-    def _email(self, _key: str, value: str) -> str:
-        if not isinstance(value, str) or value.count("@") != 1 or " " in value:
-            raise ConfigurationError(
-                f"administrator email_address {value!r} is not valid: expected name@domain"
-            )
-        return value.lower()
-
-    @validates("role")
-    def _role(self, _key: str, value: str) -> str:
-        if value not in ROLES:
-            raise ConfigurationError(
-                f"administrator role {value!r} is not valid: expected one of {', '.join(ROLES)}"
-            )
-        return value
