@@ -70,8 +70,42 @@ class SecretNotFoundError(CoreError):
     """No secret exists under any identifier that was tried."""
 
 
+class SecretError(CoreError):
+    """A secret was asked for or written the wrong way."""
+
+
+class InvalidSecretError(SecretError):
+    """A stored secret is not valid JSON, or lacks or mistypes a field of its type."""
+
+
+class SecretsBackendError(SecretError):
+    """The secrets backend could not be read or written (unreachable, denied, corrupt)."""
+
+
+class ReadOnlySecretsBackendError(SecretError):
+    """The configured secrets backend cannot be written through CORE."""
+
+
 class ScriptError(CoreError):
     """A script or command was run in the wrong place or the wrong way."""
+
+
+class LakeError(CoreError):
+    """The data lake could not be read or written as asked."""
+
+
+class ContractError(LakeError):
+    """A contract's parts (company, brand, state, dataset, branch) are not valid."""
+
+    exit_code = 2
+
+
+class ContractNotFoundError(LakeError):
+    """A contract's table or file does not exist in the lake."""
+
+
+class SchemaConflictError(LakeError):
+    """Data to publish has a column whose type differs from the table's."""
 
 
 def did_you_mean(value: str, candidates: Iterable[str]) -> str:

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     branch: str | None = None
     secrets_backend: SecretsBackend | None = None
     secrets_file: Path | None = None
+    secrets_cache_seconds: float = Field(default=60, ge=0)
     worker_backend: WorkerBackend = "local"
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from core import __version__
-from core.cli import db, pipelines
+from core.cli import db, pipelines, secrets
 from core.cli.common import State
 from core.errors import CoreError
 
@@ -27,6 +27,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(pipelines.app, name="pipelines")
+app.add_typer(secrets.app, name="secrets")
 
 
 def _version(value: bool) -> None:
