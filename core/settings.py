@@ -89,6 +89,11 @@ class Settings(BaseSettings):
             object.__setattr__(self, name, value)
         return self
 
+    def to_environment(self) -> dict[str, str]:
+        """These settings as ``CORE_*`` variables, so a child process loads the same ones."""
+        values = self.model_dump(exclude_none=True)
+        return {f"{ENV_PREFIX}{name.upper()}": str(value) for name, value in values.items()}
+
     @property
     def embedded_database_url(self) -> str:
         """The SQLite file that dev uses when no database URL is configured."""

@@ -5,13 +5,16 @@ People use ``core``; orchestrators and runners call ``corebot`` on a worker.
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
 
 from core import __version__
-from core.cli import run
-from core.settings import load_settings
+from core.cli import run as run_command_line
+from core.helpers.session_helper import SessionHelper
+from core.settings import Settings, load_settings
+from core.transforms.runtime import run_transformation
 
 app = typer.Typer(
     name="corebot",
@@ -36,6 +39,30 @@ def info() -> None:
         typer.echo(f"{name}: {getattr(settings, name)}")
 
 
+@app.command()
+def run(
+    transform_id: int = typer.Argument(..., help="The transformation's id."),
+    run_id: int = typer.Argument(..., help="The run (RunEvent) id."),
+) -> None:
+    """Run one transformation for one run; exit 0 success, 1 failed, 2 invalid configuration."""
+    settings = load_settings()
+    configure_logging(settings)
+    with SessionHelper(settings, actor="corebot") as session:
+        outcome = run_transformation(settings, session, transform_id, run_id)
+    if outcome.succeeded:
+        typer.echo(outcome.message)
+        return
+    typer.echo(f"FAILED: {outcome.message}", err=True)
+    raise typer.Exit(outcome.exit_code)
+
+
+def configure_logging(settings: Settings) -> None:
+    """Worker logs go to stderr, one line each, at the configured level."""
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """The ``corebot`` console script."""
-    sys.exit(run(typer.main.get_command(app), argv, "corebot"))
+    sys.exit(run_command_line(typer.main.get_command(app), argv, "corebot"))

@@ -14,7 +14,8 @@ from typing import Any
 import typer
 
 from core import __version__
-from core.cli import db, pipelines, secrets
+from core.cli import db, lake, pipelines, secrets
+from core.cli import run as run_commands
 from core.cli.common import State
 from core.errors import CoreError
 
@@ -27,7 +28,11 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(pipelines.app, name="pipelines")
+app.add_typer(lake.app, name="lake")
 app.add_typer(secrets.app, name="secrets")
+app.add_typer(run_commands.runs_app, name="runs")
+app.add_typer(run_commands.transforms_app, name="transforms")
+app.command("run")(run_commands.run)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,334 @@
+"""DatasetContract: a Delta Lake table per contract, one partition per run.
+
+``publish`` replaces the rows of one run id in one atomic Delta commit
+(``mode='overwrite'`` with a ``predicate`` on ``__metadata_run_id``), so re-running a
+run never duplicates rows and no reader ever sees half a run. The table's schema
+is checked before anything is written; a type change is refused, new columns
+are merged in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+
+import core
+from core.errors import ContractError, ContractNotFoundError, LakeError
+from core.lake.contract import Contract
+from core.lake.schema import check_compatible
+
+RUN_ID = "__metadata_run_id"
+RUN_TIMESTAMP = "__metadata_run_timestamp"
+APP_VERSION = "__metadata_app_version"
+TRANSFORM_TIMESTAMP = "__metadata_transform_timestamp"
+OUTPUT_CONTRACT = "__metadata_output_contract"
+METADATA_PREFIX = "__metadata_"
+METADATA_COLUMNS = (RUN_ID, RUN_TIMESTAMP, APP_VERSION, TRANSFORM_TIMESTAMP, OUTPUT_CONTRACT)
+# Two runs committing at once conflict only on the commit file; delta-rs retries some
+# conflicts itself, and a predicate overwrite of one run is safe to repeat.
+COMMIT_ATTEMPTS = 5
+UTC_MICROS = pa.timestamp("us", tz="UTC")
+
+Filters = list[tuple[str, str, Any]] | None
+
+
+@dataclass(frozen=True)
+class PublishSummary:
+    """What one publish wrote.
+
+    Attributes:
+        run_id: the run whose rows were replaced.
+        rows: rows written for that run.
+        files: data files added by the commit.
+        version: the table version the commit created.
+    """
+
+    run_id: int
+    rows: int
+    files: int
+    version: int
+
+
+class DatasetContract(Contract):
+    """A dataset-grain contract: one Delta table at :attr:`uri`."""
+
+    def publish(
+        self,
+        data: pd.DataFrame | pa.Table,
+        run_id: int,
+        session: Any = None,
+        partitions: list[str] | None = None,
+    ) -> PublishSummary:
+        """Replace this run's rows of the dataset with ``data``, atomically.
+
+        Args:
+            data: a pandas DataFrame or an Arrow table. ``__metadata_*`` columns in it
+                are replaced by this run's.
+            run_id: the RunEvent id; publishing it again replaces its rows.
+            session: a configuration session; when given, the run's start time is read
+                from its RunEvent for ``__metadata_run_timestamp``.
+            partitions: columns to partition by after ``__metadata_run_id``.
+
+        Returns:
+            A PublishSummary (rows, files, version).
+
+        Raises:
+            ContractError: run_id or partitions are not valid.
+            SchemaConflictError: a column's type differs from the table's (nothing written).
+            LakeError: the write failed.
+        """
+        run_id = _check_run_id(run_id)
+        table = self._with_metadata(_to_arrow(data), run_id, _run_timestamp(session, run_id))
+        partition_by = [RUN_ID, *_check_partitions(partitions or [], table)]
+        existing = self._table_or_none()
+        merge = False
+        if existing is not None:
+            schema = pa.schema(existing.schema().to_arrow())
+            check_compatible(self.uri, schema, table.schema)
+            _check_same_partitioning(self.uri, existing.metadata().partition_columns, partition_by)
+            # Schema merging costs a cast pass over the data: ask for it only when needed.
+            merge = set(table.column_names) != set(schema.names)
+        self._write(table, run_id, partition_by, merge)
+        return self._summary(run_id, table.num_rows)
+
+    def fetch(
+        self,
+        filters: Filters = None,
+        columns: list[str] | None = None,
+        run_id: int | None = None,
+        version: int | None = None,
+    ) -> pd.DataFrame:
+        """The dataset (or one run, or one version) as pandas; see :meth:`fetch_arrow`."""
+        return self.fetch_arrow(filters, columns, run_id, version).to_pandas()
+
+    def fetch_arrow(
+        self,
+        filters: Filters = None,
+        columns: list[str] | None = None,
+        run_id: int | None = None,
+        version: int | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """The dataset as an Arrow table.
+
+        Args:
+            filters: DNF filters, e.g. ``[("region", "=", "east")]``.
+            columns: the columns to read (all when None).
+            run_id: only this run; only that run's partition is read.
+            version: the table as of this Delta version (time travel).
+            limit: at most this many rows (reading stops once they are found).
+
+        Returns:
+            The rows as a pyarrow Table.
+
+        Raises:
+            ContractNotFoundError: the table (or that version) does not exist.
+        """
+        table = self.delta_table(version)
+        pruning = [(RUN_ID, "=", str(_check_run_id(run_id)))] if run_id is not None else None
+        dataset = table.to_pyarrow_dataset(file_pruning_predicate=pruning)
+        expression = pq.filters_to_expression(filters) if filters else None
+        if run_id is not None:
+            by_run = pads.field(RUN_ID) == run_id
+            expression = by_run if expression is None else expression & by_run
+        if limit is not None:
+            return dataset.head(limit, columns=columns, filter=expression)
+        return dataset.to_table(columns=columns, filter=expression)
+
+    def exists(self) -> bool:
+        """True when the table has been published at least once."""
+        # Not DeltaTable.is_deltatable: it holds the GIL during I/O, which deadlocks
+        # against an S3 endpoint served from this process (moto in tests).
+        return self._table_or_none() is not None
+
+    def delta_table(self, version: int | None = None) -> DeltaTable:
+        """The deltalake DeltaTable of this contract.
+
+        Raises:
+            ContractNotFoundError: no table (or no such version) exists, naming what does.
+        """
+        try:
+            return DeltaTable(self.uri, version=version, storage_options=self.storage_options)
+        except TableNotFoundError as exc:
+            raise ContractNotFoundError(self._missing_message()) from exc
+        except DeltaError as exc:
+            if version is None:
+                raise LakeError(f"{self!r}: cannot open the Delta table: {exc}") from exc
+            raise ContractNotFoundError(
+                f"{self!r} has no version {version}: expected 0 to {self.delta_table().version()}"
+            ) from exc
+
+    def run_ids(self) -> list[int]:
+        """The run ids present in the current version, ascending."""
+        partitions = self.delta_table().partitions()
+        return sorted({int(p[RUN_ID]) for p in partitions})
+
+    def latest_run_id(self) -> int | None:
+        """The highest run id present (run ids grow with time); None when empty."""
+        runs = self.run_ids()
+        return runs[-1] if runs else None
+
+    def history(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The table's commits, newest first: version, timestamp, operation, predicate, rows.
+
+        Args:
+            limit: at most this many commits (all that are still in the log when None).
+        """
+        latest = self.delta_table().version()
+        oldest = -1 if limit is None else max(-1, latest - limit)
+        entries = []
+        for version in range(latest, oldest, -1):
+            info = self._commit_info(version)
+            if info is None:  # older commits were cleaned up after a checkpoint
+                break
+            entries.append(_history_entry(version, info))
+        return entries
+
+    def _commit_info(self, version: int) -> dict[str, Any] | None:
+        # Read the commit file directly: DeltaTable.history holds the GIL during I/O,
+        # which deadlocks against an S3 endpoint served from this process (moto).
+        path = f"{self.path}/_delta_log/{version:020d}.json"
+        try:
+            with self.filesystem.open_input_stream(path) as reader:
+                lines = reader.read().decode("utf-8").splitlines()
+        except FileNotFoundError:
+            return None
+        actions = (json.loads(line) for line in lines if line.strip())
+        return next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+
+    def _with_metadata(self, table: pa.Table, run_id: int, run_timestamp: dt.datetime) -> pa.Table:
+        table = table.drop_columns([c for c in table.column_names if c in METADATA_COLUMNS])
+        now = dt.datetime.now(dt.UTC)
+        values = {
+            RUN_ID: pa.scalar(run_id, pa.int64()),
+            RUN_TIMESTAMP: pa.scalar(run_timestamp, UTC_MICROS),
+            APP_VERSION: pa.scalar(core.__version__, pa.string()),
+            TRANSFORM_TIMESTAMP: pa.scalar(now, UTC_MICROS),
+            OUTPUT_CONTRACT: pa.scalar(self.key, pa.string()),
+        }
+        for name, value in values.items():
+            table = table.append_column(name, pa.repeat(value, table.num_rows))
+        return table
+
+    def _table_or_none(self) -> DeltaTable | None:
+        try:
+            return DeltaTable(self.uri, storage_options=self.storage_options)
+        except TableNotFoundError:
+            return None
+
+    def _write(self, table: pa.Table, run_id: int, partition_by: list[str], merge: bool) -> None:
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                write_deltalake(
+                    self.uri,
+                    table,
+                    partition_by=partition_by,
+                    mode="overwrite",
+                    predicate=f"{RUN_ID} = {run_id}",
+                    schema_mode="merge" if merge else None,
+                    storage_options=self.storage_options,
+                )
+                return
+            except (CommitFailedError, DeltaError) as exc:
+                if attempt == COMMIT_ATTEMPTS or not _is_conflict(exc):
+                    raise LakeError(f"{self!r}: publishing run {run_id} failed: {exc}") from exc
+                time.sleep(0.05 * attempt)
+
+    def _summary(self, run_id: int, rows: int) -> PublishSummary:
+        version = self.delta_table().version()
+        metrics = (self._commit_info(version) or {}).get("operationMetrics", {})
+        return PublishSummary(run_id, rows, int(metrics.get("num_added_files", 0)), version)
+
+    def _missing_message(self) -> str:
+        parent = self.uri.rsplit("/", 1)[0]
+        try:
+            selector = _selector(self.backend.fs_path(parent))
+            found = sorted(i.base_name for i in self.filesystem.get_file_info(selector))
+        except (OSError, ValueError):
+            found = []
+        what = ", ".join(found) if found else "none"
+        return (
+            f"{self!r}: no dataset {self.dataset!r} has been published in state "
+            f"{self.state!r} of {self.parent}/{self.child} (branch {self.branch!r}); "
+            f"datasets there: {what}. Publish it first or check the name."
+        )
+
+
+def _history_entry(version: int, info: dict[str, Any]) -> dict[str, Any]:
+    timestamp = info.get("timestamp")
+    return {
+        "version": version,
+        "timestamp": dt.datetime.fromtimestamp(timestamp / 1000, dt.UTC) if timestamp else None,
+        "operation": info.get("operation"),
+        "predicate": info.get("operationParameters", {}).get("predicate"),
+        "rows": info.get("operationMetrics", {}).get("num_added_rows"),
+    }
+
+
+def _selector(path: str) -> Any:
+    from pyarrow.fs import FileSelector
+
+    return FileSelector(path, allow_not_found=True)
+
+
+def _is_conflict(exc: Exception) -> bool:
+    # A commit race shows as CommitFailedError, or as a DeltaError about the version
+    # already existing when two writers create the table at once.
+    text = str(exc).lower()
+    return isinstance(exc, CommitFailedError) or "already exists" in text or "conflict" in text
+
+
+def _to_arrow(data: pd.DataFrame | pa.Table) -> pa.Table:
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    raise ContractError(
+        f"publish data is a {type(data).__name__}: expected a pandas DataFrame or a pyarrow Table"
+    )
+
+
+def _check_run_id(run_id: object) -> int:
+    if isinstance(run_id, bool) or not isinstance(run_id, int) or run_id < 0:
+        raise ContractError(f"run_id {run_id!r} is not valid: expected a RunEvent id (int >= 0)")
+    return run_id
+
+
+def _check_partitions(partitions: list[str], table: pa.Table) -> list[str]:
+    for column in partitions:
+        if column not in table.column_names or column.startswith(METADATA_PREFIX):
+            raise ContractError(
+                f"partition column {column!r} is not a data column: expected one of "
+                f"{', '.join(c for c in table.column_names if not c.startswith(METADATA_PREFIX))}"
+            )
+    return list(partitions)
+
+
+def _check_same_partitioning(uri: str, existing: list[str], wanted: list[str]) -> None:
+    if list(existing) != wanted:
+        raise ContractError(
+            f"{uri}: the table is partitioned by {existing}, the publish asked for {wanted}; "
+            "pass the table's partitions (a table's partitioning cannot change)"
+        )
+
+
+def _run_timestamp(session: Any, run_id: int) -> dt.datetime:
+    if session is None:
+        return dt.datetime.now(dt.UTC)
+    from core.models.runs import RunEvent
+
+    event = session.get(RunEvent, run_id)
+    started = getattr(event, "started_at", None)
+    if started is None:
+        return dt.datetime.now(dt.UTC)
+    return started if started.tzinfo else started.replace(tzinfo=dt.UTC)

@@ -1,0 +1,130 @@
+"""Where the lake lives: one backend per URL scheme (local paths and s3://).
+
+Each backend gives what the two kinds of reader need: the ``storage_options``
+that deltalake (delta-rs) takes for Delta tables, and a ``pyarrow.fs``
+file system for raw files. Backends are found through a dict keyed by scheme,
+so adding one (gs://, abfs://) is one entry, not another branch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pyarrow import fs as pafs
+
+from core.errors import LakeError
+from core.settings import Settings
+
+# delta-rs needs a way to make commits atomic on S3. Real S3 and moto both honour
+# conditional puts (If-None-Match), so no DynamoDB lock table is needed.
+S3_CONDITIONAL_PUT = {"aws_conditional_put": "etag"}
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+@dataclass(frozen=True)
+class StorageBackend:
+    """How to reach one kind of lake root.
+
+    Attributes:
+        scheme: the URL scheme it serves ("file" or "s3").
+        storage_options: settings -> the deltalake ``storage_options``.
+        filesystem: settings -> a ``pyarrow.fs.FileSystem``.
+        fs_path: a URI -> the path that ``filesystem`` expects.
+        atomic_put: True when writing an object is already all-or-nothing (S3 PUT), so
+            raw files need no temporary name; False for local disks (temp name + rename).
+    """
+
+    scheme: str
+    storage_options: Callable[[Settings], dict[str, str]]
+    filesystem: Callable[[Settings], pafs.FileSystem]
+    fs_path: Callable[[str], str]
+    atomic_put: bool
+
+
+def _local_options(_settings: Settings) -> dict[str, str]:
+    return {}
+
+
+def _local_filesystem(_settings: Settings) -> pafs.FileSystem:
+    return pafs.LocalFileSystem()
+
+
+def _local_path(uri: str) -> str:
+    return uri.removeprefix("file://")
+
+
+def _s3_options(settings: Settings) -> dict[str, str]:
+    options = {"AWS_REGION": settings.aws_region, **S3_CONDITIONAL_PUT}
+    endpoint = settings.aws_endpoint_url
+    if endpoint:
+        options["AWS_ENDPOINT_URL"] = endpoint
+        options["AWS_ALLOW_HTTP"] = str(endpoint.startswith("http://")).lower()
+    # delta-rs reads the environment itself too; passing the variables explicitly keeps
+    # the credentials of this process authoritative over any profile file.
+    options.update({k: os.environ[k] for k in CREDENTIAL_VARIABLES if os.environ.get(k)})
+    return options
+
+
+def _s3_filesystem(settings: Settings) -> pafs.FileSystem:
+    endpoint = settings.aws_endpoint_url
+    if not endpoint:
+        return pafs.S3FileSystem(region=settings.aws_region)
+    parsed = urlparse(endpoint)
+    return pafs.S3FileSystem(
+        region=settings.aws_region,
+        endpoint_override=parsed.netloc or endpoint,
+        scheme=parsed.scheme or "https",
+    )
+
+
+def _s3_path(uri: str) -> str:
+    return uri.removeprefix("s3://")
+
+
+LOCAL = StorageBackend("file", _local_options, _local_filesystem, _local_path, atomic_put=False)
+S3 = StorageBackend("s3", _s3_options, _s3_filesystem, _s3_path, atomic_put=True)
+BACKENDS: dict[str, StorageBackend] = {"": LOCAL, "file": LOCAL, "s3": S3, "s3a": S3}
+
+
+def scheme_of(uri: str) -> str:
+    """The URL scheme of a lake URI ('' for a plain local path)."""
+    return uri.split("://", 1)[0].lower() if "://" in uri else ""
+
+
+def backend_for(uri: str) -> StorageBackend:
+    """The backend that serves a URI.
+
+    Args:
+        uri: a local path, a file:// URL or an s3:// URL.
+
+    Returns:
+        The registered StorageBackend.
+
+    Raises:
+        LakeError: no backend serves the URI's scheme.
+    """
+    scheme = scheme_of(uri)
+    if scheme not in BACKENDS:
+        raise LakeError(
+            f"lake URI {uri!r} has scheme {scheme!r}, which CORE cannot store to: expected "
+            f"one of {', '.join(s or 'a local path' for s in BACKENDS)}; fix CORE_LAKE_ROOT"
+        )
+    return BACKENDS[scheme]
+
+
+def normalise_root(root: str) -> str:
+    """A lake root without a trailing '/', local roots made absolute.
+
+    Args:
+        root: settings.lake_root.
+
+    Returns:
+        The root as contracts join paths onto it.
+    """
+    if scheme_of(root) in ("", "file"):
+        return str(Path(_local_path(root)).expanduser().resolve())
+    return root.rstrip("/")

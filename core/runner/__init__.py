@@ -1,0 +1,1 @@
+"""Running whole pipelines on one machine (the local runner)."""

@@ -1,0 +1,76 @@
+"""What a run did, task by task: for the summary table, the CLI and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from core.plan import PipelinePlan
+from core.runs import duration, get_run, task_runs
+
+
+@dataclass(frozen=True)
+class TaskReport:
+    """One task of a run."""
+
+    transformation_id: int
+    task_id: str
+    state: str
+    attempt: int
+    seconds: float | None
+    rows_in: int | None
+    rows_out: int | None
+    error: str | None
+    notebook_location: str | None
+    log: Path | None
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """One run: its state and its tasks in plan order."""
+
+    run_id: int
+    pipeline: str
+    state: str
+    seconds: float | None
+    tasks: list[TaskReport]
+
+    @property
+    def failed(self) -> bool:
+        """True when the run failed."""
+        return self.state == "failed"
+
+
+def build_report(
+    session: Session, plan: PipelinePlan, run_id: int, log_dir: Path | None = None
+) -> RunReport:
+    """The report of a run, from its task runs (two queries)."""
+    event = get_run(session, run_id)
+    rows = task_runs(session, run_id)
+    tasks = []
+    for task in plan.tasks:
+        row = rows.get(task.transformation_id)
+        log = log_dir / f"{task.task_id}.log" if log_dir else None
+        tasks.append(
+            TaskReport(
+                transformation_id=task.transformation_id,
+                task_id=task.task_id,
+                state=row.state if row else "not run",
+                attempt=row.attempt if row else 0,
+                seconds=duration(row.started_at, row.ended_at) if row else None,
+                rows_in=row.rows_in if row else None,
+                rows_out=row.rows_out if row else None,
+                error=row.error_summary if row else None,
+                notebook_location=row.notebook_location if row else None,
+                log=log if log and log.exists() else None,
+            )
+        )
+    return RunReport(
+        run_id=run_id,
+        pipeline=plan.name,
+        state=event.state,
+        seconds=duration(event.started_at, event.ended_at),
+        tasks=tasks,
+    )

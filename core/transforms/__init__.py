@@ -1,0 +1,1 @@
+"""Running one transformation: the context, the kinds (python, notebook), the runtime."""

@@ -1,0 +1,13 @@
+"""noop: does nothing; for measuring the cost of running a task, and for tests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.transforms.context import TransformContext
+
+
+def noop(ctx: TransformContext) -> None:
+    """Log that it ran, and nothing else."""
+    ctx.logger.info("noop ran for transformation %s in run %s", ctx.transform_id, ctx.run_id)

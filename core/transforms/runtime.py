@@ -1,0 +1,166 @@
+"""Run one transformation in one run: what ``corebot run TRANSFORM_ID RUN_ID`` does.
+
+The transformation is loaded with its pipeline in one query, its variables are
+validated, a TransformContext is built, the template's kind runs it, and its
+task_runs row follows along: running, then success or failed, with attempt,
+timings, rows, output and error. Never imports Airflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import traceback
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core.errors import ConfigurationError, CoreError, SettingsError
+from core.lake.contracts import contracts_by_transformation, load_transformation
+from core.models import configuration as cfg
+from core.runs import begin_task, end_task, get_run, task_runs
+from core.settings import Settings
+from core.transforms.context import TransformContext
+from core.transforms.kinds import KindResult, TemplateRef, kind_runner
+
+logger = logging.getLogger("core.transforms.runtime")
+
+EXIT_SUCCESS, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one transformation ended, for the worker's exit code and its one line."""
+
+    exit_code: int
+    message: str
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the transformation succeeded."""
+        return self.exit_code == EXIT_SUCCESS
+
+
+class Terminated(BaseException):
+    """The worker was asked to stop (SIGTERM from Batch, Kubernetes or the runner)."""
+
+
+def run_transformation(
+    settings: Settings, session: Session, transform_id: int, run_id: int
+) -> Outcome:
+    """Run one transformation for one run and record it in task_runs.
+
+    Args:
+        settings: CORE's settings.
+        session: a configuration session.
+        transform_id: the transformation's id.
+        run_id: the run event's id (it must belong to the transformation's pipeline).
+
+    Returns:
+        The outcome: exit code 0 (success), 1 (the transformation failed) or
+        2 (the configuration is invalid or missing).
+    """
+    try:
+        transformation = _load(session, transform_id, run_id)
+    except CoreError as exc:
+        return Outcome(EXIT_INVALID, str(exc))
+    row = begin_task(session, run_id, transform_id)
+    try:
+        ctx, template = _context(settings, session, transformation, run_id)
+    except (ConfigurationError, SettingsError) as exc:
+        end_task(session, row, "failed", error_summary=str(exc))
+        return Outcome(EXIT_INVALID, str(exc))
+    return _execute(session, row, ctx, template)
+
+
+def _load(session: Session, transform_id: int, run_id: int) -> cfg.Transformation:
+    transformation = load_transformation(transform_id, session)
+    run = get_run(session, run_id)
+    pipeline = transformation.pipeline_state.pipeline
+    if run.pipeline_id != pipeline.id:
+        raise ConfigurationError(
+            f"run {run_id} belongs to another pipeline than transformation {transform_id} "
+            f"({pipeline.name!r}); start a run of {pipeline.name!r} with `core run {pipeline.name}`"
+        )
+    return transformation
+
+
+def _context(
+    settings: Settings, session: Session, transformation: cfg.Transformation, run_id: int
+) -> tuple[TransformContext, TemplateRef]:
+    template = transformation.transformation_template
+    contracts = contracts_by_transformation(transformation, settings)
+    ctx = TransformContext(
+        settings=settings,
+        session=session,
+        transform_id=transformation.id,
+        run_id=run_id,
+        pipeline=transformation.pipeline_state.pipeline.name,
+        state=transformation.pipeline_state.pipeline_state_type.name,
+        template=template.name,
+        variables=transformation.variables,
+        output=contracts[transformation.id],
+        contracts=contracts,
+        ran_in_this_run=set(task_runs(session, run_id)),
+    )
+    return ctx, TemplateRef(template.name, template.kind, template.entrypoint)
+
+
+def _execute(session: Session, row: Any, ctx: TransformContext, template: TemplateRef) -> Outcome:
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    result = KindResult()
+    try:
+        result = kind_runner(template.kind)(ctx, template)
+    except (ConfigurationError, SettingsError) as exc:
+        _record_failure(session, row, ctx, result, exc)
+        return Outcome(EXIT_INVALID, str(exc))
+    except (Exception, Terminated) as exc:
+        _record_failure(session, row, ctx, getattr(exc, "kind_result", result), exc)
+        logger.debug("transformation %s failed", ctx.transform_id, exc_info=True)
+        return Outcome(EXIT_FAILED, _summary(exc))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    end_task(session, row, "success", **_fields(ctx, result))
+    return Outcome(EXIT_SUCCESS, _success_line(ctx, result))
+
+
+def _record_failure(
+    session: Session, row: Any, ctx: TransformContext, result: KindResult, exc: BaseException
+) -> None:
+    session.rollback()  # a failed flush must not block recording the failure
+    end_task(session, row, "failed", error_summary=_summary(exc), **_fields(ctx, result))
+
+
+def _fields(ctx: TransformContext, result: KindResult) -> dict[str, Any]:
+    published = ctx.published
+    references: dict[str, Any] = {"uri": ctx.output.uri, **ctx.metadata}
+    if published is not None:
+        references.update(version=published.version, files=published.files)
+    return {
+        "rows_in": ctx.rows_in,
+        "rows_out": published.rows if published else ctx.metadata.get("rows_out"),
+        "output_references": references,
+        "notebook_location": result.notebook_location,
+    }
+
+
+def _summary(exc: BaseException) -> str:
+    if isinstance(exc, CoreError):
+        return str(exc)
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (at {last[0].filename}:{last[0].lineno})" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _success_line(ctx: TransformContext, result: KindResult) -> str:
+    rows = ctx.published.rows if ctx.published else ctx.metadata.get("rows_out", 0)
+    line = f"{ctx.state}/{ctx.template} ({ctx.transform_id}) wrote {rows} rows to {ctx.output.uri}"
+    if result.notebook_location:
+        line += f"; notebook: {result.notebook_location}"
+    return line
+
+
+def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
+    raise Terminated(f"terminated by signal {signal.Signals(signum).name}")
