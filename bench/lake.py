@@ -64,7 +64,7 @@ def measure(kind: str, rows: int, lake_root: str) -> dict[str, float]:
     from core.settings import load_settings
 
     contract = DatasetContract("bench", "brand", "ingest", "data", settings=load_settings())
-    table = make_table(rows) if kind in ("publish", "bare_write", "seed") else None
+    table = make_table(rows) if kind in ("publish", "bare_write", "bare_layout", "seed") else None
     before = rss_bytes()
     start = time.perf_counter()
     if kind in ("publish", "seed"):
@@ -77,6 +77,15 @@ def measure(kind: str, rows: int, lake_root: str) -> dict[str, float]:
             mode="overwrite",
             storage_options=contract.storage_options,
         )
+    elif kind == "bare_layout":
+        write_deltalake(
+            f"{lake_root}/layout/data",
+            _same_layout(table),
+            partition_by=[RUN_COLUMN],
+            mode="overwrite",
+            predicate=f"{RUN_COLUMN} = 1",
+            storage_options=contract.storage_options,
+        )
     elif kind == "fetch":
         result = contract.fetch_arrow(run_id=1)
     elif kind == "bare_fetch":
@@ -86,6 +95,21 @@ def measure(kind: str, rows: int, lake_root: str) -> dict[str, float]:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     size = table.nbytes if table is not None else result.nbytes
     return {"seconds": seconds, "peak_growth": max(0, peak - before), "arrow_bytes": size}
+
+
+def _same_layout(table: pa.Table) -> pa.Table:
+    """The table as publish lays it out: five metadata columns, partitioned by run id."""
+    now = dt.datetime.now(dt.UTC)
+    stamp = pa.timestamp("us", tz="UTC")
+    for name, value in (
+        (RUN_COLUMN, pa.scalar(1, pa.int64())),
+        ("__metadata_run_timestamp", pa.scalar(now, stamp)),
+        ("__metadata_app_version", pa.scalar("0.1.0")),
+        ("__metadata_transform_timestamp", pa.scalar(now, stamp)),
+        ("__metadata_output_contract", pa.scalar("dev/bench/brand/ingest/data")),
+    ):
+        table = table.append_column(name, pa.repeat(value, table.num_rows))
+    return table
 
 
 def in_subprocess(kind: str, rows: int, env: dict[str, str]) -> dict[str, float]:
@@ -107,20 +131,22 @@ def compare(store: str, rows: int, env: dict[str, str], repeats: int) -> list[li
     """Publish vs bare write and fetch vs bare read on one store; table rows to print."""
     out = []
     in_subprocess("seed", rows, env)
-    for ours, bare in (("publish", "bare_write"), ("fetch", "bare_fetch")):
+    pairs = (("publish", "bare_write"), ("publish", "bare_layout"), ("fetch", "bare_fetch"))
+    for ours, bare in pairs:
         mine, theirs = best_of(ours, rows, env, repeats), best_of(bare, rows, env, repeats)
         ratio = mine["seconds"] / theirs["seconds"]
         memory = mine["peak_growth"] / mine["arrow_bytes"]
         out.append(
             [
                 store,
-                ours,
+                ours if bare != "bare_layout" else "publish vs same layout",
                 f"{mine['seconds']:.3f}",
                 f"{theirs['seconds']:.3f}",
                 f"{ratio:.2f}x",
                 f"{mine['arrow_bytes'] / 2**20:.0f}",
                 f"{mine['peak_growth'] / 2**20:.0f}",
                 f"{memory:.2f}x",
+                f"{theirs['peak_growth'] / theirs['arrow_bytes']:.2f}x",
             ]
         )
     return out
@@ -137,6 +163,7 @@ def print_table(rows: list[list[str]], count: int) -> None:
         "arrow MiB",
         "peak MiB",
         "peak/arrow",
+        "bare peak/arrow",
     ]
     print(f"\n{count:,} rows x 12 columns, {dt.date.today()}, best of {REPEATS} (local)\n")
     print("| " + " | ".join(header) + " |")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,9 +38,20 @@ METADATA_COLUMNS = (RUN_ID, RUN_TIMESTAMP, APP_VERSION, TRANSFORM_TIMESTAMP, OUT
 # Two runs committing at once conflict only on the commit file; delta-rs retries some
 # conflicts itself, and a predicate overwrite of one run is safe to repeat.
 COMMIT_ATTEMPTS = 5
+# Rows per batch handed to the Delta writer; bounds the metadata columns in memory.
+STREAM_BATCH_ROWS = 131_072
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 Filters = list[tuple[str, str, Any]] | None
+
+
+@dataclass(frozen=True)
+class _Stamp:
+    """The metadata values of one publish, the same for every batch."""
+
+    run_id: int
+    run_timestamp: dt.datetime
+    transform_timestamp: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -88,7 +100,11 @@ class DatasetContract(Contract):
             LakeError: the write failed.
         """
         run_id = _check_run_id(run_id)
-        table = self._with_metadata(_to_arrow(data), run_id, _run_timestamp(session, run_id))
+        source = _to_arrow(data)
+        stamp = _Stamp(run_id, _run_timestamp(session, run_id), dt.datetime.now(dt.UTC))
+        # The metadata columns are added batch by batch as the writer pulls, so the
+        # whole table is never copied with them: this is what keeps publish's peak low.
+        table = self._with_metadata(source.slice(0, 0), stamp)
         partition_by = [RUN_ID, *_check_partitions(partitions or [], table)]
         existing = self._table_or_none()
         merge = False
@@ -98,8 +114,15 @@ class DatasetContract(Contract):
             _check_same_partitioning(self.uri, existing.metadata().partition_columns, partition_by)
             # Schema merging costs a cast pass over the data: ask for it only when needed.
             merge = set(table.column_names) != set(schema.names)
-        self._write(table, run_id, partition_by, merge)
-        return self._summary(run_id, table.num_rows)
+        self._write(lambda: self._stream(source, stamp, table.schema), run_id, partition_by, merge)
+        return self._summary(run_id, source.num_rows)
+
+    def _stream(self, source: pa.Table, stamp: _Stamp, schema: pa.Schema) -> pa.RecordBatchReader:
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in source.to_batches(max_chunksize=STREAM_BATCH_ROWS):
+                yield from self._with_metadata(pa.Table.from_batches([batch]), stamp).to_batches()
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
 
     def fetch(
         self,
@@ -206,14 +229,13 @@ class DatasetContract(Contract):
         actions = (json.loads(line) for line in lines if line.strip())
         return next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
 
-    def _with_metadata(self, table: pa.Table, run_id: int, run_timestamp: dt.datetime) -> pa.Table:
+    def _with_metadata(self, table: pa.Table, stamp: _Stamp) -> pa.Table:
         table = table.drop_columns([c for c in table.column_names if c in METADATA_COLUMNS])
-        now = dt.datetime.now(dt.UTC)
         values = {
-            RUN_ID: pa.scalar(run_id, pa.int64()),
-            RUN_TIMESTAMP: pa.scalar(run_timestamp, UTC_MICROS),
+            RUN_ID: pa.scalar(stamp.run_id, pa.int64()),
+            RUN_TIMESTAMP: pa.scalar(stamp.run_timestamp, UTC_MICROS),
             APP_VERSION: pa.scalar(core.__version__, pa.string()),
-            TRANSFORM_TIMESTAMP: pa.scalar(now, UTC_MICROS),
+            TRANSFORM_TIMESTAMP: pa.scalar(stamp.transform_timestamp, UTC_MICROS),
             OUTPUT_CONTRACT: pa.scalar(self.key, pa.string()),
         }
         for name, value in values.items():
@@ -226,12 +248,18 @@ class DatasetContract(Contract):
         except TableNotFoundError:
             return None
 
-    def _write(self, table: pa.Table, run_id: int, partition_by: list[str], merge: bool) -> None:
+    def _write(
+        self,
+        data: Callable[[], pa.RecordBatchReader],
+        run_id: int,
+        partition_by: list[str],
+        merge: bool,
+    ) -> None:
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
                 write_deltalake(
                     self.uri,
-                    table,
+                    data(),
                     partition_by=partition_by,
                     mode="overwrite",
                     predicate=f"{RUN_ID} = {run_id}",
