@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     secrets_backend: SecretsBackend | None = None
     secrets_file: Path | None = None
     secrets_cache_seconds: float = Field(default=60, ge=0)
+    lake_secret: str | None = None
     worker_backend: WorkerBackend = "local"
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None

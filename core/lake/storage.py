@@ -64,20 +64,46 @@ def _s3_options(settings: Settings) -> dict[str, str]:
         options["AWS_ENDPOINT_URL"] = endpoint
         options["AWS_ALLOW_HTTP"] = str(endpoint.startswith("http://")).lower()
     # delta-rs reads the environment itself too; passing the variables explicitly keeps
-    # the credentials of this process authoritative over any profile file.
-    options.update({k: os.environ[k] for k in CREDENTIAL_VARIABLES if os.environ.get(k)})
+    # the credentials of this process (or of the lake's secret) authoritative.
+    options.update(_s3_credentials(settings))
     return options
 
 
+def _s3_credentials(settings: Settings) -> dict[str, str]:
+    """The lake's S3 keys: from the secret CORE_LAKE_SECRET names, else the environment."""
+    if not settings.lake_secret:
+        return {k: os.environ[k] for k in CREDENTIAL_VARIABLES if os.environ.get(k)}
+    from core.secret import Secret  # only when configured: reads the secrets backend
+
+    secret = Secret(name=settings.lake_secret, type_of="s3", mode="read", settings=settings)
+    keys = {
+        "AWS_ACCESS_KEY_ID": secret.aws_access_key_id,
+        "AWS_SECRET_ACCESS_KEY": secret.aws_secret_access_key,
+    }
+    missing = [name.lower() for name, value in keys.items() if not value]
+    if missing:
+        raise LakeError(
+            f"lake secret {secret.identifier!r} has no {' or '.join(missing)}; add them, or "
+            "unset CORE_LAKE_SECRET to use the environment's AWS credentials"
+        )
+    return keys
+
+
 def _s3_filesystem(settings: Settings) -> pafs.FileSystem:
+    credentials = _s3_credentials(settings) if settings.lake_secret else {}
+    keys = {
+        "access_key": credentials.get("AWS_ACCESS_KEY_ID"),
+        "secret_key": credentials.get("AWS_SECRET_ACCESS_KEY"),
+    }
     endpoint = settings.aws_endpoint_url
     if not endpoint:
-        return pafs.S3FileSystem(region=settings.aws_region)
+        return pafs.S3FileSystem(region=settings.aws_region, **keys)
     parsed = urlparse(endpoint)
     return pafs.S3FileSystem(
         region=settings.aws_region,
         endpoint_override=parsed.netloc or endpoint,
         scheme=parsed.scheme or "https",
+        **keys,
     )
 
 

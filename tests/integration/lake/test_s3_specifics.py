@@ -44,3 +44,51 @@ def test_raw_files_are_plain_objects_with_a_sidecar(s3_settings: Settings) -> No
         f"{raw.key}/_core_meta/in/x.csv.json",
         f"{raw.key}/in/x.csv",
     ]
+
+
+def test_credentials_come_from_the_named_lake_secret(aws_env, monkeypatch) -> None:
+    import uuid
+
+    import boto3
+    import pandas as pd
+
+    from core.lake import DatasetContract
+    from core.secret import set_secret
+    from core.settings import load_settings
+
+    bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1").create_bucket(Bucket=bucket)
+    monkeypatch.setenv("CORE_LAKE_ROOT", f"s3://{bucket}")
+    monkeypatch.setenv("CORE_LAKE_SECRET", "lake")
+    set_secret(
+        "dev/s3/lake/read",
+        {
+            "bucket": bucket,
+            "region": "us-east-1",
+            "aws_access_key_id": "from-secret",
+            "aws_secret_access_key": "from-secret",
+        },
+        load_settings(),
+    )
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key)
+    contract = DatasetContract("acme", "zentrix", "ingest", "d", settings=load_settings())
+    assert contract.storage_options["AWS_ACCESS_KEY_ID"] == "from-secret"
+    contract.publish(pd.DataFrame({"a": [1, 2]}), run_id=1)
+    assert contract.fetch(run_id=1)["a"].tolist() == [1, 2]
+
+
+def test_a_lake_secret_without_keys_is_a_clear_error(aws_env, monkeypatch) -> None:
+    from core.errors import LakeError
+    from core.lake import DatasetContract
+    from core.secret import set_secret
+    from core.settings import load_settings
+
+    monkeypatch.setenv("CORE_LAKE_ROOT", "s3://somewhere")
+    monkeypatch.setenv("CORE_LAKE_SECRET", "keyless")
+    set_secret(
+        "dev/s3/keyless/read", {"bucket": "somewhere", "region": "us-east-1"}, load_settings()
+    )
+    contract = DatasetContract("acme", "zentrix", "ingest", "d", settings=load_settings())
+    with pytest.raises(LakeError, match="has no aws_access_key_id or aws_secret_access_key"):
+        contract.storage_options  # noqa: B018
