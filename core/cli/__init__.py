@@ -65,7 +65,8 @@ def run(command: Any, argv: list[str] | None, prog_name: str) -> int:
     """
     argv = sys.argv[1:] if argv is None else argv
     try:
-        command.main(args=argv, prog_name=prog_name, standalone_mode=False)
+        # Without standalone mode, click returns the code of a typer.Exit instead of raising.
+        code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except CoreError as exc:
         if "--debug" in argv:
             traceback.print_exc()
@@ -79,7 +80,7 @@ def run(command: Any, argv: list[str] | None, prog_name: str) -> int:
     except typer.TyperException as exc:  # usage errors: Typer prints them with the usage line
         exc.show()  # type: ignore[attr-defined]
         return exc.exit_code  # type: ignore[attr-defined]
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -168,8 +168,8 @@ def load_transformation(t_id: int, session: Session) -> cfg.Transformation:
     )
     found = session.scalars(query).unique().first()
     if found is None:
-        known = session.scalars(select(T.id).order_by(T.id).limit(20)).all()
         raise NotFoundError(
-            f"no transformation has id {t_id!r}: expected one of {', '.join(map(str, known))}"
+            f"no transformation has id {t_id!r}; `core pipelines show PIPELINE` lists the ids "
+            "(the number at the end of each task id)"
         )
     return found

@@ -1,0 +1,22 @@
+"""Transforms used by the runtime tests (entrypoints ``tests.unit.transforms.sample_transforms:…``)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+
+def numbers(ctx) -> pa.Table:
+    """Return a table: the runtime publishes it."""
+    count = ctx.variables["count"]
+    return pa.table({"n": list(range(count))})
+
+
+def doubled(ctx) -> None:
+    """Read the upstream dataset of this run and publish it doubled."""
+    table = ctx.input("numbers")
+    ctx.publish(pa.table({"n": pa.compute.multiply(table["n"], 2)}))
+
+
+def broken(ctx) -> None:
+    """Fail like a buggy transform."""
+    raise ValueError("the source had no header row")

@@ -1,0 +1,119 @@
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+import core.models.configuration as config
+from core.helpers.session_helper import SessionHelper
+from core.lake import DatasetContract
+from core.plan import load_plan
+from core.runs import start_run
+from core.transforms.runtime import run_transformation
+
+
+def _ids(session, pipeline: str) -> list[int]:
+    return [t.transformation_id for t in load_plan(session, pipeline).tasks]
+
+
+def _new_run(session, pipeline: str) -> int:
+    return start_run(session, load_plan(session, pipeline), "test").id
+
+
+def _corebot(*argv: str, settings) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "corebot", *argv], capture_output=True,
+                          text=True, env={**settings.to_environment(), "PATH": "/usr/bin:/bin"})
+
+
+def test_a_returned_table_is_published_and_recorded(world) -> None:
+    with SessionHelper(world) as session:
+        numbers, doubled = _ids(session, "small")
+        run_id = _new_run(session, "small")
+        assert run_transformation(world, session, numbers, run_id).succeeded
+        outcome = run_transformation(world, session, doubled, run_id)
+        assert outcome.succeeded, outcome.message
+        rows = {r.transformation_id: r for r in session.scalars(select(config.TaskRun))}
+    assert (rows[numbers].state, rows[numbers].rows_out, rows[numbers].attempt) == ("success", 5, 1)
+    assert (rows[doubled].rows_in, rows[doubled].rows_out) == (5, 5)
+    assert rows[doubled].output_references["version"] == 0
+    assert rows[doubled].started_at <= rows[doubled].ended_at
+    doubled_data = DatasetContract("acme", "zentrix", "master", "doubled", settings=world)
+    assert sorted(doubled_data.fetch(run_id=run_id)["n"]) == [0, 2, 4, 6, 8]
+
+
+def test_running_again_replaces_the_run_and_counts_attempts(world) -> None:
+    with SessionHelper(world) as session:
+        numbers, _ = _ids(session, "small")
+        run_id = _new_run(session, "small")
+        for _ in range(2):
+            assert run_transformation(world, session, numbers, run_id).succeeded
+        row = session.scalars(select(config.TaskRun)).one()
+    assert row.attempt == 2
+    output = DatasetContract("acme", "zentrix", "ingest", "numbers", settings=world)
+    assert len(output.fetch(run_id=run_id)) == 5
+
+
+def test_corebot_exit_codes_and_one_line_reasons(world) -> None:
+    with SessionHelper(world) as session:
+        numbers, broken, _, _ = _ids(session, "failing")
+        run_id = _new_run(session, "failing")
+    ok = _corebot("run", str(numbers), str(run_id), settings=world)
+    assert ok.returncode == 0, ok.stderr
+    assert "ingest/numbers" in ok.stdout and "wrote 3 rows" in ok.stdout
+    failed = _corebot("run", str(broken), str(run_id), settings=world)
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines()[-1].startswith(
+        "FAILED: ValueError: the source had no header row (at ")
+    missing = _corebot("run", "999", str(run_id), settings=world)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == (
+        "FAILED: no transformation has id 999; `core pipelines show PIPELINE` lists the ids "
+        "(the number at the end of each task id)")
+    no_run = _corebot("run", str(numbers), "4242", settings=world)
+    assert no_run.returncode == 2 and "no run with id 4242" in no_run.stderr
+    with SessionHelper(world) as session:
+        row = session.scalars(select(config.TaskRun).where(
+            config.TaskRun.transformation_id == broken)).one()
+    assert row.state == "failed"
+    assert row.error_summary.startswith("ValueError: the source had no header row")
+
+
+def test_invalid_variables_exit_2_and_are_recorded(world) -> None:
+    with SessionHelper(world) as session:
+        numbers, _ = _ids(session, "small")
+        transformation = session.get(config.Transformation, numbers)
+        transformation.set_variables({"count": "five"})
+        session.commit()
+        run_id = _new_run(session, "small")
+        outcome = run_transformation(world, session, numbers, run_id)
+        row = session.scalars(select(config.TaskRun)).one()
+    assert outcome.exit_code == 2
+    assert "'count'='five' is not a valid int" in outcome.message
+    assert row.state == "failed" and "'count'='five'" in row.error_summary
+
+
+def test_a_run_of_another_pipeline_is_refused(world) -> None:
+    with SessionHelper(world) as session:
+        numbers, _ = _ids(session, "small")
+        other_run = _new_run(session, "failing")
+        outcome = run_transformation(world, session, numbers, other_run)
+    assert outcome.exit_code == 2
+    assert "belongs to another pipeline" in outcome.message
+
+
+@pytest.mark.parametrize(
+    ("entrypoint", "expected"),
+    [
+        ("no_colon", "expected 'package.module:function'"),
+        ("missing.module:f", "cannot import 'missing.module'"),
+        ("tests.unit.transforms.sample_transforms:numbrs", "Did you mean 'numbers'"),
+    ],
+)
+def test_bad_entrypoints_are_configuration_errors(world, entrypoint, expected) -> None:
+    with SessionHelper(world) as session:
+        numbers, _ = _ids(session, "small")
+        session.get(config.Transformation, numbers).transformation_template.entrypoint = entrypoint
+        session.commit()
+        outcome = run_transformation(world, session, numbers, _new_run(session, "small"))
+    assert outcome.exit_code == 2
+    assert expected in outcome.message
