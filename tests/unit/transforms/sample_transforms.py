@@ -1,4 +1,4 @@
-"""Transforms used by the runtime tests (entrypoints ``tests.unit.transforms.sample_transforms:…``)."""
+"""Transforms for the runtime tests (entrypoints tests.unit.transforms.sample_transforms:…)."""
 
 from __future__ import annotations
 

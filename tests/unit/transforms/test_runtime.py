@@ -21,8 +21,12 @@ def _new_run(session, pipeline: str) -> int:
 
 
 def _corebot(*argv: str, settings) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "corebot", *argv], capture_output=True,
-                          text=True, env={**settings.to_environment(), "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "corebot", *argv],
+        capture_output=True,
+        text=True,
+        env={**settings.to_environment(), "PATH": "/usr/bin:/bin"},
+    )
 
 
 def test_a_returned_table_is_published_and_recorded(world) -> None:
@@ -62,18 +66,23 @@ def test_corebot_exit_codes_and_one_line_reasons(world) -> None:
     assert "ingest/numbers" in ok.stdout and "wrote 3 rows" in ok.stdout
     failed = _corebot("run", str(broken), str(run_id), settings=world)
     assert failed.returncode == 1
-    assert failed.stderr.strip().splitlines()[-1].startswith(
-        "FAILED: ValueError: the source had no header row (at ")
+    assert (
+        failed.stderr.strip()
+        .splitlines()[-1]
+        .startswith("FAILED: ValueError: the source had no header row (at ")
+    )
     missing = _corebot("run", "999", str(run_id), settings=world)
     assert missing.returncode == 2
     assert missing.stderr.strip() == (
         "FAILED: no transformation has id 999; `core pipelines show PIPELINE` lists the ids "
-        "(the number at the end of each task id)")
+        "(the number at the end of each task id)"
+    )
     no_run = _corebot("run", str(numbers), "4242", settings=world)
     assert no_run.returncode == 2 and "no run with id 4242" in no_run.stderr
     with SessionHelper(world) as session:
-        row = session.scalars(select(config.TaskRun).where(
-            config.TaskRun.transformation_id == broken)).one()
+        row = session.scalars(
+            select(config.TaskRun).where(config.TaskRun.transformation_id == broken)
+        ).one()
     assert row.state == "failed"
     assert row.error_summary.startswith("ValueError: the source had no header row")
 
