@@ -9,13 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.cli.common import console, session_helper, state
+from core.database.seed import World, load_world
 from core.lake.contracts import load_transformation
 from core.models import configuration as cfg
 from core.plan import PipelinePlan, TaskSpec, build_plan
 from core.runner.local import LocalRunner
 from core.runner.report import RunReport, build_report
 from core.runs import duration, finish_run, get_run, start_run
-from core.transforms.library import BUILTINS
+from core.transforms.library import BUILTINS, catalogue
 from core.transforms.runtime import run_transformation
 
 runs_app = typer.Typer(help="List and show pipeline runs.", no_args_is_help=True)
@@ -130,6 +131,18 @@ def list_transforms(ctx: typer.Context) -> None:
                 ", ".join(sorted(template.variable_structures or {})),
             )
     console().print(table)
+
+
+@transforms_app.command("register")
+def register_transforms(ctx: typer.Context) -> None:
+    """Register the standard transforms as templates (or refresh their schemas)."""
+    with session_helper(ctx) as session:
+        added = load_world(session, World(state_types=[], builtins=True))
+        session.commit()
+    out = console()
+    for kind, count in sorted(added.items()):
+        out.print(f"{kind}: {count}")
+    out.print(f"{len(catalogue())} standard transforms registered")
 
 
 @transforms_app.command("run")

@@ -88,6 +88,7 @@ class World(_Model):
     """A whole configuration, as written in a world file."""
 
     state_types: list[str] = list(cfg.STATE_TYPE_ORDER)
+    builtins: bool = False
     segments: list[SegmentSpec] = []
     companies: list[CompanySpec] = []
     templates: list[TemplateSpec] = []
@@ -144,10 +145,22 @@ def load_world(session: Session, world: World) -> dict[str, int]:
     loader.state_types(world.state_types)
     loader.segments(world.segments)
     loader.companies(world.companies)
+    if world.builtins:
+        loader.builtins()
     loader.templates(world.templates)
     loader.pipelines(world.pipelines)
     session.flush()
     return loader.added
+
+
+def _refresh_needed(template: cfg.TransformationTemplate, builtin: Any) -> bool:
+    state = template.pipeline_state_type.name if template.pipeline_state_type else None
+    return (template.description, template.variable_structures, state, template.entrypoint) != (
+        builtin.description,
+        builtin.variables,
+        builtin.state,
+        None,
+    )
 
 
 class _Loader:
@@ -205,6 +218,35 @@ class _Loader:
                     )
                     brands[(spec.name, brand.name)] = self._add("brands", obj)
         self.brand = brands
+
+    def builtins(self) -> None:
+        """Register (or refresh) the standard transforms' templates from the library."""
+        from core.transforms.library import catalogue
+
+        templates, tags = self._existing(cfg.TransformationTemplate), self._existing(cfg.Tag)
+        for builtin in catalogue():
+            template = templates.get(builtin.name)
+            if template is None:
+                template = self._add(
+                    "transformation templates", cfg.TransformationTemplate(name=builtin.name)
+                )
+                templates[builtin.name] = template
+            elif _refresh_needed(template, builtin):
+                self.added["built-in templates refreshed"] = (
+                    self.added.get("built-in templates refreshed", 0) + 1
+                )
+            template.kind, template.entrypoint = "python", None
+            template.description, template.variable_structures = (
+                builtin.description,
+                builtin.variables,
+            )
+            template.pipeline_state_type = (
+                self._lookup(self.state_type, builtin.state, "state") if builtin.state else None
+            )
+            for tag in builtin.tags:
+                tags[tag] = tags.get(tag) or self._add("tags", cfg.Tag(name=tag))
+                if tags[tag] not in template.tags:
+                    template.tags.append(tags[tag])
 
     def templates(self, specs: list[TemplateSpec]) -> None:
         templates, tags = self._existing(cfg.TransformationTemplate), self._existing(cfg.Tag)

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.transforms.library import Builtin
+
 if TYPE_CHECKING:
     from core.transforms.context import TransformContext
+
+TEMPLATES = [
+    Builtin(
+        name="noop",
+        entrypoint="core.transforms.library.noop:noop",
+        description="Does nothing (measures the cost of a task; a placeholder).",
+        tags=("utility",),
+    )
+]
 
 
 def noop(ctx: TransformContext) -> None:
