@@ -20,3 +20,14 @@ def doubled(ctx) -> None:
 def broken(ctx) -> None:
     """Fail like a buggy transform."""
     raise ValueError("the source had no header row")
+
+
+def slow_doubled(ctx) -> None:
+    """doubled, after announcing it started (SLOW_MARKER) and lingering: to be killed."""
+    import os
+    import pathlib
+    import time
+
+    pathlib.Path(os.environ["SLOW_MARKER"]).touch()
+    time.sleep(float(os.environ.get("SLOW_SECONDS", "30")))
+    doubled(ctx)

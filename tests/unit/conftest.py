@@ -1,4 +1,4 @@
-"""A small world for runtime tests: a pipeline of python transforms from this folder."""
+"""A small world for runtime and runner tests: pipelines of python sample transforms."""
 
 from __future__ import annotations
 

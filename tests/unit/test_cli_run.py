@@ -1,0 +1,51 @@
+import typer
+
+from core.cli import app, run
+from core.helpers.session_helper import SessionHelper
+from core.plan import load_plan
+
+
+def core(*argv: str) -> int:
+    return run(typer.main.get_command(app), list(argv), "core")
+
+
+def test_core_run_prints_progress_and_a_summary(world, capsys) -> None:
+    assert core("run", "small", "--workers", "2") == 0
+    out = capsys.readouterr().out
+    assert "started" in out and "✓" in out
+    assert "run 1 of small: success" in out
+    assert "ingest_numbers_" in out and "master_doubled_" in out
+
+
+def test_core_run_exits_1_when_a_task_failed_and_runs_show_explains(world, capsys) -> None:
+    assert core("run", "failing") == 1
+    out = capsys.readouterr().out
+    assert "upstream_failed" in out and "ValueError: the source had no header row" in out
+    assert core("runs", "list") == 0
+    assert "failing" in capsys.readouterr().out
+    assert core("runs", "show", "1") == 0
+    shown = capsys.readouterr().out
+    assert "failed" in shown and "log of ingest_broken_" in shown
+
+
+def test_core_run_unknown_pipeline(world, capsys) -> None:
+    assert core("run", "nope") == 2
+    assert capsys.readouterr().err.startswith("FAILED: no pipeline named 'nope'")
+
+
+def test_transforms_run_creates_a_run_and_reports(world, capsys) -> None:
+    with SessionHelper(world) as session:
+        numbers = load_plan(session, "small").tasks[0].transformation_id
+    assert core("transforms", "run", str(numbers)) == 0
+    assert "wrote 5 rows" in capsys.readouterr().out
+    assert core("transforms", "run", str(numbers), "--run-id", "1") == 0
+    assert core("transforms", "run", "999") == 2
+    assert "no transformation has id 999" in capsys.readouterr().err
+
+
+def test_transforms_list_and_register(world, capsys) -> None:
+    assert core("transforms", "register") == 0
+    assert "standard transforms registered" in capsys.readouterr().out
+    assert core("transforms", "list") == 0
+    out = capsys.readouterr().out
+    assert "noop" in out and "numbers" in out
