@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from core import __version__
-from core.cli import db, lake, pipelines, secrets
+from core.cli import db, demo, lake, pipelines, secrets
 from core.cli import run as run_commands
 from core.cli.common import State
 from core.errors import CoreError
@@ -33,6 +33,7 @@ app.add_typer(secrets.app, name="secrets")
 app.add_typer(run_commands.runs_app, name="runs")
 app.add_typer(run_commands.transforms_app, name="transforms")
 app.command("run")(run_commands.run)
+app.command("demo")(demo.demo)
 
 
 def _version(value: bool) -> None:

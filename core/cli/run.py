@@ -13,7 +13,7 @@ from core.database.seed import World, load_world
 from core.lake.contracts import load_transformation
 from core.models import configuration as cfg
 from core.plan import PipelinePlan, TaskSpec, build_plan
-from core.runner.local import LocalRunner
+from core.runner.local import Listener, LocalRunner
 from core.runner.report import RunReport, build_report
 from core.runs import duration, finish_run, get_run, start_run
 from core.transforms.library import BUILTINS, catalogue
@@ -36,16 +36,21 @@ def run(
 ) -> None:
     """Run one pipeline on this machine and print a summary; exit 1 when a task failed."""
     out = console()
+    runner = LocalRunner(state(ctx).settings, workers=workers, listener=progress_printer(out))
+    report = runner.run(pipeline, resume=resume, only=only)
+    print_report(out, report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def progress_printer(out: Console) -> Listener:
+    """A LocalRunner listener printing one line per task event."""
 
     def listen(event: str, task: TaskSpec, detail: str) -> None:
         mark = "✗" if detail == "failed" else MARKS.get(event, " ")
         out.print(f"{mark} {task.task_id}: {event} ({detail})")
 
-    runner = LocalRunner(state(ctx).settings, workers=workers, listener=listen)
-    report = runner.run(pipeline, resume=resume, only=only)
-    print_report(out, report)
-    if report.failed:
-        raise typer.Exit(1)
+    return listen
 
 
 def print_report(out: Console, report: RunReport) -> None:

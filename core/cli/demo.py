@@ -1,0 +1,29 @@
+"""``core demo``: the main job on the embedded defaults."""
+
+from __future__ import annotations
+
+import typer
+
+from core.cli.common import console, state
+from core.cli.run import print_report, progress_printer
+from core.demo.run import PIPELINE, run_demo
+
+
+def demo(
+    ctx: typer.Context,
+    rows: int = typer.Option(100_000, "--rows", min=10, help="Status rows to generate."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Transformations run at once."),
+) -> None:
+    """Generate a specialty-pharmacy source and run the sample pipeline on it."""
+    out = console()
+    settings = state(ctx).settings
+    out.print(f"[bold]CORE demo[/bold]: {rows:,} rows, pipeline {PIPELINE}, home {settings.home}")
+    result = run_demo(settings, rows, workers, progress_printer(out))
+    print_report(out, result.report)
+    names = ", ".join(path.name for path in result.source.files.values())
+    out.print(f"source:  {result.source.directory} ({names})")
+    out.print(f"lake:    {result.lake_root}/{settings.branch}/acme_pharma/zentrix/")
+    for path in result.outbox_files():
+        out.print(f"outbox:  {path}")
+    if result.report.failed:
+        raise typer.Exit(1)
