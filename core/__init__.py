@@ -1,8 +1,5 @@
 """CORE: a configuration-driven data pipeline platform."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("core")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+# The single source of the version: pyproject.toml reads it from here (hatch), and so
+# does every published dataset's __metadata_app_version.
+__version__ = "0.1.0"

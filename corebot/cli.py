@@ -11,10 +11,8 @@ import sys
 import typer
 
 from core import __version__
-from core.cli import run as run_command_line
-from core.helpers.session_helper import SessionHelper
+from core.command_line import run as run_command_line
 from core.settings import Settings, load_settings
-from core.transforms.runtime import run_transformation
 
 app = typer.Typer(
     name="corebot",
@@ -45,6 +43,9 @@ def run(
     run_id: int = typer.Argument(..., help="The run (RunEvent) id."),
 ) -> None:
     """Run one transformation for one run; exit 0 success, 1 failed, 2 invalid configuration."""
+    from core.helpers.session_helper import SessionHelper
+    from core.transforms.runtime import run_transformation
+
     settings = load_settings()
     configure_logging(settings)
     with SessionHelper(settings, actor="corebot") as session:

@@ -22,10 +22,9 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
-from core.database import migrate
+from core.database.revision import code_head, database_revision
 from core.database.audit import CoreSession
 from core.database.engine import get_engine
-from core.database.seed import load_world, sample_world
 from core.errors import DatabaseError
 from core.settings import Settings, load_settings
 
@@ -97,17 +96,21 @@ def _prepare_embedded(url: str) -> None:
     database = Path(make_url(url).database or "")
     database.parent.mkdir(parents=True, exist_ok=True)
     with _file_lock(database.with_suffix(".lock")):
-        current = migrate.current_revision(url)
-        if current != migrate.head_revision():
+        current = database_revision(url)
+        if current != code_head():
+            from core.database import migrate  # alembic: only when there is work to do
+
             migrate.upgrade(url)
         if current is None:
             with make_session(get_engine(url), "core") as session:
+                from core.database.seed import load_world, sample_world
+
                 load_world(session, sample_world())
                 session.commit()
 
 
 def _require_head(url: str) -> None:
-    current, head = migrate.current_revision(url), migrate.head_revision()
+    current, head = database_revision(url), code_head()
     if current != head:
         raise DatabaseError(
             f"the configuration database is at revision {current or 'none'}, but this code "

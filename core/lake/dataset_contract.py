@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as pads
-import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
@@ -27,6 +25,9 @@ import core
 from core.errors import ContractError, ContractNotFoundError, LakeError
 from core.lake.contract import Contract
 from core.lake.schema import check_compatible
+
+if TYPE_CHECKING:  # pandas costs a sixth of a second to import; workers may not need it
+    import pandas as pd
 
 RUN_ID = "__metadata_run_id"
 RUN_TIMESTAMP = "__metadata_run_timestamp"
@@ -157,6 +158,10 @@ class DatasetContract(Contract):
         Raises:
             ContractNotFoundError: the table (or that version) does not exist.
         """
+        # Imported here: pyarrow.dataset pulls in pandas, which a worker may never need.
+        import pyarrow.dataset as pads
+        import pyarrow.parquet as pq
+
         table = self.delta_table(version)
         pruning = [(RUN_ID, "=", str(_check_run_id(run_id)))] if run_id is not None else None
         dataset = table.to_pyarrow_dataset(file_pruning_predicate=pruning)
@@ -319,7 +324,8 @@ def _is_conflict(exc: Exception) -> bool:
 def _to_arrow(data: pd.DataFrame | pa.Table) -> pa.Table:
     if isinstance(data, pa.Table):
         return data
-    if isinstance(data, pd.DataFrame):
+    pandas = sys.modules.get("pandas")  # a DataFrame exists only if pandas was imported
+    if pandas is not None and isinstance(data, pandas.DataFrame):
         return pa.Table.from_pandas(data, preserve_index=False)
     raise ContractError(
         f"publish data is a {type(data).__name__}: expected a pandas DataFrame or a pyarrow Table"

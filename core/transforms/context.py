@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 from sqlalchemy.orm import Session
 
@@ -19,8 +18,12 @@ from core.errors import ContractError, NotFoundError, did_you_mean
 from core.lake.contract import Contract
 from core.lake.dataset_contract import DatasetContract, PublishSummary
 from core.lake.raw_contract import RawContract
-from core.secret import Secret
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from core.secret import Secret
 
 RAW = "raw"
 
@@ -128,6 +131,8 @@ class TransformContext:
 
     def secret(self, name: str, type_of: str, mode: str = "read", **options: Any) -> Secret:
         """A secret by name, for this environment (with the ``all/`` fallback)."""
+        from core.secret import Secret  # only transforms that use secrets pay for the import
+
         return Secret(name=name, type_of=type_of, mode=mode, settings=self.settings, **options)
 
     def publish(

@@ -7,12 +7,10 @@ import paths, so that running a Python transform never imports papermill.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import pandas as pd
-import pyarrow as pa
 
 from core.errors import ConfigurationError, did_you_mean
 from core.transforms.library import BUILTINS
@@ -102,6 +100,15 @@ def run_python(ctx: TransformContext, template: TemplateRef) -> KindResult:
     """Call the template's function with the context; a returned table is published."""
     function = load_callable(python_entrypoint(template), f"template {template.name!r}")
     result = function(ctx)
-    if isinstance(result, pd.DataFrame | pa.Table) and ctx.published is None:
+    if _is_table(result) and ctx.published is None:
         ctx.publish(result)
     return KindResult()
+
+
+def _is_table(value: Any) -> bool:
+    # Checked through sys.modules: a transform that returns a DataFrame has imported pandas.
+    kinds = [
+        getattr(sys.modules.get(m), n, None)
+        for m, n in (("pandas", "DataFrame"), ("pyarrow", "Table"))
+    ]
+    return any(kind is not None and isinstance(value, kind) for kind in kinds)

@@ -166,3 +166,17 @@ def test_core_db_against_postgresql(postgres_url: str) -> None:
         result = subprocess.run([core, *argv], env=env, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
     assert "acme_zentrix_patient_status" in result.stdout
+
+
+def test_the_fast_head_agrees_with_alembic() -> None:
+    from core.database.revision import code_head
+
+    assert code_head() == migrate.head_revision()
+
+
+def test_the_fast_revision_agrees_with_alembic(database_url: str) -> None:
+    from core.database.revision import database_revision
+
+    assert database_revision(database_url) is None
+    migrate.upgrade(database_url)
+    assert database_revision(database_url) == migrate.current_revision(database_url)

@@ -126,3 +126,24 @@ def test_bad_entrypoints_are_configuration_errors(world, entrypoint, expected) -
         outcome = run_transformation(world, session, numbers, _new_run(session, "small"))
     assert outcome.exit_code == 2
     assert expected in outcome.message
+
+
+def test_the_worker_path_imports_nothing_it_does_not_need() -> None:
+    # Worker start-up time is paid by every task: keep heavy libraries off its path.
+    heavy = (
+        "pandas",
+        "alembic",
+        "typer.rich_utils",
+        "duckdb",
+        "papermill",
+        "paramiko",
+        "core.cli",
+        "airflow",
+    )
+    code = (
+        "import sys, corebot.cli, core.helpers.session_helper, core.transforms.runtime, "
+        "core.transforms.library.noop; "
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
