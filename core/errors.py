@@ -108,6 +108,14 @@ class SchemaConflictError(LakeError):
     """Data to publish has a column whose type differs from the table's."""
 
 
+class NotebookError(CoreError):
+    """A notebook transform failed: a cell raised or timed out, or the kernel did not start."""
+
+
+class TransformError(CoreError):
+    """A transformation cannot process its data (malformed file, rejections, a failing query)."""
+
+
 def did_you_mean(value: str, candidates: Iterable[str]) -> str:
     """Return a ' Did you mean …?' hint for an unknown name, or ''.
 

@@ -8,6 +8,7 @@ result down.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from collections.abc import Mapping
@@ -55,7 +56,15 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = None
     batch_job_queue: str = "core"
     batch_job_definition: str | None = None
+    kubernetes_namespace: str = "core"
+    worker_image: str | None = None
+    dag_start_date: dt.date = dt.date(2024, 1, 1)
+    max_active_runs: int = Field(default=1, ge=1)
+    airflow_dag_cache: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    notebook_start_timeout: float = Field(default=60, gt=0)
+    notebook_execution_timeout: float | None = Field(default=3600, ge=0)
+    transforms_dir: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -78,6 +87,11 @@ class Settings(BaseSettings):
             "branch": self.branch or DEFAULT_BRANCHES[self.environment],
             "secrets_backend": self.secrets_backend or ("local" if local else "aws"),
             "secrets_file": (self.secrets_file or self.home / "secrets.toml").expanduser(),
+            # The Airflow DAG file's last good plans and its parse cache.
+            "airflow_dag_cache": (self.airflow_dag_cache or self.home / "airflow").expanduser(),
+            # Notebook transforms: ./transforms of the directory CORE starts in, made absolute
+            # so that a kernel started elsewhere finds the same folder.
+            "transforms_dir": (self.transforms_dir or Path("transforms")).expanduser().resolve(),
         }
         if self.lake_root is None and local:
             derived["lake_root"] = str(self.home.expanduser() / "lake")

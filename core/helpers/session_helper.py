@@ -22,9 +22,9 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
-from core.database.revision import code_head, database_revision
 from core.database.audit import CoreSession
 from core.database.engine import get_engine
+from core.database.revision import code_head, database_revision
 from core.errors import DatabaseError
 from core.settings import Settings, load_settings
 

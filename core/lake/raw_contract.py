@@ -122,7 +122,8 @@ class RawContract(Contract):
         self.file_info(name)
         temp = target.with_name(f"{TEMP_MARK}{uuid.uuid4().hex}-{target.name}")
         try:
-            source = self.filesystem.open_input_stream(self._file_path(name))
+            # compression=None: files are stored and returned byte for byte, .gz included.
+            source = self.filesystem.open_input_stream(self._file_path(name), compression=None)
             with source as reader, temp.open("wb") as writer:
                 shutil.copyfileobj(reader, writer, COPY_CHUNK)
             temp.replace(target)
@@ -202,14 +203,15 @@ class RawContract(Contract):
     def _write_atomic(self, path: str, reader: BinaryIO) -> None:
         filesystem = self.filesystem
         if self.backend.atomic_put:
-            with filesystem.open_output_stream(path) as writer:
+            with filesystem.open_output_stream(path, compression=None) as writer:
                 shutil.copyfileobj(reader, writer, COPY_CHUNK)
             return
         directory, _, base = path.rpartition("/")
         filesystem.create_dir(directory, recursive=True)
         temp = f"{directory}/{TEMP_MARK}{uuid.uuid4().hex}-{base}"
         try:
-            with filesystem.open_output_stream(temp) as writer:
+            # compression=None: pyarrow would otherwise gzip a file whose name ends in .gz.
+            with filesystem.open_output_stream(temp, compression=None) as writer:
                 shutil.copyfileobj(reader, writer, COPY_CHUNK)
             filesystem.move(temp, path)
         finally:

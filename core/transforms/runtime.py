@@ -75,6 +75,22 @@ def run_transformation(
     return _execute(session, row, ctx, template)
 
 
+def build_context(
+    settings: Settings, session: Session, transform_id: int, run_id: int
+) -> TransformContext:
+    """The context the runtime gives a transformation in a run, built the same way.
+
+    Notebook transforms call it (through ``core.transforms.notebook.load_context``)
+    in their kernel, which is another process than the worker's.
+
+    Raises:
+        ConfigurationError: the transformation or run does not exist, they belong to
+            different pipelines, or the variables do not fit the template.
+    """
+    transformation = _load(session, transform_id, run_id)
+    return _context(settings, session, transformation, run_id)[0]
+
+
 def _load(session: Session, transform_id: int, run_id: int) -> cfg.Transformation:
     transformation = load_transformation(transform_id, session)
     run = get_run(session, run_id)

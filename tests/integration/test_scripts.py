@@ -20,15 +20,18 @@ def _run(argv: list[str], home: Path, stdin: str | None = None) -> subprocess.Co
     )
 
 
-def test_demo_prepares_the_embedded_database_and_prints_the_pipelines(core_env: Path) -> None:
-    result = _run(["script/demo"], core_env)
-    assert result.returncode == 0, result.stderr
-    assert (core_env / "configuration.db").exists()
-    for name in ("acme_zentrix_patient_status", "bluepeak_orvida_hub_services"):
-        assert result.stdout.count(name) >= 2  # listed, then shown
-    assert "raw_extract_from_landing_1" in result.stdout
-    again = _run(["script/demo"], core_env)
-    assert again.returncode == 0 and "nothing to add" in again.stdout
+def test_demo_runs_the_sample_pipeline_and_a_second_run_duplicates_nothing(
+    core_env: Path,
+) -> None:
+    result = _run(["script/demo", "--rows", "2000"], core_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "run 1 of acme_zentrix_patient_status: success" in result.stdout
+    assert "dimensional_publish_to_s3_12" in result.stdout
+    outbox = core_env / "outbox" / "acme_pharma" / "zentrix"
+    assert len(list(outbox.glob("fill_metrics_*_run1.csv"))) == 1
+    again = _run(["script/demo", "--rows", "2000"], core_env)
+    assert again.returncode == 0 and "run 2 of acme_zentrix_patient_status: success" in again.stdout
+    assert len(list(outbox.glob("fill_metrics_*.csv"))) == 2
 
 
 def test_console_opens_a_prompt_with_a_session(core_env: Path) -> None:

@@ -15,10 +15,20 @@ from typing import Any
 
 BUILTINS: dict[str, str] = {
     "noop": "core.transforms.library.noop:noop",
+    "extract_from_landing": "core.transforms.library.landing:extract_from_landing",
+    "extract_from_sftp": "core.transforms.library.sftp:extract_from_sftp",
+    "publish_to_s3": "core.transforms.library.publish:publish_to_s3",
+    "publish_to_sftp": "core.transforms.library.sftp:publish_to_sftp",
+    "initial_ingest": "core.transforms.library.ingest:initial_ingest",
+    "column_mapping": "core.transforms.library.mapping:column_mapping",
+    "value_mapping": "core.transforms.library.mapping:value_mapping",
+    "standardize_dates": "core.transforms.library.standardize:standardize_dates",
+    "standardize_numbers": "core.transforms.library.standardize:standardize_numbers",
+    "sql": "core.transforms.library.sql:sql",
 }
 
 # The modules that declare TEMPLATES; each lists the Builtin templates it implements.
-MODULES = ("noop",)
+MODULES = ("noop", "landing", "sftp", "publish", "ingest", "mapping", "standardize", "sql")
 
 
 @dataclass(frozen=True)

@@ -124,3 +124,17 @@ def test_raw_contract_without_dataset(lake_settings: Settings) -> None:
     assert raw.dataset is None
     raw.put_file(b"x", "f.csv")
     assert [f.name for f in raw.list_files()] == ["f.csv"]
+
+
+def test_compressed_files_are_stored_byte_for_byte(tmp_path) -> None:
+    import gzip
+
+    from core.lake import RawContract
+    from core.settings import load_settings
+
+    raw = RawContract("acme", "zentrix", "raw", "landing", settings=load_settings())
+    payload = gzip.compress(b"id\n1\n")
+    raw.put_file(payload, "d.csv.gz")
+    stored = raw.filesystem.open_input_stream(raw._file_path("d.csv.gz"), compression=None)
+    assert stored.read() == payload
+    assert raw.get_file("d.csv.gz", tmp_path).read_bytes() == payload

@@ -1,0 +1,317 @@
+"""initial_ingest: read delimited files of the pipeline's raw folders into a dataset.
+
+Every column is read as text (typing is the job of later states). Each row
+carries ``__metadata_source_file``, the raw file it came from. Files are read
+with pyarrow's CSV reader, straight from the lake (local or S3), decompressed
+by their extension (.gz, .bz2, .zst, .lz4, .br). Every file is read before
+anything is published, so a malformed file leaves the dataset untouched.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from core.errors import TransformationVariableTypeError, TransformError
+from core.lake.raw_contract import RawContract, RawFile
+from core.transforms.library import Builtin
+from core.transforms.library._common import SHOWN, SOURCE_FILE, owner, spec, variable
+
+if TYPE_CHECKING:
+    from core.transforms.context import TransformContext
+
+# A block must hold the longest row: start at 16 MiB and grow when a row straddles blocks.
+BLOCK_SIZES = (16 << 20, 256 << 20, 1 << 30)
+DELIMITER_WORDS = {"\\t": "\t", "tab": "\t"}
+ROW_TEXT = 200
+T = TypeVar("T")
+
+TEMPLATES = [
+    Builtin(
+        name="initial_ingest",
+        entrypoint="core.transforms.library.ingest:initial_ingest",
+        description="Read delimited files into a dataset, every column as a string.",
+        state="ingest",
+        tags=("ingest", "csv"),
+        variables={
+            "dataset": spec("string", "name of the output dataset"),
+            "prefix": spec("string", "read raw files whose names start with this", ""),
+            "suffix": spec("string", "read raw files whose names end with this", ".csv"),
+            "delimiter": spec("string", "one character; 'tab' or \\t for a tab", ","),
+            "encoding": spec("string", "text encoding: utf-8, latin-1, cp1252…", "utf-8"),
+            "skip_rows": spec("int", "lines to skip before the header (or the data)", 0),
+            "header": spec("bool", "the first row names the columns; else column_1..n", True),
+            "cumulate_flag": spec("bool", "read every matching file; else only the latest", False),
+        },
+    )
+]
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    """How the files are read."""
+
+    delimiter: str
+    encoding: str  # as pyarrow names it: utf8 (no transcoding) or a Python codec
+    skip_rows: int
+    header: bool
+
+
+def initial_ingest(ctx: TransformContext) -> None:
+    """Read the matching raw files and publish their union, every column as text.
+
+    Args:
+        ctx: the transformation's context.
+
+    Raises:
+        TransformationVariableTypeError: the delimiter, encoding or skip_rows is not valid.
+        TransformError: no file matches, or a file is malformed or not in the encoding.
+    """
+    fmt = csv_format(ctx)
+    tables, empty = [], []
+    for contract, raw in matching_files(ctx):
+        table = read_file(contract, raw, fmt)
+        if table is None:
+            ctx.logger.warning("raw file %r has no rows to read; skipped", raw.name)
+            empty.append(raw.name)
+        else:
+            tables.append(table)
+    result = union(ctx, tables)
+    ctx.rows_in += result.num_rows
+    ctx.metadata.update(files_read=len(tables), files_empty=len(empty), rows_out=result.num_rows)
+    if empty:
+        ctx.metadata["empty_files"] = empty[:SHOWN]
+    ctx.publish(result)
+
+
+def csv_format(ctx: TransformContext) -> CsvFormat:
+    """The reading options from the variables, validated.
+
+    Raises:
+        TransformationVariableTypeError: a variable is not valid (named, with its value).
+    """
+    delimiter = str(variable(ctx, "delimiter", ","))
+    delimiter = DELIMITER_WORDS.get(delimiter, delimiter)
+    if len(delimiter) != 1 or delimiter in '\r\n"':
+        raise TransformationVariableTypeError(
+            f"{owner(ctx)}: variable 'delimiter'={delimiter!r} is not valid: expected one "
+            "character such as ',', ';', '|' or 'tab' (not a quote or a line break)"
+        )
+    skip_rows = int(variable(ctx, "skip_rows", 0))
+    if skip_rows < 0:
+        raise TransformationVariableTypeError(
+            f"{owner(ctx)}: variable 'skip_rows'={skip_rows!r} is not valid: expected 0 or more"
+        )
+    encoding = _encoding(ctx, str(variable(ctx, "encoding", "utf-8")))
+    return CsvFormat(delimiter, encoding, skip_rows, bool(variable(ctx, "header", True)))
+
+
+def _encoding(ctx: TransformContext, name: str) -> str:
+    try:
+        codec = codecs.lookup(name.strip())
+        if not getattr(codec, "_is_text_encoding", True):  # e.g. base64, zlib
+            raise LookupError(name)
+    except LookupError:
+        raise TransformationVariableTypeError(
+            f"{owner(ctx)}: variable 'encoding'={name!r} is not a known text encoding: expected "
+            "a Python codec name such as 'utf-8', 'latin-1', 'cp1252' or 'utf-16'"
+        ) from None
+    return "utf8" if codec.name == "utf-8" else name.strip()
+
+
+def matching_files(ctx: TransformContext) -> list[tuple[RawContract, RawFile]]:
+    """The raw files to read: every match (cumulate_flag) or the latest one.
+
+    Raises:
+        TransformError: the pipeline has no raw folder, or no file matches.
+    """
+    prefix, suffix = str(variable(ctx, "prefix", "")), str(variable(ctx, "suffix", ""))
+    contracts = ctx.raw_inputs()
+    found = [(c, f) for c in contracts for f in c.list_files(prefix, suffix)]
+    if not found:
+        stored = sorted({f.name for c in contracts for f in c.list_files()})
+        shown = ", ".join(stored[:SHOWN]) + (" …" if len(stored) > SHOWN else "")
+        folders = ", ".join(c.uri for c in contracts) or "none (the pipeline has no raw state)"
+        raise TransformError(
+            f"{owner(ctx)}: no raw file matches prefix {prefix!r} and suffix {suffix!r} in "
+            f"{folders}; files there: {shown or 'none'}"
+        )
+    if variable(ctx, "cumulate_flag", False):
+        return found
+    return [max(found, key=lambda pair: (pair[1].effective_time, pair[1].name))]
+
+
+def read_file(contract: RawContract, raw: RawFile, fmt: CsvFormat) -> pa.Table | None:
+    """One raw file as a table of text columns plus ``__metadata_source_file``.
+
+    Args:
+        contract: the raw folder.
+        raw: the file.
+        fmt: how to read it.
+
+    Returns:
+        The table, or None when the file has no header and no rows (empty, or
+        shorter than skip_rows).
+
+    Raises:
+        TransformError: the file is malformed or not in the encoding.
+    """
+    if raw.size == 0:
+        return None
+    names = _with_block_sizes(_Source(contract, raw, fmt), _column_names)
+    if names is None:
+        return None
+    table = _with_block_sizes(_Source(contract, raw, fmt, names), _read_rows)
+    return table.append_column(SOURCE_FILE, pa.repeat(pa.scalar(raw.name), table.num_rows))
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One raw file to read, how, and (once known) its column names."""
+
+    contract: RawContract
+    raw: RawFile
+    fmt: CsvFormat
+    names: list[str] | None = None
+
+    def open(self) -> pa.NativeFile:
+        """The file's bytes, decompressed by its extension."""
+        path = f"{self.contract.path}/{self.raw.name}"
+        return self.contract.filesystem.open_input_stream(path, compression="detect")
+
+    def read_options(self, block_size: int, **extra: object) -> pacsv.ReadOptions:
+        """pyarrow's ReadOptions for this file."""
+        return pacsv.ReadOptions(
+            skip_rows=self.fmt.skip_rows,
+            block_size=block_size,
+            encoding=self.fmt.encoding,
+            **extra,
+        )
+
+    def parse_options(self, handler: Callable[..., str] | None = None) -> pacsv.ParseOptions:
+        """pyarrow's ParseOptions for this file."""
+        return pacsv.ParseOptions(
+            delimiter=self.fmt.delimiter, newlines_in_values=True, invalid_row_handler=handler
+        )
+
+
+def _with_block_sizes(source: _Source, read: Callable[[_Source, int], T]) -> T:
+    """Call ``read(source, block_size)``, growing the block when a row is very long."""
+    for block_size in BLOCK_SIZES:
+        try:
+            return read(source, block_size)
+        except (pa.ArrowInvalid, UnicodeError, OSError) as exc:
+            if "straddl" not in str(exc) or block_size == BLOCK_SIZES[-1]:
+                raise _read_error(source, exc, block_size) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _column_names(source: _Source, block_size: int) -> list[str] | None:
+    header = source.fmt.header
+    options = source.read_options(block_size, autogenerate_column_names=not header)
+    try:
+        with source.open() as stream:
+            names = pacsv.open_csv(stream, options, source.parse_options()).schema.names
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc) or "Could not skip initial" in str(exc):
+            return None
+        raise
+    if not header:
+        return [f"column_{i}" for i in range(1, len(names) + 1)]
+    return _checked_names(source.raw, names)
+
+
+def _checked_names(raw: RawFile, names: list[str]) -> list[str]:
+    names = [name.strip() or f"column_{i}" for i, name in enumerate(names, 1)]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise TransformError(
+            f"raw file {raw.name!r}: the header names column(s) "
+            f"{', '.join(map(repr, duplicates))} more than once; rename them at the source "
+            "or read the file with header: false"
+        )
+    return names
+
+
+def _read_rows(source: _Source, block_size: int) -> pa.Table:
+    names = source.names or []
+    options = source.read_options(block_size, column_names=names)
+    options.skip_rows += int(source.fmt.header)
+    convert = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
+    with source.open() as stream:
+        return pacsv.read_csv(stream, options, source.parse_options(), convert)
+
+
+def _read_error(source: _Source, exc: Exception, block_size: int) -> Exception:
+    """The TransformError that explains why a raw file could not be read."""
+    name, text = source.raw.name, str(exc)
+    if isinstance(exc, TransformError):
+        return exc
+    if isinstance(exc, UnicodeError) or "invalid UTF8" in text:
+        encoding = "utf-8" if source.fmt.encoding == "utf8" else source.fmt.encoding
+        return TransformError(
+            f"raw file {name!r} is not valid {encoding!r} text ({text[:200]}); set the "
+            "encoding variable to the file's encoding (e.g. 'latin-1' or 'cp1252')"
+        )
+    if "Expected" in text and "columns, got" in text:
+        return _malformed_row(source, block_size)
+    if "straddl" in text:
+        text = f"a row is longer than {BLOCK_SIZES[-1] >> 20} MiB"
+    return TransformError(f"raw file {name!r} cannot be read as delimited text: {text[:300]}")
+
+
+def _malformed_row(source: _Source, block_size: int) -> TransformError:
+    """The error naming the first row with the wrong number of fields, and its line."""
+    where = f"raw file {source.raw.name!r}"
+    row = _first_bad_row(source, block_size)
+    if row is None:
+        return TransformError(f"{where} has a row with the wrong number of fields")
+    return TransformError(
+        f"{where} line {row.number}: expected {row.expected_columns} fields separated by "
+        f"{source.fmt.delimiter!r}, found {row.actual_columns}: {row.text[:ROW_TEXT]!r}; "
+        "nothing was published"
+    )
+
+
+def _first_bad_row(source: _Source, block_size: int) -> pacsv.InvalidRow | None:
+    """Read the file again on one thread, which numbers the rows, up to the first bad one."""
+    bad: list[pacsv.InvalidRow] = []
+
+    def remember(row: pacsv.InvalidRow) -> str:
+        bad.append(row)
+        return "error"
+
+    # Only the first column is converted, so nothing but the field counts can fail.
+    options = source.read_options(block_size, use_threads=False, autogenerate_column_names=True)
+    convert = pacsv.ConvertOptions(include_columns=["f0"], column_types={"f0": pa.string()})
+    try:
+        with source.open() as stream:
+            pacsv.read_csv(stream, options, source.parse_options(remember), convert)
+    except (pa.ArrowInvalid, UnicodeError, OSError):
+        pass
+    return bad[0] if bad else None
+
+
+def union(ctx: TransformContext, tables: list[pa.Table]) -> pa.Table:
+    """The tables stacked, columns matched by name (missing ones null), source file last.
+
+    With no table (every file empty), an empty table with the dataset's current columns.
+    """
+    if not tables:
+        return _empty(ctx)
+    result = pa.concat_tables(tables, promote_options="default")
+    order = [c for c in result.column_names if c != SOURCE_FILE] + [SOURCE_FILE]
+    return result.select(order)
+
+
+def _empty(ctx: TransformContext) -> pa.Table:
+    columns = [SOURCE_FILE]
+    if ctx.output.exists():
+        existing = ctx.output.fetch_arrow(limit=0).column_names
+        columns = [c for c in existing if not c.startswith("__metadata_")] + columns
+    return pa.schema([(c, pa.string()) for c in columns]).empty_table()
