@@ -1,0 +1,162 @@
+"""Benchmark: the demo pipeline against one hand-written DuckDB script doing the same steps.
+
+    .venv/bin/python bench/demo.py [--rows 1000000] [--workers 2]
+
+Both start from the same generated CSV files and end with the same fill-rate metrics
+CSV. CORE's side is the whole `core run` of acme_zentrix_patient_status (12 worker
+processes, each reading and publishing Delta tables); the baseline is one DuckDB
+process reading the CSVs and writing the metrics. Each side runs in its own process;
+peak memory is the largest resident set of that process or any of its children.
+Target: CORE's wall time <= 2x the script's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+STATUS_MAP = "('ACT','active'),('SHP','shipped'),('CAN','cancelled'),('PND','pending')"
+BASELINE_SQL = """
+create table a as select * from read_csv('{a}', delim='|', header=true, all_varchar=true);
+create table b as select * from read_csv('{b}', delim=',', header=true, all_varchar=true);
+create table mapped as
+  select 'pharmacy_a' as pharmacy, PatientID as patient_id, StatusCode as status_code,
+         StatusDate as status_date, Qty as quantity from a
+  union all
+  select 'pharmacy_b', pt_id, status, status_dt, units from b;
+create table clean as
+  select pharmacy, patient_id, m.to_code as status_code,
+         try_strptime(status_date, '%Y-%m-%d')::date as status_date,
+         try_cast(quantity as bigint) as quantity
+  from mapped join (values {status_map}) as m(from_code, to_code)
+    on mapped.status_code = m.from_code;
+create table journeys as
+  select patient_id, min(status_date) as first_status_date,
+         min(case when status_code = 'shipped' then status_date end) as first_fill_date
+  from clean group by patient_id;
+copy (
+  select cast(date_trunc('month', first_status_date) as date) as month,
+         avg(case when first_fill_date is not null then 1.0 else 0.0 end) as fill_rate,
+         avg(date_diff('day', first_status_date, first_fill_date)) as days_to_first_fill
+  from journeys group by 1 order by 1
+) to '{out}' (header, delimiter ',');
+"""
+
+
+def peak_mib() -> float:
+    """The largest RSS of this process or any finished child, in MiB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+def measure_core(home: str, workers: int) -> dict[str, float]:
+    """Run the demo pipeline on the already generated source (child process)."""
+    from core.demo.run import PIPELINE
+    from core.runner.local import LocalRunner
+    from core.settings import load_settings
+
+    settings = load_settings()
+    start = time.perf_counter()
+    report = LocalRunner(settings, workers=workers).run(PIPELINE)
+    seconds = time.perf_counter() - start
+    assert report.state == "success", [(t.task_id, t.error) for t in report.tasks]
+    return {"seconds": seconds, "peak_mib": peak_mib()}
+
+
+def measure_baseline(home: str, keep_steps: bool) -> dict[str, float]:
+    """The same steps as one DuckDB script (child process).
+
+    With ``keep_steps`` the script also writes every intermediate table as Parquet, as
+    the pipeline keeps every step's dataset in the lake.
+    """
+    import duckdb
+
+    landing = Path(home) / "landing" / "acme_pharma" / "zentrix"
+    a, b = sorted(landing.glob("pharmacy_a_*.csv"))[0], sorted(landing.glob("pharmacy_b_*.csv"))[0]
+    out = Path(home) / "baseline_metrics.csv"
+    script = BASELINE_SQL.format(a=a, b=b, out=out, status_map=STATUS_MAP)
+    if keep_steps:
+        steps = ("a", "b", "mapped", "clean", "journeys")
+        script += "".join(f"copy {t} to '{home}/step_{t}.parquet' (format parquet);" for t in steps)
+    start = time.perf_counter()
+    duckdb.connect().execute(script)
+    return {"seconds": time.perf_counter() - start, "peak_mib": peak_mib()}
+
+
+def child(kind: str, env: dict[str, str], workers: int) -> dict[str, float]:
+    """One measurement in a fresh interpreter."""
+    argv = [sys.executable, __file__, "--measure", kind, "--workers", str(workers)]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, cwd=ROOT)
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{done.stdout}\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def prepare(home: str, rows: int) -> dict[str, str]:
+    """The sample configuration and a generated source in a fresh CORE_HOME."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORE_")}
+    env.update(CORE_HOME=home, CORE_CONFIG=f"{home}/absent.toml")
+    os.environ.update(CORE_HOME=home, CORE_CONFIG=f"{home}/absent.toml")
+    from core.database.seed import load_world, sample_world
+    from core.demo.run import LANDING
+    from core.demo.source import generate
+    from core.helpers.session_helper import SessionHelper
+    from core.settings import load_settings
+
+    settings = load_settings()
+    with SessionHelper(settings) as session:
+        load_world(session, sample_world())
+        session.commit()
+    generate(settings.home / LANDING, rows)
+    return env
+
+
+def main() -> None:
+    """Prepare once, measure both sides, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        home = os.environ["CORE_HOME"]
+        if args.measure == "core":
+            result = measure_core(home, args.workers)
+        else:
+            result = measure_baseline(home, keep_steps=args.measure == "baseline_steps")
+        print(json.dumps(result), flush=True)
+        return
+    with tempfile.TemporaryDirectory() as home:
+        env = prepare(home, args.rows)
+        core = child("core", env, args.workers)
+        baseline = child("baseline", env, args.workers)
+        steps = child("baseline_steps", env, args.workers)
+    print(f"\nthe demo at {args.rows:,} rows, --workers {args.workers}, {os.cpu_count()} cores\n")
+    print("| run | wall s | peak MiB | ratio |\n|---|---|---|---|")
+    print(
+        f"| core run (12 tasks, Delta tables) | {core['seconds']:.2f} | {core['peak_mib']:.0f} | |"
+    )
+    for name, result in (
+        ("one DuckDB script, metrics only", baseline),
+        ("one DuckDB script, every step kept as Parquet", steps),
+    ):
+        ratio = core["seconds"] / result["seconds"]
+        print(
+            f"| {name} | {result['seconds']:.2f} | {result['peak_mib']:.0f} | core: {ratio:.1f}x |"
+        )
+    print("\ntarget: core run <= 2x the script")
+
+
+if __name__ == "__main__":
+    main()
