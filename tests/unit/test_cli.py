@@ -138,3 +138,23 @@ def test_scripts_refuse_to_run_outside_the_repository_root(script, tmp_path) -> 
     )
     assert result.returncode == 1
     assert f"FAILED: script/{script} must be run from the repository root" in result.stderr
+
+
+def test_db_revision_writes_a_migration_file(tmp_path, monkeypatch, capsys) -> None:
+    import shutil
+
+    from core.database import migrate as migrate_module
+
+    copy = tmp_path / "database"
+    shutil.copytree(migrate_module.DATABASE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(migrate_module, "DATABASE_DIR", copy)
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    monkeypatch.setenv("CORE_DATABASE_URL", url)
+    assert core("db", "upgrade") == 0
+    assert core("db", "revision", "-m", "add a column", "--autogenerate") == 0
+    written = list((copy / "versions").glob("*add_a_column.py"))
+    assert len(written) == 1
+    source = written[0].read_text()
+    assert "Revises: 0001" in source
+    assert "op." not in source  # no drift between the models and the migrations
+    assert f"wrote {written[0]}" in capsys.readouterr().out
