@@ -71,8 +71,10 @@ def main() -> None:
             report = LocalRunner(settings, workers=workers).run("parallel")
             times[workers] = time.perf_counter() - start
             assert report.state == "success", report
-    print(f"\n{args.tasks} transformations of {args.seconds:.1f} s CPU each, one group, "
-          f"{os.cpu_count()} cores\n")
+    print(
+        f"\n{args.tasks} transformations of {args.seconds:.1f} s CPU each, one group, "
+        f"{os.cpu_count()} cores\n"
+    )
     print("| workers | wall s | speed-up |\n|---|---|---|")
     for workers, seconds in times.items():
         print(f"| {workers} | {seconds:.2f} | {times[1] / seconds:.2f}x |")

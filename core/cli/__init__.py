@@ -12,7 +12,7 @@ import sys
 import typer
 
 from core import __version__
-from core.cli import db, demo, lake, pipelines, secrets
+from core.cli import dags, db, demo, lake, pipelines, secrets
 from core.cli import run as run_commands
 from core.cli.common import State
 from core.command_line import run
@@ -25,6 +25,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(dags.app, name="dags")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(lake.app, name="lake")
 app.add_typer(secrets.app, name="secrets")

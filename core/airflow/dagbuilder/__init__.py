@@ -1,0 +1,1 @@
+"""Building Airflow DAGs from pipeline plans."""

@@ -1,0 +1,1 @@
+"""The files the orchestrator parses: executor.py and operator_tester.py."""

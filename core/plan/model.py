@@ -1,0 +1,125 @@
+"""PipelinePlan: the ordered task groups of a pipeline, as plain JSON-able data.
+
+The plan imports nothing from Airflow, so the Airflow DAG, the local runner, the
+CLI and the API all share one ordering: states by their graph_order,
+transformations of a state grouped by equal graph_order, empty states skipped.
+:func:`build_plan` builds one from a loaded ORM pipeline; ``core.plan.queries``
+builds all of them from plain rows in a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from itertools import groupby
+from typing import Any
+
+from core.models import configuration as cfg
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One transformation as a task of the plan."""
+
+    transformation_id: int
+    template: str
+    kind: str
+    entrypoint: str | None
+    state: str
+    graph_order: int
+    retries: int
+    retry_delay_seconds: int
+    variables: dict[str, str | None]
+
+    @property
+    def task_id(self) -> str:
+        """The Airflow task id: ``{state}_{template}_{transformation id}``."""
+        return f"{self.state}_{self.template}_{self.transformation_id}"
+
+
+@dataclass(frozen=True)
+class TaskGroup:
+    """Transformations of one state with equal graph_order: they run in parallel."""
+
+    step: int
+    state: str
+    graph_order: int
+    tasks: list[TaskSpec]
+
+    @property
+    def spacer_id(self) -> str:
+        """The spacer task in front of this group: ``{state}_group_step_{step}``."""
+        return f"{self.state}_group_step_{self.step}"
+
+
+@dataclass(frozen=True)
+class PipelinePlan:
+    """Everything needed to schedule one pipeline, without the database."""
+
+    pipeline_id: int
+    name: str
+    company: str
+    brand: str
+    segment: str
+    pipeline_type: str
+    is_active: bool
+    run_frequency: str
+    description: str | None
+    groups: list[TaskGroup] = field(default_factory=list)
+
+    @property
+    def tasks(self) -> list[TaskSpec]:
+        """Every task, in execution order."""
+        return [task for group in self.groups for task in group.tasks]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as JSON-able data (run snapshots, caches, the API)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PipelinePlan:
+        """The inverse of :meth:`to_dict`."""
+        groups = [
+            TaskGroup(**{**g, "tasks": [TaskSpec(**t) for t in g["tasks"]]}) for g in data["groups"]
+        ]
+        return cls(**{**data, "groups": groups})
+
+
+def build_plan(pipeline: cfg.Pipeline) -> PipelinePlan:
+    """The plan of a loaded pipeline (its states and transformations already loaded)."""
+    states = sorted(
+        pipeline.pipeline_states,
+        key=lambda s: (s.graph_order, s.pipeline_state_type.graph_order, s.id),
+    )
+    groups: list[TaskGroup] = []
+    for state in states:
+        ordered = sorted(state.transformations, key=lambda t: (t.graph_order, t.id))
+        for order, members in groupby(ordered, key=lambda t: t.graph_order):
+            tasks = [_task(t, state.pipeline_state_type.name) for t in members]
+            groups.append(TaskGroup(len(groups), state.pipeline_state_type.name, order, tasks))
+    return PipelinePlan(
+        pipeline_id=pipeline.id,
+        name=pipeline.name,
+        company=pipeline.brand.pharmaceutical_company.name,
+        brand=pipeline.brand.name,
+        segment=pipeline.pipeline_type.segment.name,
+        pipeline_type=pipeline.pipeline_type.name,
+        is_active=pipeline.is_active,
+        run_frequency=pipeline.run_frequency,
+        description=pipeline.description,
+        groups=groups,
+    )
+
+
+def _task(transformation: cfg.Transformation, state: str) -> TaskSpec:
+    template = transformation.transformation_template
+    return TaskSpec(
+        transformation_id=transformation.id,
+        template=template.name,
+        kind=template.kind,
+        entrypoint=template.entrypoint,
+        state=state,
+        graph_order=transformation.graph_order,
+        retries=transformation.retries,
+        retry_delay_seconds=transformation.retry_delay_seconds,
+        variables=transformation.stored_variables,
+    )

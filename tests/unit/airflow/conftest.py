@@ -1,0 +1,78 @@
+"""Airflow tests without a metadata database: DAG structure, parsing, operators."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.database import migrate
+from core.database.seed import load_world, read_world
+from core.helpers.session_helper import SessionHelper
+from core.settings import Settings, load_settings
+from tests.support.airflow import configure_airflow
+
+configure_airflow()  # before anything imports Airflow
+
+SHAPES = """
+segments: [{name: S, pipeline_types: [t]}]
+companies: [{name: acme, brands: [{name: zentrix}]}]
+templates:
+  - {name: noop}
+  - {name: other}
+pipelines:
+  - name: mixed
+    company: acme
+    brand: zentrix
+    type: t
+    run_frequency: hourly
+    description: Several groups in one state, an empty state.
+    states:
+      - state: ingest
+        transformations:
+          - {template: noop, graph_order: 1}
+          - {template: other, graph_order: 0, retries: 3, retry_delay_seconds: 30}
+          - {template: noop, graph_order: 0}
+      - state: master
+        transformations: []
+      - state: metrics
+        transformations: [{template: noop, graph_order: 2}]
+  - name: single
+    company: acme
+    brand: zentrix
+    type: t
+    run_frequency: "0 6 * * 1-5"
+    states:
+      - state: enrich
+        transformations: [{template: other}]
+  - name: empty
+    company: acme
+    brand: zentrix
+    type: t
+    states: [{state: raw, transformations: []}]
+  - name: asleep
+    company: acme
+    brand: zentrix
+    type: t
+    active: false
+    states:
+      - state: raw
+        transformations: [{template: noop}]
+"""
+
+
+def load_shapes(core_env, tmp_path) -> Settings:
+    """A dev database holding only the SHAPES world."""
+    path = tmp_path / "shapes.yaml"
+    path.write_text(SHAPES)
+    core_env.mkdir(parents=True, exist_ok=True)
+    settings = load_settings()
+    migrate.upgrade(settings.embedded_database_url)
+    with SessionHelper(settings) as session:
+        load_world(session, read_world(path))
+        session.commit()
+    return settings
+
+
+@pytest.fixture
+def shapes(core_env, tmp_path) -> Settings:
+    """The settings of a dev database holding the SHAPES world."""
+    return load_shapes(core_env, tmp_path)
