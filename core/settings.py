@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.errors import SettingsError, did_you_mean
@@ -27,6 +28,8 @@ WorkerBackend = Literal["local", "batch", "kubernetes"]
 ENV_PREFIX = "CORE_"
 CONFIG_FILE_VARIABLE = "CORE_CONFIG"
 DEFAULT_CONFIG_FILE = "core.toml"
+# The databases the configuration application is built and tested for.
+SUPPORTED_DATABASES = ("postgresql", "sqlite")
 # The lake branch each environment writes to unless CORE_BRANCH says otherwise.
 DEFAULT_BRANCHES: dict[str, str] = {"dev": "dev", "test": "test", "uat": "uat", "prod": "master"}
 
@@ -78,6 +81,25 @@ class Settings(BaseSettings):
         # load_settings merges the environment over the TOML file itself, so that it can
         # name the source of a bad value; the only source left is the merged kwargs.
         return (init_settings,)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from sqlalchemy.engine import make_url  # only when a URL is configured
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in SUPPORTED_DATABASES:
+            raise ValueError(
+                "expected a SQLAlchemy URL such as postgresql+psycopg://user:password@host:5432/"
+                "configuration_application or sqlite:////path/to/configuration.db"
+            )
+        return value
 
     @model_validator(mode="after")
     def _derive(self) -> Settings:
@@ -183,7 +205,7 @@ def _describe(exc: ValidationError, env_values: Mapping[str, str], path: Path) -
             else (f"{path}: {field}" if field else "settings")
         )
         expected = _expected(field, error)
-        received = f"={error['input']!r}" if field else ""
+        received = f"={_shown(field, error['input'])!r}" if field else ""
         problems.append(f"{source}{received} is not valid: {expected}")
     return "; ".join(problems)
 
@@ -201,3 +223,10 @@ def _literal_choices(annotation: Any) -> list[str]:
         if getattr(candidate, "__origin__", None) is Literal:
             return [str(choice) for choice in candidate.__args__]
     return []
+
+
+def _shown(field: str, value: Any) -> Any:
+    """A received value fit for a message: a database URL's credentials hidden."""
+    if field == "database_url" and isinstance(value, str):
+        return re.sub(r"(?<=://)[^/@]*@", "***@", value)
+    return value

@@ -14,10 +14,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.database.engine import get_engine
+from core.database.revision import safe_url
 from core.errors import DatabaseError
 
 DATABASE_DIR = Path(__file__).resolve().parent
@@ -47,7 +47,7 @@ def current_revision(url: str) -> str | None:
         with get_engine(url).connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"cannot read the revision of {_safe(url)}: {exc}") from exc
+        raise DatabaseError(f"cannot read the revision of {safe_url(url)}: {exc}") from exc
 
 
 def upgrade(url: str, revision: str = "head") -> None:
@@ -72,7 +72,7 @@ def revision(url: str, message: str, autogenerate: bool = False) -> list[Path]:
             config.attributes["connection"] = connection
             scripts = command.revision(config, message=message, autogenerate=autogenerate)
     except (SQLAlchemyError, CommandError) as exc:
-        raise DatabaseError(f"cannot autogenerate against {_safe(url)}: {exc}") from exc
+        raise DatabaseError(f"cannot autogenerate against {safe_url(url)}: {exc}") from exc
     scripts = scripts if isinstance(scripts, list) else [scripts]
     return [Path(script.path) for script in scripts if script is not None]
 
@@ -84,9 +84,4 @@ def _run(url: str, verb: str, target: str) -> None:
             config.attributes["connection"] = connection
             getattr(command, verb)(config, target)
     except (SQLAlchemyError, CommandError) as exc:
-        raise DatabaseError(f"{verb} to {target} failed on {_safe(url)}: {exc}") from exc
-
-
-def _safe(url: str) -> str:
-    """A URL fit for messages: the password hidden."""
-    return make_url(url).render_as_string(hide_password=True)
+        raise DatabaseError(f"{verb} to {target} failed on {safe_url(url)}: {exc}") from exc

@@ -58,10 +58,15 @@ def database_revision(url: str) -> str | None:
                 return None
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"cannot read the revision of {_safe(url)}: {exc}") from exc
+        raise DatabaseError(f"cannot read the revision of {safe_url(url)}: {exc}") from exc
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
+    """A URL fit for messages: the password hidden (or the whole URL, if unparseable)."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "the configured database (an unparseable URL)"

@@ -252,6 +252,8 @@ class DatasetContract(Contract):
             return DeltaTable(self.uri, storage_options=self.storage_options)
         except TableNotFoundError:
             return None
+        except (DeltaError, OSError) as exc:  # permissions, a corrupt log, an unreachable store
+            raise LakeError(f"{self!r}: the Delta table cannot be opened: {exc}") from exc
 
     def _write(
         self,

@@ -127,6 +127,10 @@ class RawContract(Contract):
             with source as reader, temp.open("wb") as writer:
                 shutil.copyfileobj(reader, writer, COPY_CHUNK)
             temp.replace(target)
+        except OSError as exc:
+            raise LakeError(
+                f"{self!r}: copying raw file {name!r} to {target} failed: {exc}"
+            ) from exc
         finally:
             temp.unlink(missing_ok=True)
         return target

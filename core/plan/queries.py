@@ -35,6 +35,7 @@ STATE = cfg.PipelineState.__table__
 TEMPLATE = cfg.TransformationTemplate.__table__
 TRANSFORMATION = cfg.Transformation.__table__
 VARIABLE = cfg.TransformationVariable.__table__
+AUDIT = cfg.AuditEvent.__table__
 # Every table a plan is built from: a change to any of them changes the fingerprint.
 FINGERPRINT_TABLES = (
     COMPANY,
@@ -143,6 +144,12 @@ def configuration_fingerprint(session: Session) -> str:
             select(func.coalesce(func.sum(table.c.id), 0)).scalar_subquery(),
             select(func.max(table.c.updated_at)).scalar_subquery(),
         ]
+    # updated_at is stamped when a transaction starts, not when it commits, so a late
+    # commit can hide behind an earlier one; the insert-only audit trail cannot.
+    columns += [
+        select(func.count()).select_from(AUDIT).scalar_subquery(),
+        select(func.coalesce(func.max(AUDIT.c.id), 0)).scalar_subquery(),
+    ]
     row = session.connection().execute(select(*columns)).one()
     return hashlib.sha256(repr(tuple(map(str, row))).encode()).hexdigest()[:24]
 

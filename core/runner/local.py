@@ -77,7 +77,12 @@ class LocalRunner:
                 f"pipeline {pipeline!r} has no transformation in state {only!r}; "
                 f"its states: {', '.join(states)}"
             )
-        failed = self._run_groups(groups, run_id, done)
+        try:
+            failed = self._run_groups(groups, run_id, done)
+        except BaseException:  # Ctrl-C, a worker that cannot start: the run must end failed
+            with SessionHelper(self.settings, actor="core run") as session:
+                finish_run(session, run_id, failed=True)
+            raise
         with SessionHelper(self.settings, actor="core run") as session:
             finish_run(session, run_id, failed)
             return build_report(session, plan, run_id, self.log_dir(run_id))

@@ -70,6 +70,11 @@ def load_callable(path: str, what: str) -> Callable[..., Any]:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigurationError(f"{what}: cannot import {module_name!r}: {exc}") from exc
+    except Exception as exc:  # a syntax error or a failing import-time statement in user code
+        raise ConfigurationError(
+            f"{what}: importing {module_name!r} for entrypoint {path!r} raised "
+            f"{type(exc).__name__}: {exc}; fix the module"
+        ) from exc
     function = getattr(module, function_name, None)
     if not callable(function):
         raise ConfigurationError(

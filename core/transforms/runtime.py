@@ -28,6 +28,8 @@ from core.transforms.kinds import KindResult, TemplateRef, kind_runner
 logger = logging.getLogger("core.transforms.runtime")
 
 EXIT_SUCCESS, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+# Batch and Kubernetes stop a worker with SIGTERM, a person with Ctrl-C (SIGINT).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,21 @@ def run_transformation(
     row = begin_task(session, run_id, transform_id)
     try:
         ctx, template = _context(settings, session, transformation, run_id)
-    except (ConfigurationError, SettingsError) as exc:
-        end_task(session, row, "failed", error_summary=str(exc))
+    except CoreError as exc:  # invalid variables, an unusable contract: not worth a retry
+        _end_failed(session, row, str(exc))
         return Outcome(EXIT_INVALID, str(exc))
+    except BaseException as exc:  # even Ctrl-C: the row must not stay "running"
+        _end_failed(session, row, _summary(exc))
+        raise
+    # End the read transaction: a transform may run for hours, and an open transaction
+    # would hold locks on the configuration tables all that time.
+    session.commit()
     return _execute(session, row, ctx, template)
+
+
+def _end_failed(session: Session, row: Any, summary: str) -> None:
+    session.rollback()
+    end_task(session, row, "failed", error_summary=summary)
 
 
 def build_context(
@@ -88,7 +101,9 @@ def build_context(
             different pipelines, or the variables do not fit the template.
     """
     transformation = _load(session, transform_id, run_id)
-    return _context(settings, session, transformation, run_id)[0]
+    ctx = _context(settings, session, transformation, run_id)[0]
+    session.commit()  # no transaction left open while the caller works
+    return ctx
 
 
 def _load(session: Session, transform_id: int, run_id: int) -> cfg.Transformation:
@@ -125,7 +140,7 @@ def _context(
 
 
 def _execute(session: Session, row: Any, ctx: TransformContext, template: TemplateRef) -> Outcome:
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in STOP_SIGNALS}
     result = KindResult()
     try:
         result = kind_runner(template.kind)(ctx, template)
@@ -137,7 +152,8 @@ def _execute(session: Session, row: Any, ctx: TransformContext, template: Templa
         logger.debug("transformation %s failed", ctx.transform_id, exc_info=True)
         return Outcome(EXIT_FAILED, _summary(exc))
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     end_task(session, row, "success", **_fields(ctx, result))
     return Outcome(EXIT_SUCCESS, _success_line(ctx, result))
 

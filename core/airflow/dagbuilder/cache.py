@@ -8,6 +8,7 @@ pipeline cannot be built it falls back on them, so no DAG disappears.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -22,9 +23,16 @@ log = logging.getLogger(__name__)
 FILE_NAME = "plans.json"
 
 
+PLAN_CODE = Path(__file__).resolve().parents[2] / "plan"
+
+
 def plan_format() -> str:
-    """The plan's JSON layout: a cache written by another layout is ignored."""
-    return ",".join(f.name for cls in (PipelinePlan, TaskGroup, TaskSpec) for f in fields(cls))
+    """The plan's JSON layout and the code that builds plans: a cache from others is ignored."""
+    layout = ",".join(f.name for cls in (PipelinePlan, TaskGroup, TaskSpec) for f in fields(cls))
+    digest = hashlib.sha256(layout.encode())
+    for path in sorted(PLAN_CODE.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def plan_dict(plan: PipelinePlan) -> dict[str, Any]:

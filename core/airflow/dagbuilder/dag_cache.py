@@ -26,7 +26,8 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 FILE_NAME = "dags.pickle"
 # The sources whose change changes the DAGs: everything under core/airflow and the plan.
-SOURCES = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "plan.py")
+# The code a DAG depends on: core/airflow and core/plan (a change to either rebuilds).
+SOURCES = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "plan")
 DAG_SETTINGS = ("environment", "branch", "dag_start_date", "max_active_runs")
 
 

@@ -255,12 +255,13 @@ def _dropped(exc: BaseException, session: SftpSession) -> bool:
 
 def _check_host_key(login: Endpoint, key: paramiko.PKey) -> None:
     if not login.host_key:
-        logging.getLogger(__name__).info(
-            "SFTP secret %r has no host_key: the server's %s key is not verified",
-            login.identifier,
-            key.get_name(),
+        # Sending the password to a server nobody vouched for would hand it to any
+        # man in the middle: refuse, and show the key so an operator can check and add it.
+        raise ConfigurationError(
+            f"SFTP secret {login.identifier!r} has no host_key, so the server cannot be "
+            f"verified and no password is sent; check the server's key out of band and add "
+            f'host_key = "{key.get_name()} {key.get_base64()}" to the secret'
         )
-        return
     kind, _, rest = login.host_key.strip().partition(" ")
     if (kind, (rest.split() or [""])[0]) != (key.get_name(), key.get_base64()):
         raise ConfigurationError(

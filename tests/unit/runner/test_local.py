@@ -125,3 +125,17 @@ def test_a_worker_killed_mid_transform_then_resume_leaves_no_duplicates(
     assert report.state == "success"
     doubled = DatasetContract("acme", "zentrix", "master", "doubled", settings=world)
     assert sorted(doubled.fetch(run_id=run_id)["n"]) == [0, 2, 4, 6, 8]
+
+
+def test_a_runner_that_cannot_start_a_worker_ends_the_run_failed(world, monkeypatch) -> None:
+    import core.runner.local as local
+
+    def broken_run(*args, **kwargs):
+        raise OSError("fork failed: no memory")
+
+    monkeypatch.setattr(local.subprocess, "run", broken_run)
+    with pytest.raises(OSError, match="fork failed"):
+        LocalRunner(world).run("small")
+    with SessionHelper(world) as session:
+        event = session.scalars(select(config.RunEvent)).one()
+    assert event.state == "failed" and event.ended_at is not None

@@ -147,3 +147,41 @@ def test_the_worker_path_imports_nothing_it_does_not_need() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_a_module_failing_at_import_is_a_configuration_error(world) -> None:
+    with SessionHelper(world) as session:
+        numbers, _ = _ids(session, "small")
+        template = session.get(config.Transformation, numbers).transformation_template
+        template.entrypoint = "tests.unit.transforms.raising_module:anything"
+        session.commit()
+        outcome = run_transformation(world, session, numbers, _new_run(session, "small"))
+    assert outcome.exit_code == 2
+    assert "raised RuntimeError: the module failed while importing; fix the module" in (
+        outcome.message
+    )
+
+
+def test_an_unusable_output_contract_fails_the_task_and_leaves_no_running_row(
+    world, monkeypatch
+) -> None:
+    from core.settings import load_settings
+
+    monkeypatch.setenv("CORE_BRANCH", "master")  # protected: refused in dev
+    settings = load_settings()
+    with SessionHelper(settings) as session:
+        numbers, _ = _ids(session, "small")
+        outcome = run_transformation(settings, session, numbers, _new_run(session, "small"))
+        row = session.scalars(select(config.TaskRun)).one()
+    assert outcome.exit_code == 2 and "protected" in outcome.message
+    assert row.state == "failed" and "protected" in row.error_summary
+
+
+def test_the_configuration_transaction_is_closed_while_the_transform_runs(world) -> None:
+    from core.transforms.runtime import build_context
+
+    with SessionHelper(world) as session:
+        numbers, _ = _ids(session, "small")
+        ctx = build_context(world, session, numbers, _new_run(session, "small"))
+        assert ctx.variables == {"count": 5}
+        assert not session.in_transaction()

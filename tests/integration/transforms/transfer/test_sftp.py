@@ -219,3 +219,16 @@ def test_publish_retries_a_dropped_upload_and_leaves_no_temporary_file(
     incoming = sftp_server.root / "incoming"
     assert [p.name for p in incoming.iterdir()] == ["patients.csv"]
     assert (incoming / "patients.csv").read_bytes() == expected_csv(settings, run_id)
+
+
+def test_a_secret_without_host_key_sends_no_password(
+    sftp_secret: str, outgoing: Path, sftp_server
+) -> None:
+    set_secret("all/SFTP/hub/read", {"host_key": None}, load_settings())  # None removes it
+    settings = extract_world()
+    _, [task] = run_tasks(settings)
+    assert task.outcome.exit_code == 2
+    assert "has no host_key, so the server cannot be verified" in (task.error or "")
+    assert f'host_key = "{sftp_server.host_key.split()[0]}' in (task.error or "")
+    assert sftp_server.logins == []
+    assert stored_names(settings) == []

@@ -1,0 +1,3 @@
+"""A module whose import fails, like a user's transform with a bug at module level."""
+
+raise RuntimeError("the module failed while importing")
