@@ -41,6 +41,8 @@ METADATA_COLUMNS = (RUN_ID, RUN_TIMESTAMP, APP_VERSION, TRANSFORM_TIMESTAMP, OUT
 COMMIT_ATTEMPTS = 5
 # Rows per batch handed to the Delta writer; bounds the metadata columns in memory.
 STREAM_BATCH_ROWS = 131_072
+# How many commits back a publish looks for its own (others may commit meanwhile).
+SUMMARY_LOOKBACK = 50
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 Filters = list[tuple[str, str, Any]] | None
@@ -280,9 +282,17 @@ class DatasetContract(Contract):
                 time.sleep(0.05 * attempt)
 
     def _summary(self, run_id: int, rows: int) -> PublishSummary:
+        # The newest commit that replaced this run: another run may have committed since.
+        predicate = f"{RUN_ID} = {run_id}"
         version = self.delta_table().version()
-        metrics = (self._commit_info(version) or {}).get("operationMetrics", {})
-        return PublishSummary(run_id, rows, int(metrics.get("num_added_files", 0)), version)
+        for candidate in range(version, max(-1, version - SUMMARY_LOOKBACK), -1):
+            info = self._commit_info(candidate) or {}
+            if info.get("operationParameters", {}).get("predicate") == predicate:
+                metrics = info.get("operationMetrics", {})
+                return PublishSummary(
+                    run_id, rows, int(metrics.get("num_added_files", 0)), candidate
+                )
+        return PublishSummary(run_id, rows, 0, version)
 
     def _missing_message(self) -> str:
         parent = self.uri.rsplit("/", 1)[0]

@@ -193,3 +193,28 @@ def test_publish_reads_the_run_timestamp_from_the_session(
 def test_refuses_data_that_is_not_a_table(contract: DatasetContract) -> None:
     with pytest.raises(ContractError, match="expected a pandas DataFrame or a pyarrow Table"):
         contract.publish([1, 2], run_id=1)  # type: ignore[arg-type]
+
+
+def test_the_summary_names_this_publish_commit_even_when_another_run_committed_after(
+    lake_settings, monkeypatch
+) -> None:
+    import pandas as pd
+
+    from core.lake import DatasetContract
+
+    contract = DatasetContract("acme", "zentrix", "ingest", "raced", settings=lake_settings)
+    contract.publish(pd.DataFrame({"a": [0]}), run_id=7)  # version 0
+    write = DatasetContract._write
+
+    def another_run_commits_right_after(self, data, run_id, partition_by, merge):
+        write(self, data, run_id, partition_by, merge)
+        if run_id == 8:  # run 9, from another worker, lands before run 8 reads its summary
+            monkeypatch.setattr(DatasetContract, "_write", write)
+            DatasetContract("acme", "zentrix", "ingest", "raced", settings=lake_settings).publish(
+                pd.DataFrame({"a": [5]}), run_id=9
+            )
+
+    monkeypatch.setattr(DatasetContract, "_write", another_run_commits_right_after)
+    summary = contract.publish(pd.DataFrame({"a": [1, 2]}), run_id=8)
+    assert contract.delta_table().version() == 2
+    assert (summary.run_id, summary.rows, summary.version) == (8, 2, 1)
