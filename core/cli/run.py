@@ -16,6 +16,7 @@ from core.plan import PipelinePlan, TaskSpec, build_plan
 from core.runner.local import Listener, LocalRunner
 from core.runner.report import RunReport, build_report
 from core.runs import duration, finish_run, get_run, start_run
+from core.transforms.authoring import new_notebook_template
 from core.transforms.library import BUILTINS, catalogue
 from core.transforms.runtime import run_transformation
 
@@ -148,6 +149,22 @@ def register_transforms(ctx: typer.Context) -> None:
     for kind, count in sorted(added.items()):
         out.print(f"{kind}: {count}")
     out.print(f"{len(catalogue())} standard transforms registered")
+
+
+@transforms_app.command("new")
+def new_transform(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The new template's name (lower-case, a-z 0-9 _ -)."),
+    pipeline_state: str = typer.Option(..., "--state", help="The state it belongs to."),
+) -> None:
+    """Create transforms/NAME.ipynb from Template.ipynb and register it as a template."""
+    with session_helper(ctx) as session:
+        path, template = new_notebook_template(state(ctx).settings, session, name, pipeline_state)
+        variables = ", ".join(sorted(template.variable_structures)) or "none"
+    console().print(
+        f"created {path}; registered notebook template {name!r} "
+        f"(state {pipeline_state}, variables: {variables})"
+    )
 
 
 @transforms_app.command("run")
