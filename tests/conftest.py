@@ -78,3 +78,18 @@ def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("CORE_AWS_ENDPOINT_URL", moto_url)
     return moto_url
+
+
+@pytest.fixture
+def sales():
+    """A small frame with ints, floats, strings and dates (lake tests, local and S3)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "amount": [1.5, 2.5, None],
+            "region": ["east", "west", "east"],
+            "day": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"]).date,
+        }
+    )

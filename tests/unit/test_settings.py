@@ -118,7 +118,9 @@ def test_importing_core_reads_no_settings(monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.mark.parametrize("url", ["notaurl", "mysql://bob:hunter2@db/configuration"])
 def test_an_unusable_database_url_fails_at_load_without_echoing_credentials(url) -> None:
-    with pytest.raises(SettingsError, match="CORE_DATABASE_URL=.* is not valid: expected a "
-                                            "SQLAlchemy URL such as postgresql") as caught:
+    with pytest.raises(
+        SettingsError,
+        match="CORE_DATABASE_URL=.* is not valid: expected a SQLAlchemy URL such as postgresql",
+    ) as caught:
         load_settings({"CORE_DATABASE_URL": url}, Path("/nonexistent"))
     assert "hunter2" not in str(caught.value)

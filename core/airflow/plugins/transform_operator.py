@@ -8,7 +8,7 @@ building thousands of them at parse time costs no more than plain operators.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -25,31 +25,6 @@ class MissingRunError(CoreError):
     """A transformation task found no run id: the RunEvent task did not succeed."""
 
 
-@dataclass(frozen=True)
-class TransformTask:
-    """What a TransformOperator needs to name its worker job (no run id yet).
-
-    Args:
-        transformation_id: the transformation's id.
-        company: the pipeline's company (the contract's parent).
-        brand: the pipeline's brand (the contract's child).
-        state: the transformation's state.
-        template: the transformation's template name.
-    """
-
-    transformation_id: int
-    company: str
-    brand: str
-    state: str
-    template: str
-
-    def job(self, run_id: int) -> WorkerJob:
-        """The worker job of this transformation in one run."""
-        return WorkerJob(
-            self.transformation_id, run_id, self.company, self.brand, self.state, self.template
-        )
-
-
 class TransformOperator(BaseOperator):
     """Run one transformation on the configured worker backend.
 
@@ -59,7 +34,8 @@ class TransformOperator(BaseOperator):
     """
 
     ui_color = "#d9ead3"
-    transform: TransformTask | None = None
+    # The worker job, but for the run id, which only the RunEvent task knows (0 until then).
+    transform: WorkerJob | None = None
     process: Any = None  # the local worker process, while it runs
     batch: Any = None  # the BatchOperator a batch backend delegates to
     pod: Any = None  # the KubernetesPodOperator a kubernetes backend delegates to
@@ -83,8 +59,8 @@ class TransformOperator(BaseOperator):
             retry_delay=task.retry_delay_seconds,
             **kwargs,
         )
-        operator.transform = TransformTask(
-            task.transformation_id, company, brand, task.state, task.template
+        operator.transform = WorkerJob(
+            task.transformation_id, 0, company, brand, task.state, task.template
         )
         return operator
 
@@ -108,7 +84,7 @@ class TransformOperator(BaseOperator):
                 f"task {self.task_id}: no transformation; build TransformOperator with "
                 "TransformOperator.for_task(task_spec, company, brand)"
             )
-        job = self.transform.job(int(run_id))
+        job = replace(self.transform, run_id=int(run_id))
         return get_backend(settings.worker_backend)(self, context, job, settings)
 
     def on_kill(self) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 
 import boto3
-import pandas as pd
 import pytest
 
 from core.settings import Settings, load_settings
@@ -26,16 +25,3 @@ def lake_settings(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
         )
         monkeypatch.setenv("CORE_LAKE_ROOT", f"s3://{bucket}/root")
     return load_settings()
-
-
-@pytest.fixture
-def sales() -> pd.DataFrame:
-    """A small frame with ints, floats, strings and dates."""
-    return pd.DataFrame(
-        {
-            "id": [1, 2, 3],
-            "amount": [1.5, 2.5, None],
-            "region": ["east", "west", "east"],
-            "day": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"]).date,
-        }
-    )
