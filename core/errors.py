@@ -45,6 +45,8 @@ class DuplicateError(ConfigurationError):
 class TransformationVariableError(ConfigurationError):
     """A transformation's variables do not match its template's schema."""
 
+    variable: str | None = None  # the variable at fault, when there is one
+
 
 class MissingTransformationVariableError(TransformationVariableError):
     """A required variable has no value and no default."""
@@ -90,6 +92,12 @@ class ScriptError(CoreError):
     """A script or command was run in the wrong place or the wrong way."""
 
 
+class MissingExtraError(CoreError):
+    """An optional part of CORE (an extra: airflow, web, notebook) is not installed."""
+
+    exit_code = 2
+
+
 class LakeError(CoreError):
     """The data lake could not be read or written as asked."""
 
@@ -110,6 +118,31 @@ class SchemaConflictError(LakeError):
 
 class NotebookError(CoreError):
     """A notebook transform failed: a cell raised or timed out, or the kernel did not start."""
+
+
+class InvalidInputError(ConfigurationError):
+    """Input to the configuration application has problems, each tied to a field.
+
+    Args:
+        problems: ``(field, value, message)`` for every problem found; all are
+            reported at once, so a form can show each next to its field.
+    """
+
+    def __init__(self, problems: list[tuple[str, object, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{field}: {message}" for field, _, message in problems))
+
+
+class ConflictError(ConfigurationError):
+    """A change conflicts with the stored state (a newer version, rows that refer to it)."""
+
+
+class AuthenticationError(CoreError):
+    """Who is asking cannot be established (no or bad credentials)."""
+
+
+class PermissionDeniedError(CoreError):
+    """The user is known but their role does not allow the action."""
 
 
 class TransformError(CoreError):

@@ -24,6 +24,7 @@ from core.errors import SettingsError, did_you_mean
 Environment = Literal["dev", "test", "uat", "prod"]
 SecretsBackend = Literal["local", "aws"]
 WorkerBackend = Literal["local", "batch", "kubernetes"]
+OidcProvider = Literal["google", "okta"]
 
 ENV_PREFIX = "CORE_"
 CONFIG_FILE_VARIABLE = "CORE_CONFIG"
@@ -68,6 +69,13 @@ class Settings(BaseSettings):
     notebook_start_timeout: float = Field(default=60, gt=0)
     notebook_execution_timeout: float | None = Field(default=3600, ge=0)
     transforms_dir: Path | None = None
+    web_secret: str | None = None
+    web_secure_cookies: bool = True
+    airflow_api_url: str | None = None
+    airflow_secret: str | None = None
+    oidc_provider: OidcProvider | None = None
+    oidc_metadata_url: str | None = None
+    oidc_secret: str | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -12,7 +12,7 @@ import sys
 import typer
 
 from core import __version__
-from core.cli import dags, db, demo, lake, pipelines, secrets
+from core.cli import dags, db, demo, lake, notebook, pipelines, secrets
 from core.cli import run as run_commands
 from core.cli.common import State
 from core.command_line import run
@@ -33,6 +33,7 @@ app.add_typer(run_commands.runs_app, name="runs")
 app.add_typer(run_commands.transforms_app, name="transforms")
 app.command("run")(run_commands.run)
 app.command("demo")(demo.demo)
+app.command("notebook")(notebook.notebook)
 
 
 def _version(value: bool) -> None:

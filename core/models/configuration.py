@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.sql.expression import true
 
 from core.errors import ConfigurationError
-from core.models.administrators import ROLES, Administrator
+from core.models.administrators import ROLES, Administrator, ApiToken
 from core.models.audit import AuditEvent
 from core.models.base import Base, JsonType, Tracked
 from core.models.runs import RUN_STATES, TASK_STATES, RunEvent, TaskRun
@@ -39,6 +39,7 @@ __all__ = [
     "TASK_STATES",
     "TRANSFORMATION_KINDS",
     "Administrator",
+    "ApiToken",
     "AuditEvent",
     "Base",
     "Brand",
@@ -158,6 +159,10 @@ class Pipeline(Tracked, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     run_frequency: Mapped[str] = mapped_column(String(100), default="none", server_default="none")
     description: Mapped[str | None] = mapped_column(Text)
+    # Optimistic concurrency: SQLAlchemy bumps it on every UPDATE and refuses a stale one.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
     pipeline_type: Mapped[PipelineType] = relationship(back_populates="pipelines")
     brand: Mapped[Brand] = relationship(back_populates="pipelines")
@@ -281,6 +286,11 @@ class TransformationTemplate(Tracked, Base):
             )
         return value
 
+    @property
+    def tag_names(self) -> list[str]:
+        """The names of the template's tags."""
+        return [tag.name for tag in self.tags]
+
     @validates("variable_structures")
     def _structures(self, _key: str, value: dict[str, Any] | None) -> dict[str, Any]:
         load_schema(value, self.name or "(unnamed)")
@@ -307,6 +317,9 @@ class Transformation(Tracked, Base):
     graph_order: Mapped[int] = mapped_column(Integer, default=0)
     retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     retry_delay_seconds: Mapped[int] = mapped_column(Integer, default=300, server_default="300")
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
     transformation_template: Mapped[TransformationTemplate] = relationship()
     pipeline_state: Mapped[PipelineState] = relationship(back_populates="transformations")

@@ -99,16 +99,17 @@ def check_variables(
     """
     problems: list[TransformationVariableError] = []
     for name in sorted(set(values) - set(schema)):
-        problems.append(
-            ExtraTransformationVariableError(
-                f"{owner}: variable {name!r}={values[name]!r} is not declared by its template; "
-                f"declared: {', '.join(sorted(schema)) or 'none'}." + did_you_mean(name, schema)
-            )
+        extra = ExtraTransformationVariableError(
+            f"{owner}: variable {name!r}={values[name]!r} is not declared by its template; "
+            f"declared: {', '.join(sorted(schema)) or 'none'}." + did_you_mean(name, schema)
         )
+        extra.variable = name
+        problems.append(extra)
     for name, spec in schema.items():
         try:
             _typed(owner, name, spec, values.get(name))
         except TransformationVariableError as exc:
+            exc.variable = name  # which form field the API and UI show it next to
             problems.append(exc)
     return problems
 

@@ -3,23 +3,39 @@
 ``core transforms new NAME --state STATE`` copies ``transforms/Template.ipynb`` to
 ``transforms/NAME.ipynb`` and registers a notebook template ``NAME`` whose variables
 are the ones its ``parameters`` cell assigns, typed from their example values.
+
+While writing a transform, :func:`development_context` gives an author (in a notebook
+or any Python session) the context of a configured transformation in a real run: its
+variables, the run's upstream datasets through ``ctx.input(...)``, and a ``publish``
+that writes to a development branch of the lake (``dev-{user}`` by default), never to
+the branch the run's own outputs are on.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import ConfigurationError, DuplicateError, NotFoundError, did_you_mean
+from core.errors import (
+    ConfigurationError,
+    ContractError,
+    DuplicateError,
+    NotFoundError,
+    did_you_mean,
+)
 from core.models import configuration as cfg
-from core.names import validate_path_part
+from core.names import PATH_PART_MAX_LENGTH, validate_path_part
 from core.settings import Settings
 from core.transforms.notebook_validation import IPYTHON_PREFIXES, notebook_path, parameters_cell
+
+if TYPE_CHECKING:
+    from core.transforms.context import TransformContext
 
 TEMPLATE_NOTEBOOK = "Template"
 # Set by corebot in a cell of its own: never template variables.
@@ -33,6 +49,7 @@ LITERAL_TYPES = (
     (list, "list"),
     (dict, "json"),
 )
+DEVELOPMENT_BRANCH_PREFIX = "dev-"
 
 
 def new_notebook_template(
@@ -135,3 +152,101 @@ def _state_type(session: Session, state: str) -> cfg.PipelineStateType:
             f"{', '.join(sorted(known))}." + did_you_mean(state, known)
         )
     return known[state]
+
+
+def development_branch(user: str | None = None) -> str:
+    """The default development branch of a person: ``dev-{user}``, as a valid path part.
+
+    Args:
+        user: the person's name; the operating-system user when omitted.
+    """
+    from core.helpers.session_helper import default_actor
+
+    name = re.sub(r"[^a-z0-9_-]+", "-", (user or default_actor()).lower()).strip("-_")
+    return (DEVELOPMENT_BRANCH_PREFIX + (name or "author"))[:PATH_PART_MAX_LENGTH]
+
+
+def development_context(
+    transformation_id: int,
+    run_id: int | None = None,
+    branch: str | None = None,
+    settings: Settings | None = None,
+) -> TransformContext:
+    """The context of a transformation in a run, publishing to a development branch.
+
+    ``ctx.input(...)`` reads the run's upstream datasets where the run wrote them
+    (``settings.branch``); ``ctx.output`` and ``ctx.publish(...)`` use ``branch``. No
+    task run is recorded: the run's own records and outputs are left as they are.
+
+    Args:
+        transformation_id: the transformation's id (``core pipelines show PIPELINE``).
+        run_id: a run of its pipeline (``core runs list``); its latest run when omitted.
+        branch: the lake branch to publish to; ``dev-{user}`` when omitted.
+        settings: CORE's settings; loaded from the environment when omitted.
+
+    Returns:
+        A TransformContext whose output contract is on the development branch.
+
+    Raises:
+        ContractError: the branch is protected, or is the branch the run reads from.
+        NotFoundError: the transformation does not exist, or its pipeline never ran.
+        ConfigurationError: the run belongs to another pipeline, or the variables are
+            invalid.
+    """
+    from dataclasses import replace
+
+    from core.helpers.session_helper import SessionHelper
+    from core.settings import load_settings
+    from core.transforms.runtime import build_context
+
+    settings = settings or load_settings()
+    branch = _development_branch(branch or development_branch(), settings)
+    session = SessionHelper(settings, actor="notebook").session
+    if run_id is None:
+        run_id = latest_run_id(session, transformation_id)
+    ctx = build_context(settings, session, int(transformation_id), int(run_id))
+    current = ctx.output
+    output = type(current)(
+        current.parent,
+        current.child,
+        current.state,
+        current.dataset,
+        branch=branch,
+        settings=settings,
+    )
+    ctx.logger.info("publishing to the development branch: %s", output.uri)
+    return replace(ctx, output=output, contracts={**ctx.contracts, ctx.transform_id: output})
+
+
+def latest_run_id(session: Session, transformation_id: int) -> int:
+    """The newest run of a transformation's pipeline.
+
+    Raises:
+        NotFoundError: the transformation does not exist, or its pipeline never ran.
+    """
+    from core.lake.contracts import load_transformation
+    from core.models.runs import RunEvent
+
+    pipeline = load_transformation(transformation_id, session).pipeline_state.pipeline
+    query = select(RunEvent.id).where(RunEvent.pipeline_id == pipeline.id)
+    found = session.scalar(query.order_by(RunEvent.id.desc()).limit(1))
+    if found is None:
+        raise NotFoundError(
+            f"pipeline {pipeline.name!r} of transformation {transformation_id} has no run "
+            f"yet, so there is no upstream data to develop against; run it first: "
+            f"`core run {pipeline.name}`"
+        )
+    return found
+
+
+def _development_branch(branch: str, settings: Settings) -> str:
+    from core.lake.contract import PROTECTED_BRANCHES
+
+    if branch in PROTECTED_BRANCHES or branch == settings.branch:
+        raise ContractError(
+            f"development branch {branch!r} is not allowed: it is "
+            f"{'protected' if branch in PROTECTED_BRANCHES else 'the branch runs publish to'} "
+            f"({settings.branch!r} here); expected a working branch of your own such as "
+            f"{development_branch()!r}"
+        )
+    return branch

@@ -1,0 +1,56 @@
+"""The application: the REST API under /api (OpenAPI at /docs) and the web UI.
+
+``create_app(settings)`` builds it; nothing happens at import time. ``core serve``
+runs it with uvicorn.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
+
+from core import __version__
+from core.api import auth, errors
+from core.api.routes import health, pipelines, resources
+from core.helpers.session_helper import prepare_database, resolve_database_url
+from core.settings import Settings
+
+DESCRIPTION = """The configuration application of CORE: pipelines, their states and
+transformations, templates, runs, datasets and the audit trail.
+
+Authenticate with `Authorization: Bearer <token>` (create tokens under
+`/api/users/{id}/tokens`, or `core users token`), or sign in at `/api/session` and send
+the returned `csrf_token` as `X-CSRF-Token` with every change."""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The CORE web application for these settings.
+
+    The configuration database is reached (and, for the embedded dev database,
+    created) here, so a misconfiguration fails at startup rather than on the
+    first request.
+
+    Raises:
+        DatabaseError: the database is unreachable or behind the code's migrations.
+        SettingsError: uat/prod without CORE_WEB_SECRET, or OIDC half configured.
+    """
+    app = FastAPI(title="CORE", version=__version__, description=DESCRIPTION)
+    app.state.settings = settings
+    app.state.database_url = resolve_database_url(settings)
+    prepare_database(settings, app.state.database_url)
+    app.state.login_throttle = auth.LoginThrottle()
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=auth.session_key(settings),
+        session_cookie=auth.SESSION_COOKIE,
+        max_age=auth.SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=settings.web_secure_cookies,
+    )
+    errors.install(app)
+    for router in (health.router, auth.router, pipelines.router):
+        app.include_router(router)
+    for spec in resources.resource_routes():
+        app.include_router(resources.build_router(spec))
+    auth.install_oidc(app, settings)
+    return app

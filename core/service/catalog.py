@@ -1,0 +1,198 @@
+"""The configuration resources the API and the UI edit, each described once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from core.errors import ConfigurationError, TransformationVariableError
+from core.models import configuration as cfg
+from core.models.base import utcnow
+from core.service.resources import Problem, Resource
+from core.settings import Settings
+from core.transforms.notebook_validation import check_notebook_parameters
+
+
+def _set_tags(session: Session, template: cfg.TransformationTemplate, names: list[str]) -> None:
+    wanted = sorted(set(names))
+    known = {t.name: t for t in session.scalars(select(cfg.Tag).where(cfg.Tag.name.in_(wanted)))}
+    template.tags = [known.get(name) or cfg.Tag(name=name) for name in wanted]
+
+
+def _set_variables(_session: Session, row: cfg.Transformation, values: dict[str, Any]) -> None:
+    if not isinstance(values, dict):
+        raise ConfigurationError(f"expected an object of variable names to values, got {values!r}")
+    row.set_variables(values)
+    if row.id is not None:
+        row.updated_at = utcnow()  # a change of variables is a change of the row (its version)
+
+
+def _set_password(_session: Session, row: cfg.Administrator, password: str | None) -> None:
+    from core.service.users import hash_password  # argon2: only where passwords are set
+
+    row.hashed_password = None if password is None else hash_password(password)
+
+
+def check_transformation(
+    session: Session, row: cfg.Transformation, settings: Settings | None
+) -> list[Problem]:
+    """Every problem of a transformation about to be saved, each tied to a field.
+
+    The template's variable schema, its state, and (for notebook templates) the
+    notebook's parameters cell are checked with the same functions the worker uses.
+    """
+    row.transformation_template = session.get(
+        cfg.TransformationTemplate, row.transformation_template_id
+    )
+    row.pipeline_state = session.get(cfg.PipelineState, row.pipeline_state_id)
+    problems = [_field_of(row, problem) for problem in row.check()]
+    template = row.transformation_template
+    if template.kind == "notebook" and settings is not None:
+        names = list(template.variable_structures or {})
+        for message in check_notebook_parameters(template.name, names, settings):
+            problems.append(("transformation_template_id", template.id, message))
+    return problems
+
+
+def _field_of(row: cfg.Transformation, problem: ConfigurationError) -> Problem:
+    if isinstance(problem, TransformationVariableError) and problem.variable:
+        name = problem.variable
+        return f"variables.{name}", row.stored_variables.get(name), str(problem)
+    return "pipeline_state_id", row.pipeline_state_id, str(problem)
+
+
+COMPANIES = Resource(
+    noun="pharmaceutical company",
+    model=cfg.PharmaceuticalCompany,
+    fields=("name", "display_name"),
+    unique=(("name",),),
+    sortable=("id", "name", "display_name", "updated_at"),
+    search=(cfg.PharmaceuticalCompany.name, cfg.PharmaceuticalCompany.display_name),
+)
+BRANDS = Resource(
+    noun="brand",
+    model=cfg.Brand,
+    fields=("name", "display_name", "pharmaceutical_company_id"),
+    references={"pharmaceutical_company_id": cfg.PharmaceuticalCompany},
+    unique=(("pharmaceutical_company_id", "name"),),
+    sortable=("id", "name", "display_name", "updated_at"),
+    filters={"pharmaceutical_company_id": cfg.Brand.pharmaceutical_company_id},
+    search=(cfg.Brand.name, cfg.Brand.display_name),
+)
+SEGMENTS = Resource(
+    noun="segment",
+    model=cfg.Segment,
+    fields=("name",),
+    unique=(("name",),),
+    sortable=("id", "name", "updated_at"),
+    search=(cfg.Segment.name,),
+)
+PIPELINE_TYPES = Resource(
+    noun="pipeline type",
+    model=cfg.PipelineType,
+    fields=("name", "segment_id"),
+    references={"segment_id": cfg.Segment},
+    unique=(("name",),),
+    sortable=("id", "name", "updated_at"),
+    filters={"segment_id": cfg.PipelineType.segment_id},
+    search=(cfg.PipelineType.name,),
+)
+STATE_TYPES = Resource(
+    noun="pipeline state type",
+    model=cfg.PipelineStateType,
+    fields=("name", "graph_order"),
+    unique=(("name",),),
+    sortable=("id", "name", "graph_order"),
+)
+PIPELINES = Resource(
+    noun="pipeline",
+    model=cfg.Pipeline,
+    fields=("name", "pipeline_type_id", "brand_id", "is_active", "run_frequency", "description"),
+    references={"pipeline_type_id": cfg.PipelineType, "brand_id": cfg.Brand},
+    unique=(("name",),),
+    sortable=("id", "name", "is_active", "run_frequency", "updated_at"),
+    filters={
+        "brand_id": cfg.Pipeline.brand_id,
+        "pipeline_type_id": cfg.Pipeline.pipeline_type_id,
+        "is_active": cfg.Pipeline.is_active,
+    },
+    search=(cfg.Pipeline.name, cfg.Pipeline.description),
+    deactivate="is_active",
+)
+PIPELINE_STATES = Resource(
+    noun="pipeline state",
+    model=cfg.PipelineState,
+    fields=("pipeline_id", "pipeline_state_type_id", "graph_order"),
+    references={"pipeline_id": cfg.Pipeline, "pipeline_state_type_id": cfg.PipelineStateType},
+    unique=(("pipeline_id", "pipeline_state_type_id"),),
+    sortable=("id", "graph_order"),
+    filters={"pipeline_id": cfg.PipelineState.pipeline_id},
+    options=(joinedload(cfg.PipelineState.pipeline_state_type),),
+)
+TAGS = Resource(
+    noun="tag",
+    model=cfg.Tag,
+    fields=("name",),
+    unique=(("name",),),
+    sortable=("id", "name"),
+    search=(cfg.Tag.name,),
+)
+TEMPLATES = Resource(
+    noun="transformation template",
+    model=cfg.TransformationTemplate,
+    fields=(
+        "name",
+        "description",
+        "variable_structures",
+        "pipeline_state_type_id",
+        "kind",
+        "entrypoint",
+    ),
+    references={"pipeline_state_type_id": cfg.PipelineStateType},
+    unique=(("name",),),
+    sortable=("id", "name", "kind", "updated_at"),
+    filters={
+        "kind": cfg.TransformationTemplate.kind,
+        "pipeline_state_type_id": cfg.TransformationTemplate.pipeline_state_type_id,
+    },
+    search=(cfg.TransformationTemplate.name, cfg.TransformationTemplate.description),
+    options=(selectinload(cfg.TransformationTemplate.tags),),
+    setters={"tags": _set_tags},
+)
+TRANSFORMATIONS = Resource(
+    noun="transformation",
+    model=cfg.Transformation,
+    fields=(
+        "transformation_template_id",
+        "pipeline_state_id",
+        "graph_order",
+        "retries",
+        "retry_delay_seconds",
+    ),
+    references={
+        "transformation_template_id": cfg.TransformationTemplate,
+        "pipeline_state_id": cfg.PipelineState,
+    },
+    sortable=("id", "graph_order", "updated_at"),
+    filters={"pipeline_state_id": cfg.Transformation.pipeline_state_id},
+    options=(
+        selectinload(cfg.Transformation.transformation_variables),
+        joinedload(cfg.Transformation.transformation_template),
+    ),
+    setters={"variables": _set_variables},
+    before_save=check_transformation,
+)
+ADMINISTRATORS = Resource(
+    noun="user",
+    model=cfg.Administrator,
+    fields=("email_address", "first_name", "last_name", "role", "is_active"),
+    unique=(("email_address",),),
+    sortable=("id", "email_address", "role", "updated_at"),
+    filters={"role": cfg.Administrator.role, "is_active": cfg.Administrator.is_active},
+    search=(cfg.Administrator.email_address, cfg.Administrator.last_name),
+    deactivate="is_active",
+    setters={"password": _set_password},
+    redacted=("password",),
+)

@@ -1,0 +1,233 @@
+"""The pipeline list, its filters, one pipeline's structure, its plan and reordering.
+
+Every function loads what it shows in a fixed number of queries, however many
+pipelines or transformations there are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from core.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    NotFoundError,
+    TransformationVariableError,
+    did_you_mean,
+)
+from core.models import configuration as cfg
+from core.plan.model import PipelinePlan, build_plan
+from core.plan.queries import PlanFilters
+from core.service.resources import commit
+
+SORTS = ("name", "updated_at", "last_run_at", "is_active")
+
+
+@dataclass(frozen=True)
+class PipelineRow:
+    """One line of the pipeline list."""
+
+    id: int
+    name: str
+    description: str | None
+    company: str
+    brand: str
+    segment: str
+    pipeline_type: str
+    is_active: bool
+    run_frequency: str
+    updated_at: dt.datetime | None
+    last_run_id: int | None
+    last_run_state: str | None
+    last_run_at: dt.datetime | None
+
+
+def list_pipelines(
+    session: Session,
+    filters: PlanFilters,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    sort: str = "name",
+) -> tuple[list[PipelineRow], int]:
+    """A page of the pipeline list with each pipeline's last run, in two queries.
+
+    Raises:
+        InvalidInputError: an unknown sort field.
+    """
+    conditions = filters.conditions()
+    if q:
+        pattern = f"%{q.lower()}%"
+        conditions.append(
+            or_(
+                func.lower(cfg.Pipeline.name).like(pattern),
+                func.lower(func.coalesce(cfg.Pipeline.description, "")).like(pattern),
+            )
+        )
+    total = session.scalar(select(func.count(cfg.Pipeline.id)).where(*conditions)) or 0
+    query = _list_query().where(*conditions).order_by(*_order(sort)).limit(limit).offset(offset)
+    return [PipelineRow(**row._asdict()) for row in session.execute(query)], total
+
+
+def _list_query() -> Any:
+    last = (
+        select(cfg.RunEvent.pipeline_id, func.max(cfg.RunEvent.id).label("run_id"))
+        .group_by(cfg.RunEvent.pipeline_id)
+        .subquery()
+    )
+    return (
+        select(
+            cfg.Pipeline.id,
+            cfg.Pipeline.name,
+            cfg.Pipeline.description,
+            cfg.PharmaceuticalCompany.name.label("company"),
+            cfg.Brand.name.label("brand"),
+            cfg.Segment.name.label("segment"),
+            cfg.PipelineType.name.label("pipeline_type"),
+            cfg.Pipeline.is_active,
+            cfg.Pipeline.run_frequency,
+            cfg.Pipeline.updated_at,
+            cfg.RunEvent.id.label("last_run_id"),
+            cfg.RunEvent.state.label("last_run_state"),
+            func.coalesce(cfg.RunEvent.started_at, cfg.RunEvent.created_at).label("last_run_at"),
+        )
+        .join(cfg.Brand, cfg.Pipeline.brand_id == cfg.Brand.id)
+        .join(cfg.PharmaceuticalCompany)
+        .join(cfg.PipelineType, cfg.Pipeline.pipeline_type_id == cfg.PipelineType.id)
+        .join(cfg.Segment)
+        .outerjoin(last, last.c.pipeline_id == cfg.Pipeline.id)
+        .outerjoin(cfg.RunEvent, cfg.RunEvent.id == last.c.run_id)
+    )
+
+
+def _order(sort: str) -> list[Any]:
+    name = sort.removeprefix("-")
+    if name not in SORTS:
+        raise InvalidInputError(
+            [("sort", sort, f"expected one of {', '.join(SORTS)}." + did_you_mean(name, SORTS))]
+        )
+    column = {
+        "name": cfg.Pipeline.name,
+        "updated_at": cfg.Pipeline.updated_at,
+        "is_active": cfg.Pipeline.is_active,
+        "last_run_at": func.coalesce(cfg.RunEvent.started_at, cfg.RunEvent.created_at),
+    }[name]
+    return [column.desc() if sort.startswith("-") else column.asc(), cfg.Pipeline.id]
+
+
+def filter_values(session: Session) -> dict[str, list[Any]]:
+    """The distinct values of the list's filters, in three queries."""
+    names = {
+        "companies": select(cfg.PharmaceuticalCompany.name),
+        "brands": select(cfg.Brand.name).distinct(),
+        "pipeline_types": select(cfg.PipelineType.name),
+    }
+    values: dict[str, list[Any]] = {
+        key: sorted(session.scalars(query)) for key, query in names.items()
+    }
+    values["active"] = [True, False]
+    return values
+
+
+def load_pipeline(session: Session, pipeline_id: int) -> cfg.Pipeline:
+    """A pipeline with its states, transformations, templates and variables loaded.
+
+    Raises:
+        NotFoundError: no such pipeline.
+    """
+    transformations = selectinload(cfg.Pipeline.pipeline_states).selectinload(
+        cfg.PipelineState.transformations
+    )
+    query = (
+        select(cfg.Pipeline)
+        .where(cfg.Pipeline.id == pipeline_id)
+        .options(
+            joinedload(cfg.Pipeline.brand).joinedload(cfg.Brand.pharmaceutical_company),
+            joinedload(cfg.Pipeline.pipeline_type).joinedload(cfg.PipelineType.segment),
+            selectinload(cfg.Pipeline.pipeline_states).joinedload(
+                cfg.PipelineState.pipeline_state_type
+            ),
+            transformations.joinedload(cfg.Transformation.transformation_template),
+            transformations.selectinload(cfg.Transformation.transformation_variables),
+        )
+    )
+    pipeline = session.scalars(query).unique().one_or_none()
+    if pipeline is None:
+        raise NotFoundError(f"no pipeline with id {pipeline_id}")
+    return pipeline
+
+
+def pipeline_plan(session: Session, pipeline_id: int) -> PipelinePlan:
+    """The ordered groups (and so the spacers) the pipeline's DAG will have.
+
+    Raises:
+        NotFoundError: no such pipeline.
+    """
+    return build_plan(load_pipeline(session, pipeline_id))
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one transformation goes: its state and its graph_order there."""
+
+    transformation_id: int
+    pipeline_state_id: int
+    graph_order: int
+
+
+def arrange(
+    session: Session, pipeline_id: int, placements: Sequence[Placement], save: bool
+) -> PipelinePlan:
+    """Move and reorder transformations within a pipeline; the plan that results.
+
+    Args:
+        save: commit the change; otherwise it is only previewed (rolled back).
+
+    Raises:
+        NotFoundError: no such pipeline.
+        InvalidInputError: a transformation or state not of this pipeline, a bad order,
+            or a template placed in a state it does not belong to.
+    """
+    pipeline = load_pipeline(session, pipeline_id)
+    problems = _place(pipeline, placements)
+    if problems:
+        session.rollback()
+        raise InvalidInputError(problems)
+    plan = build_plan(pipeline)
+    if save:
+        commit(session, f"pipeline {pipeline.name!r}")
+    else:
+        session.rollback()
+    return plan
+
+
+def _place(pipeline: cfg.Pipeline, placements: Sequence[Placement]) -> list[Any]:
+    states = {s.id: s for s in pipeline.pipeline_states}
+    owned = {t.id: t for s in pipeline.pipeline_states for t in s.transformations}
+    problems: list[Any] = []
+    for i, place in enumerate(placements):
+        where = f"placements.{i}"
+        moving, target = owned.get(place.transformation_id), states.get(place.pipeline_state_id)
+        if moving is None or target is None:
+            field, value = (
+                ("transformation_id", place.transformation_id)
+                if moving is None
+                else ("pipeline_state_id", place.pipeline_state_id)
+            )
+            problems.append((f"{where}.{field}", value, f"is not part of {pipeline.name!r}"))
+            continue
+        moving.pipeline_state = target
+        try:
+            moving.graph_order = place.graph_order
+        except ConfigurationError as exc:
+            problems.append((f"{where}.graph_order", place.graph_order, str(exc)))
+            continue
+        misplaced = [p for p in moving.check() if not isinstance(p, TransformationVariableError)]
+        problems += [(f"{where}.pipeline_state_id", target.id, str(p)) for p in misplaced]
+    return problems

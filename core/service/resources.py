@@ -1,0 +1,344 @@
+"""Create, read, update and delete configuration rows, with validation where data enters.
+
+Each kind of row is described once by a :class:`Resource`; the functions here
+work for all of them, so the API, the UI and the tests share one behaviour:
+
+- every value is set through the model, whose validators check names, cron
+  expressions and graph orders, and every problem is collected before anything
+  is written (:class:`InvalidInputError` names each field, value and rule);
+- references to other rows and unique names are checked in one query each;
+- a failed change leaves nothing behind (the session is rolled back);
+- an update that names a stale ``version`` is a conflict, not a lost update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from core.errors import (
+    ConfigurationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    did_you_mean,
+)
+from core.models.base import Base
+from core.settings import Settings
+
+Problem = tuple[str, object, str]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """How one kind of configuration row is listed, checked and changed.
+
+    Attributes:
+        noun: how messages name one row ("brand").
+        model: the mapped class.
+        fields: the columns a client may set.
+        references: field -> the mapped class its id must exist in.
+        unique: groups of fields whose values no two rows may share.
+        sortable: the fields a list may be sorted by.
+        filters: query parameter -> column a list may be filtered on (equality).
+        search: columns a text search looks in.
+        options: loader options that fetch what a response shows in the same query.
+        deactivate: a boolean field that DELETE clears instead of deleting the row.
+        setters: fields that are not columns: name -> ``setter(session, row, value)``,
+            which raises ConfigurationError for a bad value.
+        redacted: fields whose values never appear in errors (passwords).
+        before_save: ``hook(session, row, settings)`` returning more problems for a row
+            about to be saved (checks that need the whole row).
+    """
+
+    noun: str
+    model: type[Base]
+    fields: tuple[str, ...]
+    references: Mapping[str, type[Base]] = field(default_factory=dict)
+    unique: tuple[tuple[str, ...], ...] = ()
+    sortable: tuple[str, ...] = ("id",)
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    search: tuple[Any, ...] = ()
+    options: tuple[Any, ...] = ()
+    deactivate: str | None = None
+    setters: Mapping[str, Callable[[Session, Any, Any], None]] = field(default_factory=dict)
+    redacted: tuple[str, ...] = ()
+    before_save: Callable[[Session, Any, Settings | None], list[Problem]] | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list."""
+
+    items: list[Any]
+    total: int
+    limit: int
+    offset: int
+
+
+def list_rows(
+    session: Session,
+    resource: Resource,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    sort: str = "id",
+    filters: Mapping[str, Any] | None = None,
+    q: str | None = None,
+) -> Page:
+    """One page of rows, in two queries (the count and the page).
+
+    Raises:
+        InvalidInputError: the sort field or a filter is unknown.
+    """
+    conditions = _conditions(resource, filters or {}, q)
+    order = _order(resource, sort)
+    total = session.scalar(select(func.count()).select_from(resource.model).where(*conditions))
+    query = select(resource.model).where(*conditions).order_by(*order).limit(limit).offset(offset)
+    items = list(session.scalars(query.options(*resource.options)).unique())
+    return Page(items=items, total=total or 0, limit=limit, offset=offset)
+
+
+def get_row(session: Session, resource: Resource, row_id: int) -> Any:
+    """The row with this id.
+
+    Raises:
+        NotFoundError: there is none.
+    """
+    query = select(resource.model).where(resource.model.id == row_id)
+    row = session.scalars(query.options(*resource.options)).unique().one_or_none()
+    if row is None:
+        raise NotFoundError(f"no {resource.noun} with id {row_id}")
+    return row
+
+
+def create_row(
+    session: Session,
+    resource: Resource,
+    values: Mapping[str, Any],
+    settings: Settings | None = None,
+) -> Any:
+    """Validate and insert a row; committed, or nothing written.
+
+    Args:
+        settings: CORE's settings, for checks that read files (notebook parameters).
+
+    Raises:
+        InvalidInputError: every problem with the values, each naming its field.
+    """
+    row = resource.model()
+    return _save(session, resource, row, values, settings, adding=True)
+
+
+def update_row(
+    session: Session,
+    resource: Resource,
+    row_id: int,
+    values: Mapping[str, Any],
+    version: int | None = None,
+    settings: Settings | None = None,
+) -> Any:
+    """Validate and apply a partial update; committed, or nothing written.
+
+    Args:
+        version: the version the client read; a newer stored one is a conflict.
+        settings: CORE's settings, for checks that read files (notebook parameters).
+
+    Raises:
+        NotFoundError: no such row.
+        ConflictError: the row changed since the client read ``version``.
+        InvalidInputError: every problem with the values.
+    """
+    row = get_row(session, resource, row_id)
+    check_version(resource, row, version)
+    return _save(session, resource, row, values, settings, adding=False)
+
+
+def delete_row(session: Session, resource: Resource, row_id: int) -> Any:
+    """Delete a row (or deactivate it, for resources that keep their rows).
+
+    Raises:
+        NotFoundError: no such row.
+        ConflictError: other rows still refer to it.
+    """
+    row = get_row(session, resource, row_id)
+    if resource.deactivate:
+        setattr(row, resource.deactivate, False)
+        return commit(session, f"{resource.noun} {row_id}")
+    session.delete(row)
+    commit(session, f"{resource.noun} {row_id}", deleting=True)
+    return row
+
+
+def check_version(resource: Resource, row: Any, version: int | None) -> None:
+    """Refuse an update made from a stale read.
+
+    Raises:
+        ConflictError: ``version`` is given and is not the stored one.
+    """
+    stored = getattr(row, "version", None)
+    if version is not None and stored is not None and version != stored:
+        raise ConflictError(
+            f"{resource.noun} {row.id} changed since you read it (you have version {version}, "
+            f"it is now at version {stored}); reload it and apply your change again"
+        )
+
+
+def commit(session: Session, what: str, deleting: bool = False) -> Any:
+    """Commit, turning database refusals into CORE errors (rolled back).
+
+    Raises:
+        ConflictError: a stale version, or rows still refer to a deleted one.
+    """
+    try:
+        session.commit()
+    except StaleDataError as exc:
+        session.rollback()
+        raise ConflictError(
+            f"{what} was changed by someone else while you edited it; reload it and retry"
+        ) from exc
+    except IntegrityError as exc:
+        session.rollback()
+        reason = "other rows still refer to it" if deleting else "it breaks a database rule"
+        raise ConflictError(f"{what} cannot be saved: {reason} ({exc.orig})") from exc
+    return None
+
+
+def _save(
+    session: Session,
+    resource: Resource,
+    row: Any,
+    values: Mapping[str, Any],
+    settings: Settings | None,
+    adding: bool,
+) -> Any:
+    if adding:
+        session.add(row)  # setters may need the row in the session (relationships)
+    with session.no_autoflush:  # nothing reaches the database before every check passed
+        problems = _problems(session, resource, row, values, settings, adding)
+    if problems:
+        session.rollback()
+        raise InvalidInputError(problems)
+    commit(session, f"{resource.noun} {getattr(row, 'id', None) or '(new)'}")
+    return get_row(session, resource, row.id)
+
+
+def _problems(
+    session: Session,
+    resource: Resource,
+    row: Any,
+    values: Mapping[str, Any],
+    settings: Settings | None,
+    adding: bool,
+) -> list[Problem]:
+    problems = _assign(session, resource, row, values)
+    problems += _missing_references(session, resource, values)
+    if adding:
+        problems += [(f, None, "is required") for f in _required(resource, values)]
+    if not problems:
+        problems += _taken(session, resource, row)
+    if not problems and resource.before_save:
+        problems += resource.before_save(session, row, settings)
+    return problems
+
+
+def _assign(
+    session: Session, resource: Resource, row: Any, values: Mapping[str, Any]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    known = (*resource.fields, *resource.setters)
+    for name, value in values.items():
+        if name not in known:
+            hint = did_you_mean(name, known)
+            problems.append((name, value, f"is not a field of {resource.noun}.{hint}"))
+            continue
+        try:
+            if name in resource.setters:
+                resource.setters[name](session, row, value)
+            else:
+                setattr(row, name, value)
+        except ConfigurationError as exc:
+            problems.append((name, "(redacted)" if name in resource.redacted else value, str(exc)))
+    return problems
+
+
+def _required(resource: Resource, values: Mapping[str, Any]) -> list[str]:
+    columns = resource.model.__table__.columns
+    return [
+        name
+        for name in resource.fields
+        if name not in values
+        and not columns[name].nullable
+        and columns[name].default is None
+        and columns[name].server_default is None
+    ]
+
+
+def _missing_references(
+    session: Session, resource: Resource, values: Mapping[str, Any]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, model in resource.references.items():
+        value = values.get(name)
+        if value is not None and session.get(model, value) is None:
+            problems.append((name, value, f"no {model.__tablename__} row has id {value}"))
+    return problems
+
+
+def _taken(session: Session, resource: Resource, row: Any) -> list[Problem]:
+    if not resource.unique:
+        return []
+    model = resource.model
+    clauses = [
+        and_(*(getattr(model, f) == getattr(row, f) for f in group)) for group in resource.unique
+    ]
+    query = select(model).where(or_(*clauses))
+    if row.id is not None:
+        query = query.where(model.id != row.id)
+    others = session.scalars(query).all()
+    problems: list[Problem] = []
+    for group in resource.unique:
+        if any(all(getattr(o, f) == getattr(row, f) for f in group) for o in others):
+            name = group[-1]
+            problems.append(
+                (name, getattr(row, name), f"another {resource.noun} already has this {name}")
+            )
+    return problems
+
+
+def _conditions(resource: Resource, filters: Mapping[str, Any], q: str | None) -> list[Any]:
+    conditions: list[ColumnElement[bool]] = []
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if name not in resource.filters:
+            hint = did_you_mean(name, resource.filters)
+            raise InvalidInputError([(name, value, f"is not a filter of {resource.noun}.{hint}")])
+        conditions.append(resource.filters[name] == value)
+    if q and resource.search:
+        pattern = f"%{q.lower()}%"
+        conditions.append(or_(*(func.lower(column).like(pattern) for column in resource.search)))
+    return conditions
+
+
+def _order(resource: Resource, sort: str) -> list[Any]:
+    name = sort.removeprefix("-")
+    if name not in resource.sortable:
+        raise InvalidInputError(
+            [
+                (
+                    "sort",
+                    sort,
+                    f"expected one of {', '.join(resource.sortable)} (prefix - for descending)."
+                    + did_you_mean(name, resource.sortable),
+                )
+            ]
+        )
+    column = getattr(resource.model, name)
+    return [column.desc() if sort.startswith("-") else column.asc(), resource.model.id]

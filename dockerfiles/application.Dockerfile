@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+# The CORE application image: the REST API and the web UI in one FastAPI process
+# (`core serve`; the seed's flask_api and gui containers), with the `web` extra from
+# uv.lock. It also runs the configuration database's migrations (`core db upgrade`).
+# Build from the repository root:
+#   docker build -f dockerfiles/application.Dockerfile -t core-application .
+# APP_UID is the unprivileged user's id (script/dev_env passes yours, so that files
+# written into bind-mounted folders stay yours).
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
+
+FROM ${UV_IMAGE} AS uv
+
+# Builder: a virtual environment in /app/.venv, exactly as uv.lock says.
+FROM ${PYTHON_IMAGE} AS builder
+COPY --from=uv /uv /bin/uv
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
+WORKDIR /app
+# The dependencies first: this layer changes only when the lock file does.
+COPY pyproject.toml uv.lock README.md ./
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --extra web --no-install-project
+COPY core ./core
+COPY corebot ./corebot
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --extra web --no-editable
+
+# Runtime: the environment and the notebook transforms, run by an unprivileged user.
+FROM ${PYTHON_IMAGE} AS runtime
+ARG APP_UID=10001
+RUN groupadd --system --gid "${APP_UID}" core \
+    && useradd --system --uid "${APP_UID}" --gid core --create-home --home-dir /home/core core \
+    && install -d -o core -g core /home/core/.core
+COPY --from=builder /app/.venv /app/.venv
+COPY transforms /app/transforms
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    CORE_HOME=/home/core/.core \
+    CORE_TRANSFORMS_DIR=/app/transforms
+WORKDIR /home/core
+USER ${APP_UID}:${APP_UID}
+EXPOSE 8000
+# `core serve` is the API and UI server (issue 6: the configuration application).
+CMD ["core", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+# The CORE worker image: `corebot run TRANSFORM_ID RUN_ID`, for AWS Batch jobs and
+# Kubernetes pods (CORE_WORKER_IMAGE). Only CORE's base dependencies from uv.lock:
+# no Airflow, no web stack, no JupyterLab (notebook transforms run in ipykernel).
+# Build from the repository root:
+#   docker build -f dockerfiles/worker.Dockerfile -t core-worker .
+# APP_UID is the unprivileged user's id (script/dev_env passes yours, so that files
+# written into bind-mounted folders stay yours).
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
+
+FROM ${UV_IMAGE} AS uv
+
+# Builder: a virtual environment in /app/.venv, exactly as uv.lock says.
+FROM ${PYTHON_IMAGE} AS builder
+COPY --from=uv /uv /bin/uv
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
+WORKDIR /app
+# The dependencies first: this layer changes only when the lock file does.
+COPY pyproject.toml uv.lock README.md ./
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-install-project
+COPY core ./core
+COPY corebot ./corebot
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-editable
+
+# Runtime: the environment and the notebook transforms, run by an unprivileged user.
+FROM ${PYTHON_IMAGE} AS runtime
+ARG APP_UID=10001
+RUN groupadd --system --gid "${APP_UID}" core \
+    && useradd --system --uid "${APP_UID}" --gid core --create-home --home-dir /home/core core \
+    && install -d -o core -g core /home/core/.core
+COPY --from=builder /app/.venv /app/.venv
+COPY transforms /app/transforms
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    CORE_HOME=/home/core/.core \
+    CORE_TRANSFORMS_DIR=/app/transforms
+WORKDIR /home/core
+USER ${APP_UID}:${APP_UID}
+ENTRYPOINT ["corebot"]
+CMD ["--help"]
