@@ -14,7 +14,9 @@ from core.lake.diff import DatasetDiff
 from core.lake.raw_contract import RawContract
 from core.lake.storage import backend_for, normalise_root
 
-app = typer.Typer(help="Look into the data lake: list, show, fetch and diff.", no_args_is_help=True)
+app = typer.Typer(
+    help="Look into the data lake: list, show, fetch, diff and restore.", no_args_is_help=True
+)
 
 BRANCH = typer.Option(None, "--branch", help="The lake branch (the settings' branch by default).")
 
@@ -111,6 +113,25 @@ def diff(
         out.print(f"[bold]{label}[/bold]: {rows.num_rows} rows (run {against} -> run {run_id})")
         if rows.num_rows:
             out.print(_arrow_table(rows.slice(0, limit)))
+
+
+@app.command()
+def restore(
+    ctx: typer.Context,
+    company: str,
+    brand: str,
+    state_name: str = typer.Argument(..., metavar="STATE"),
+    dataset: str = typer.Argument(...),
+    version: int = typer.Option(..., "--version", help="The earlier version to go back to."),
+    branch: str | None = BRANCH,
+) -> None:
+    """Make an earlier version of a dataset current again (a new version; nothing is lost)."""
+    contract = _dataset(ctx, company, brand, state_name, dataset, branch)
+    summary = contract.restore(version)
+    console().print(
+        f"restored {contract.uri} to version {summary.restored} as version {summary.version} "
+        f"({summary.files_restored} files restored, {summary.files_removed} removed)"
+    )
 
 
 def _dataset(

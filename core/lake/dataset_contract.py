@@ -74,6 +74,23 @@ class PublishSummary:
     version: int
 
 
+@dataclass(frozen=True)
+class RestoreSummary:
+    """What one restore did.
+
+    Attributes:
+        restored: the version whose content is current again.
+        version: the table version the restore commit created.
+        files_removed: data files the restore took out of the table.
+        files_restored: data files the restore brought back.
+    """
+
+    restored: int
+    version: int
+    files_removed: int
+    files_restored: int
+
+
 class DatasetContract(Contract):
     """A dataset-grain contract: one Delta table at :attr:`uri`."""
 
@@ -197,6 +214,41 @@ class DatasetContract(Contract):
             raise ContractNotFoundError(
                 f"{self!r} has no version {version}: expected 0 to {self.delta_table().version()}"
             ) from exc
+
+    def restore(self, version: int) -> RestoreSummary:
+        """Make an earlier version's content current again, in one new commit.
+
+        Nothing is deleted: the versions in between stay readable (time travel), and a
+        restore can itself be undone by restoring the version before it.
+
+        Args:
+            version: the table version to go back to (``core lake show`` lists them).
+
+        Returns:
+            A RestoreSummary (the new version, files removed and restored).
+
+        Raises:
+            ContractError: the version is not an earlier version of the table.
+            ContractNotFoundError: the table does not exist.
+            LakeError: the restore could not be committed.
+        """
+        table = self.delta_table()
+        latest = table.version()
+        if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version < latest:
+            raise ContractError(
+                f"{self!r}: cannot restore version {version!r}: expected an earlier version, "
+                f"0 to {latest - 1} (the current one is {latest}); `core lake show` lists them"
+            )
+        try:
+            metrics = table.restore(version)
+        except DeltaError as exc:
+            raise LakeError(f"{self!r}: restoring version {version} failed: {exc}") from exc
+        return RestoreSummary(
+            version,
+            self.delta_table().version(),
+            int(metrics.get("numRemovedFile", 0)),
+            int(metrics.get("numRestoredFile", 0)),
+        )
 
     def run_ids(self) -> list[int]:
         """The run ids present in the current version, ascending."""

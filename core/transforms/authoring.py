@@ -205,15 +205,7 @@ def development_context(
     if run_id is None:
         run_id = latest_run_id(session, transformation_id)
     ctx = build_context(settings, session, int(transformation_id), int(run_id))
-    current = ctx.output
-    output = type(current)(
-        current.parent,
-        current.child,
-        current.state,
-        current.dataset,
-        branch=branch,
-        settings=settings,
-    )
+    output = _on_branch(ctx.output, branch)
     ctx.logger.info("publishing to the development branch: %s", output.uri)
     return replace(ctx, output=output, contracts={**ctx.contracts, ctx.transform_id: output})
 
@@ -237,6 +229,12 @@ def latest_run_id(session: Session, transformation_id: int) -> int:
             f"`core run {pipeline.name}`"
         )
     return found
+
+
+def _on_branch(contract: Any, branch: str) -> Any:
+    """The same contract (raw or dataset) on another branch."""
+    parts = (contract.parent, contract.child, contract.state, contract.dataset)
+    return type(contract)(*parts, branch=branch, settings=contract.settings)
 
 
 def _development_branch(branch: str, settings: Settings) -> str:
