@@ -149,6 +149,14 @@ class TransformError(CoreError):
     """A transformation cannot process its data (malformed file, rejections, a failing query)."""
 
 
+class OrchestratorError(CoreError):
+    """A run could not be started: the local runner failed to, or Airflow refused or was down."""
+
+
+class AlertError(CoreError):
+    """A failure alert could not be delivered (SMTP server or webhook unreachable or refusing)."""
+
+
 def did_you_mean(value: str, candidates: Iterable[str]) -> str:
     """Return a ' Did you mean …?' hint for an unknown name, or ''.
 

@@ -19,6 +19,15 @@ PATH_PART_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 PATH_PART_MAX_LENGTH = 100
 LABEL_MAX_LENGTH = 200
 PRESET_FREQUENCIES = ("none", "hourly", "daily", "weekly", "monthly", "yearly")
+CRON_FIELDS = 5
+# name@domain.tld in plain ASCII: no spaces, line breaks, commas or angle brackets, so
+# an address can go into a mail header as it is.
+EMAIL_PATTERN = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
+EMAIL_MAX_LENGTH = 254
+EMAIL_LIST_MAX_LENGTH = 50
 
 
 def validate_dag_id(value: object, field: str) -> str:
@@ -89,12 +98,66 @@ def validate_run_frequency(value: object, field: str = "run_frequency") -> str:
         InvalidNameError: neither a preset nor a valid cron expression.
     """
     text = _as_text(value, field)
-    if text in PRESET_FREQUENCIES or croniter.is_valid(text):
+    if text in PRESET_FREQUENCIES or _is_cron(text):
         return text
     raise InvalidNameError(
         f"{field} {text!r} is not a schedule: expected one of {', '.join(PRESET_FREQUENCIES)} "
-        "or a cron expression such as '0 6 * * 1-5'"
+        "or a five-field cron expression (minute hour day month weekday) such as '0 6 * * 1-5'"
     )
+
+
+def _is_cron(text: str) -> bool:
+    # croniter also takes a sixth (seconds) and seventh (year) field, which Airflow does
+    # not: '* * * * * *' would be a DAG scheduled every second.
+    if text.startswith("@"):
+        return croniter.is_valid(text)
+    return len(text.split()) == CRON_FIELDS and croniter.is_valid(text)
+
+
+def validate_email(value: object, field: str) -> str:
+    """Check an email address: ``name@domain.tld``, ASCII, at most EMAIL_MAX_LENGTH characters.
+
+    Args:
+        value: the proposed address.
+        field: what the address is, for the message (e.g. "pipeline 'x' owner").
+
+    Returns:
+        The value, unchanged.
+
+    Raises:
+        InvalidNameError: the value is not such an address.
+    """
+    text = _as_text(value, field)
+    if len(text) > EMAIL_MAX_LENGTH or not EMAIL_PATTERN.fullmatch(text):
+        raise InvalidNameError(
+            f"{field} {text!r} is not a valid email address: expected name@domain, e.g. "
+            f"ana@example.com (ASCII, no spaces, at most {EMAIL_MAX_LENGTH} characters)"
+        )
+    return text
+
+
+def validate_email_list(value: object, field: str) -> list[str]:
+    """Check a list of email addresses; repeats (ignoring case) are dropped.
+
+    Args:
+        value: the proposed list.
+        field: what the list is, for the message (e.g. "pipeline 'x' owners").
+
+    Returns:
+        The addresses in their given order, each once.
+
+    Raises:
+        InvalidNameError: the value is not a list, is too long, or holds a bad address.
+    """
+    if not isinstance(value, list | tuple) or len(value) > EMAIL_LIST_MAX_LENGTH:
+        raise InvalidNameError(
+            f"{field} {value!r} is not valid: expected a list of at most "
+            f"{EMAIL_LIST_MAX_LENGTH} email addresses, e.g. ['ana@example.com']"
+        )
+    seen: dict[str, str] = {}
+    for item in value:
+        seen.setdefault(validate_email(item, f"{field}: address").lower(), item)
+    return list(seen.values())
 
 
 def _as_text(value: object, field: str) -> str:

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     worker_backend: WorkerBackend = "local"
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None
+    # Every S3 (lake) and AWS API call: retries of a failed request (500, 503, timeouts,
+    # dropped connections), with exponential backoff, and the seconds one request may take.
+    aws_retries: int = Field(default=10, ge=0)
+    aws_timeout_seconds: float = Field(default=30, gt=0)
     batch_job_queue: str = "core"
     batch_job_definition: str | None = None
     kubernetes_namespace: str = "core"
@@ -76,6 +80,8 @@ class Settings(BaseSettings):
     oidc_provider: OidcProvider | None = None
     oidc_metadata_url: str | None = None
     oidc_secret: str | None = None
+    alert_email_secret: str | None = None
+    alert_webhook_secret: str | None = None
 
     @classmethod
     def settings_customise_sources(

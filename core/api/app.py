@@ -9,9 +9,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
-from core import __version__
-from core.api import auth, errors
-from core.api.routes import health, pipelines, resources
+from core import __version__, web
+from core.api import auth, errors, limits
+from core.api.routes import audit, datasets, health, pipelines, resources, runs, tokens
 from core.helpers.session_helper import prepare_database, resolve_database_url
 from core.settings import Settings
 
@@ -47,10 +47,28 @@ def create_app(settings: Settings) -> FastAPI:
         same_site="lax",
         https_only=settings.web_secure_cookies,
     )
+    # Outside the session middleware: an oversized body is refused before anything else.
+    app.add_middleware(limits.BodySizeLimit, max_bytes=limits.MAX_BODY_BYTES)
     errors.install(app)
-    for router in (health.router, auth.router, pipelines.router):
+    for router in (
+        health.router,
+        auth.router,
+        pipelines.router,
+        runs.router,
+        datasets.router,
+        audit.router,
+        tokens.router,
+    ):
         app.include_router(router)
     for spec in resources.resource_routes():
         app.include_router(resources.build_router(spec))
     auth.install_oidc(app, settings)
+    web.install(app)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app on the settings of the environment (uvicorn's factory for several workers)."""
+    from core.settings import load_settings
+
+    return create_app(load_settings())

@@ -17,11 +17,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from core.api.deps import Caller, SessionDep, SettingsDep, get_caller
 from core.api.errors import RateLimitedError
-from core.api.schemas import UserOut
+from core.api.schemas import In, UserOut, json_response
 from core.errors import AuthenticationError, SettingsError
 from core.models.administrators import Administrator
 from core.service.users import authenticate
@@ -43,9 +43,8 @@ def session_key(settings: Settings) -> str:
     if settings.web_secret:
         from core.secret import Secret
 
-        return Secret(name=settings.web_secret, env=settings.environment, settings=settings)[
-            "session_key"
-        ]
+        secret = Secret(name=settings.web_secret, type_of="web", mode="read", settings=settings)
+        return secret["session_key"]
     if settings.environment not in ("dev", "test"):
         raise SettingsError(
             f"CORE_WEB_SECRET is required when CORE_ENVIRONMENT={settings.environment}: name a "
@@ -127,11 +126,11 @@ def password_login(request: Request, session: Any, email: str, password: str) ->
     return user
 
 
-class Login(BaseModel):
-    """A password login."""
+class Login(In):
+    """A password login (NUL characters are refused before any query)."""
 
-    email: str
-    password: str
+    email: Annotated[str, Field(max_length=320)]
+    password: Annotated[str, Field(max_length=1000)]
 
 
 class SessionOut(BaseModel):
@@ -145,14 +144,15 @@ class SessionOut(BaseModel):
 def login(request: Request, session: SessionDep, body: Login) -> SessionOut:
     """Sign in with email and password; sets the session cookie."""
     user = password_login(request, session, body.email, body.password)
-    return SessionOut(user=UserOut.model_validate(user), csrf_token=request.session["csrf"])
+    out = SessionOut(user=UserOut.model_validate(user), csrf_token=request.session["csrf"])
+    return json_response(out)
 
 
 @router.get("/api/session", response_model=SessionOut)
 def whoami(request: Request, caller: Annotated[Caller, Depends(get_caller)]) -> SessionOut:
     """The signed-in user (cookie or token)."""
     csrf = request.session.get("csrf", "") if caller.by_cookie else ""
-    return SessionOut(user=UserOut.model_validate(caller.user), csrf_token=csrf)
+    return json_response(SessionOut(user=UserOut.model_validate(caller.user), csrf_token=csrf))
 
 
 @router.delete("/api/session", status_code=204)
@@ -180,7 +180,7 @@ def install_oidc(app: FastAPI, settings: Settings) -> None:
 
     from core.secret import Secret
 
-    secret = Secret(name=settings.oidc_secret, env=settings.environment, settings=settings)
+    secret = Secret(name=settings.oidc_secret, type_of="oidc", mode="read", settings=settings)
     oauth = OAuth()
     oauth.register(
         "sso",

@@ -7,10 +7,16 @@ or ``{"detail": "message"}`` when no field is at fault.
 
 from __future__ import annotations
 
+import math
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import (
     AuthenticationError,
@@ -23,10 +29,15 @@ from core.errors import (
     InvalidInputError,
     LakeError,
     NotFoundError,
+    OrchestratorError,
     PermissionDeniedError,
     SecretError,
     SecretNotFoundError,
 )
+
+# Fields whose values never appear in a response, even when refused.
+SECRET_FIELDS = frozenset({"password", "token", "client_secret", "secret"})
+REDACTED = "(redacted)"
 
 # The most specific class wins: the first match in this order.
 STATUS_BY_ERROR: tuple[tuple[type[CoreError], int], ...] = (
@@ -42,6 +53,7 @@ STATUS_BY_ERROR: tuple[tuple[type[CoreError], int], ...] = (
     (SecretNotFoundError, 503),
     (SecretError, 503),
     (LakeError, 502),
+    (OrchestratorError, 502),
 )
 
 
@@ -63,13 +75,18 @@ def status_of(error: CoreError) -> int:
     return 400
 
 
-def body_of(error: CoreError) -> dict[str, Any]:
-    """The JSON body for a CORE error."""
+def body_of(error: CoreError, where: str = "body") -> dict[str, Any]:
+    """The JSON body for a CORE error.
+
+    Args:
+        where: the first part of each problem's ``loc``: "body", or "query" for a
+            request that has no body (a GET's fields are its query parameters).
+    """
     if isinstance(error, InvalidInputError):
         return {
             "detail": [
                 {
-                    "loc": ["body", *field.split(".")],
+                    "loc": [where, *field.split(".")],
                     "msg": message,
                     "type": "value_error",
                     "input": value,
@@ -87,9 +104,63 @@ async def _core_error(request: Request, error: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(error, RateLimitedError):
         headers["Retry-After"] = str(error.retry_after)
-    return JSONResponse(body_of(error), status_code=status_of(error), headers=headers)
+    where = "query" if request.method in ("GET", "HEAD") else "body"
+    return JSONResponse(body_of(error, where), status_code=status_of(error), headers=headers)
+
+
+def redact(value: Any) -> Any:
+    """A copy of a refused input that JSON can carry, the values of secret fields replaced.
+
+    Non-finite numbers (NaN, Infinity: accepted by the JSON parser, refused by the
+    models) are shown as text, since JSON has no literal for them.
+    """
+    if isinstance(value, dict):
+        return {k: REDACTED if k in SECRET_FIELDS else redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    # FastAPI's own handler, except that secrets are not echoed back: a refused password
+    # (too long, not a string) or a body that holds one (a login without its email).
+    assert isinstance(error, RequestValidationError)
+    problems = []
+    for problem in error.errors():
+        problem = dict(problem)
+        if "input" in problem:
+            secret = any(part in SECRET_FIELDS for part in problem.get("loc", ()))
+            problem["input"] = REDACTED if secret else redact(problem["input"])
+        if isinstance(problem.get("ctx"), dict):
+            problem["ctx"] = {
+                k: redact(str(v) if isinstance(v, Exception) else v)
+                for k, v in problem["ctx"].items()
+            }
+        problems.append(problem)
+    return JSONResponse({"detail": jsonable_encoder(problems)}, status_code=422)
+
+
+async def _http_error(request: Request, error: Exception) -> Any:
+    # FastAPI answers a body its JSON parser gave up on (nested too deeply, a number of
+    # thousands of digits) with a bare "There was an error parsing the body": say why.
+    assert isinstance(error, StarletteHTTPException)
+    cause = error.__cause__
+    if error.status_code == 400 and isinstance(cause, RecursionError | ValueError):
+        if isinstance(cause, RecursionError):
+            reason = "it is nested too deeply"
+        elif "integer string conversion" in str(cause):  # Python's int_max_str_digits
+            reason = f"it holds a number of more than {sys.get_int_max_str_digits()} digits"
+        else:
+            reason = str(cause)
+        message = f"the request body cannot be read as JSON: {reason}; expected a JSON object"
+        return JSONResponse({"detail": message}, status_code=400)
+    return await http_exception_handler(request, error)
 
 
 def install(app: FastAPI) -> None:
-    """Map every CoreError raised by a route to its HTTP response."""
+    """Map every CoreError raised by a route to its HTTP response; redact refused secrets."""
     app.add_exception_handler(CoreError, _core_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -10,23 +10,115 @@ hashes or token hashes.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Generic, Literal, TypeVar
+import types
+from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from fastapi import Response
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from core.service.resources import MAX_ID, unstorable
 
 T = TypeVar("T")
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Label = Annotated[str, Field(min_length=1, max_length=200)]
-Id = Annotated[int, Field(ge=1)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Order = Annotated[int, Field(ge=0, le=1_000_000)]
 Role = Literal["viewer", "editor", "admin"]
+# Checked as addresses by the model (core.names.validate_email_list).
+Owners = Annotated[list[Annotated[str, Field(min_length=3, max_length=254)]], Field(max_length=50)]
+
+
+def storable(value: Any) -> Any:
+    """Refuse what no database column can hold: NUL characters and non-finite numbers.
+
+    Returns:
+        The value, unchanged.
+
+    Raises:
+        ValueError: the value (or something inside it) holds one of them
+            (see core.service.resources.unstorable).
+    """
+    problem = unstorable(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands back naive datetimes; they were stored in UTC.
+    return moment.replace(tzinfo=dt.UTC) if moment and moment.tzinfo is None else moment
+
+
+Moment = Annotated[dt.datetime | None, AfterValidator(_utc)]
+
+
+def _takes_bool(annotation: Any) -> bool:
+    """Whether a field's type admits true/false (bool, a union with bool, or Any)."""
+    if annotation is bool or annotation is Any:
+        return True
+    return get_origin(annotation) in (Union, types.UnionType) and any(
+        _takes_bool(arg) for arg in get_args(annotation)
+    )
+
+
+def _takes_int(annotation: Any) -> bool:
+    if annotation is int:
+        return True
+    return get_origin(annotation) in (Union, types.UnionType) and any(
+        _takes_int(arg) for arg in get_args(annotation)
+    )
+
+
+def json_response(content: BaseModel | list[BaseModel], status_code: int = 200) -> Response:
+    """A response body serialized by pydantic in the route itself.
+
+    A sync route that returns a model leaves FastAPI to validate it again against the
+    response_model, in a threadpool hop taken *after* the route while the request's
+    database session still holds its pooled connection. Under load every worker thread
+    can be waiting for a connection that only such a hop would give back: the server
+    then hung until the pool's 30 s timeout (100 concurrent requests were enough). A
+    Response is sent as it is; the response_model stays declared, for the OpenAPI spec.
+
+    Args:
+        content: a model, or a list of models.
+        status_code: the HTTP status.
+    """
+    if isinstance(content, list):
+        body = b"[" + b",".join(item.model_dump_json().encode() for item in content) + b"]"
+    else:
+        body = content.model_dump_json().encode()
+    return Response(body, status_code=status_code, media_type="application/json")
 
 
 class In(BaseModel):
-    """An input: unknown fields are refused."""
+    """An input: unknown fields are refused, and so are NUL characters and NaN anywhere."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads true as 1 for an int field: a graph order or an id given as true
+        # is a mistake, not a number.
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if _takes_int(annotation) and not _takes_bool(annotation):
+                raise ValueError(f"expected a whole number, not {str(value).lower()}")
+        return value
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value)
 
 
 class Out(BaseModel):
@@ -36,10 +128,10 @@ class Out(BaseModel):
 
 
 class Stamped(Out):
-    """Who changed a row last, and when."""
+    """Who changed a row last, and when (times in UTC, with their offset)."""
 
-    created_at: dt.datetime | None = None
-    updated_at: dt.datetime | None = None
+    created_at: Moment = None
+    updated_at: Moment = None
     last_actor: str | None = None
 
 
@@ -139,6 +231,7 @@ class PipelineIn(In):
     is_active: bool = True
     run_frequency: Annotated[str, Field(max_length=100)] = "none"
     description: Annotated[str, Field(max_length=10_000)] | None = None
+    owners: Owners = Field(default_factory=list, description="Emailed when a run fails.")
 
 
 class PipelinePatch(In):
@@ -148,6 +241,7 @@ class PipelinePatch(In):
     is_active: bool | None = None
     run_frequency: Annotated[str, Field(max_length=100)] | None = None
     description: Annotated[str, Field(max_length=10_000)] | None = None
+    owners: Owners | None = Field(None, description="Emailed when a run fails.")
     version: int | None = Field(None, description="The version you read; a newer one is a 409.")
 
 
@@ -159,6 +253,7 @@ class PipelineOut(Stamped):
     is_active: bool
     run_frequency: str
     description: str | None
+    owners: list[str] = []
     version: int
 
 
@@ -290,10 +385,10 @@ class TokenOut(Out):
     administrator_id: int
     name: str
     prefix: str
-    created_at: dt.datetime | None
-    expires_at: dt.datetime | None
-    last_used_at: dt.datetime | None
-    revoked_at: dt.datetime | None
+    created_at: Moment
+    expires_at: Moment
+    last_used_at: Moment
+    revoked_at: Moment
 
 
 class TokenIssued(TokenOut):

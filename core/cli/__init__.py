@@ -12,7 +12,7 @@ import sys
 import typer
 
 from core import __version__
-from core.cli import dags, db, demo, lake, notebook, pipelines, secrets
+from core.cli import dags, db, demo, lake, notebook, pipelines, secrets, serve, users
 from core.cli import run as run_commands
 from core.cli.common import State
 from core.command_line import run
@@ -29,10 +29,12 @@ app.add_typer(dags.app, name="dags")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(lake.app, name="lake")
 app.add_typer(secrets.app, name="secrets")
+app.add_typer(users.app, name="users")
 app.add_typer(run_commands.runs_app, name="runs")
 app.add_typer(run_commands.transforms_app, name="transforms")
 app.command("run")(run_commands.run)
 app.command("demo")(demo.demo)
+app.command("serve")(serve.serve)
 app.command("notebook")(notebook.notebook)
 
 

@@ -30,7 +30,8 @@ def upgrade(
     typer.echo(f"upgraded to {migrate.current_revision(_url(ctx))}")
 
 
-@app.command()
+# "-1" is a revision, not an option: unknown options are taken as the argument.
+@app.command(context_settings={"ignore_unknown_options": True})
 def downgrade(
     ctx: typer.Context,
     revision: str = typer.Argument(..., help="Target revision, e.g. -1 or base."),

@@ -25,5 +25,7 @@ def demo(
     out.print(f"lake:    {result.lake_root}/{settings.branch}/acme_pharma/zentrix/")
     for path in result.outbox_files():
         out.print(f"outbox:  {path}")
+    email, password = result.login
+    out.print(f"web UI:  script/server, then http://127.0.0.1:8000/ as {email} / {password}")
     if result.report.failed:
         raise typer.Exit(1)

@@ -85,3 +85,25 @@ def metadata_for(engine_or_connection: Any, metadata: MetaData) -> MetaData:
     for table in metadata.tables.values():
         table.to_metadata(translated, schema=translation.get(table.schema, table.schema))
     return translated
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why the database could not be used, when ``exc`` is a lost or refused connection.
+
+    Args:
+        exc: an exception raised while using a session or connection.
+
+    Returns:
+        The driver's reason on one line (it names the host and port, never a password),
+        or None when ``exc`` is not about reaching the database (a refused statement).
+    """
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    lost = isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+    if not lost:
+        return None
+    original = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(original).splitlines() if line.strip()]
+    return lines[0] if lines else type(original).__name__

@@ -80,6 +80,7 @@ class PipelineSpec(_Model):
     active: bool = True
     run_frequency: str = "none"
     description: str | None = None
+    owners: list[str] = []
     states: list[StateSpec] = []
     runs: list[RunSpec] = []
 
@@ -281,6 +282,7 @@ class _Loader:
             is_active=spec.active,
             run_frequency=spec.run_frequency,
             description=spec.description,
+            owners=spec.owners,
             brand=self._lookup(self.brand, (spec.company, spec.brand), "company and brand"),
             pipeline_type=self._lookup(self.pipeline_type, spec.type, "pipeline type"),
         )

@@ -11,6 +11,7 @@ from core.demo.source import SourceFiles, generate
 from core.helpers.session_helper import SessionHelper
 from core.runner.local import Listener, LocalRunner
 from core.runner.report import RunReport
+from core.service.users import local_admin
 from core.settings import Settings
 
 PIPELINE = "acme_zentrix_patient_status"
@@ -26,6 +27,7 @@ class DemoResult:
     report: RunReport
     lake_root: str
     outbox: Path
+    login: tuple[str, str]  # the local admin's email and password, for script/server
 
     def outbox_files(self) -> list[Path]:
         """The files the run published to the outbox."""
@@ -54,6 +56,7 @@ def run_demo(
     with SessionHelper(settings, actor="core demo") as session:
         load_world(session, sample_world())  # idempotent: keeps what is configured
         session.commit()
+        login = local_admin(settings, session)
     source = generate(settings.home / LANDING, rows, day=day)
     report = LocalRunner(settings, workers=workers, listener=listener).run(PIPELINE)
-    return DemoResult(source, report, settings.lake_root or "", settings.home / OUTBOX)
+    return DemoResult(source, report, settings.lake_root or "", settings.home / OUTBOX, login)

@@ -25,6 +25,7 @@ import core
 from core.errors import ContractError, ContractNotFoundError, LakeError
 from core.lake.contract import Contract
 from core.lake.schema import check_compatible
+from core.lake.storage import describe_storage_error
 
 if TYPE_CHECKING:  # pandas costs a sixth of a second to import; workers may not need it
     import pandas as pd
@@ -115,12 +116,14 @@ class DatasetContract(Contract):
             A PublishSummary (rows, files, version).
 
         Raises:
-            ContractError: run_id or partitions are not valid.
+            ContractError: run_id or partitions are not valid, or a column name is empty
+                or used twice (nothing written).
             SchemaConflictError: a column's type differs from the table's (nothing written).
             LakeError: the write failed.
         """
         run_id = _check_run_id(run_id)
         source = _to_arrow(data)
+        _check_column_names(self.uri, source.column_names)
         stamp = _Stamp(run_id, _run_timestamp(session, run_id), dt.datetime.now(dt.UTC))
         # The metadata columns are added batch by batch as the writer pulls, so the
         # whole table is never copied with them: this is what keeps publish's peak low.
@@ -176,6 +179,7 @@ class DatasetContract(Contract):
 
         Raises:
             ContractNotFoundError: the table (or that version) does not exist.
+            ContractError: a filter or column names no column of the table.
         """
         # Imported here: pyarrow.dataset pulls in pandas, which a worker may never need.
         import pyarrow.dataset as pads
@@ -183,14 +187,18 @@ class DatasetContract(Contract):
 
         table = self.delta_table(version)
         pruning = [(RUN_ID, "=", str(_check_run_id(run_id)))] if run_id is not None else None
-        dataset = table.to_pyarrow_dataset(file_pruning_predicate=pruning)
-        expression = pq.filters_to_expression(filters) if filters else None
-        if run_id is not None:
-            by_run = pads.field(RUN_ID) == run_id
-            expression = by_run if expression is None else expression & by_run
-        if limit is not None:
-            return dataset.head(limit, columns=columns, filter=expression)
-        return dataset.to_table(columns=columns, filter=expression)
+        try:
+            dataset = table.to_pyarrow_dataset(file_pruning_predicate=pruning)
+            _check_known_columns(self, dataset.schema.names, filters, columns)
+            expression = pq.filters_to_expression(filters) if filters else None
+            if run_id is not None:
+                by_run = pads.field(RUN_ID) == run_id
+                expression = by_run if expression is None else expression & by_run
+            if limit is not None:
+                return dataset.head(limit, columns=columns, filter=expression)
+            return dataset.to_table(columns=columns, filter=expression)
+        except (DeltaError, OSError) as exc:  # the store failed part way (after its retries)
+            raise LakeError(f"{self!r}: reading failed: {describe_storage_error(exc)}") from exc
 
     def exists(self) -> bool:
         """True when the table has been published at least once."""
@@ -203,14 +211,28 @@ class DatasetContract(Contract):
 
         Raises:
             ContractNotFoundError: no table (or no such version) exists, naming what does.
+            ContractError: the version is not a whole number from 0.
         """
+        if version is not None and (
+            isinstance(version, bool) or not isinstance(version, int) or version < 0
+        ):
+            raise ContractError(
+                f"{self!r}: version {version!r} is not valid: expected a table version, "
+                "a whole number from 0 (`core lake show` lists them)"
+            )
         try:
             return DeltaTable(self.uri, version=version, storage_options=self.storage_options)
         except TableNotFoundError as exc:
             raise ContractNotFoundError(self._missing_message()) from exc
+        except OSError as exc:  # the store failed or cannot be reached (after its retries)
+            raise LakeError(
+                f"{self!r}: cannot open the Delta table: {describe_storage_error(exc)}"
+            ) from exc
         except DeltaError as exc:
             if version is None:
-                raise LakeError(f"{self!r}: cannot open the Delta table: {exc}") from exc
+                raise LakeError(
+                    f"{self!r}: cannot open the Delta table: {describe_storage_error(exc)}"
+                ) from exc
             raise ContractNotFoundError(
                 f"{self!r} has no version {version}: expected 0 to {self.delta_table().version()}"
             ) from exc
@@ -307,7 +329,9 @@ class DatasetContract(Contract):
         except TableNotFoundError:
             return None
         except (DeltaError, OSError) as exc:  # permissions, a corrupt log, an unreachable store
-            raise LakeError(f"{self!r}: the Delta table cannot be opened: {exc}") from exc
+            raise LakeError(
+                f"{self!r}: the Delta table cannot be opened: {describe_storage_error(exc)}"
+            ) from exc
 
     def _write(
         self,
@@ -328,9 +352,13 @@ class DatasetContract(Contract):
                     storage_options=self.storage_options,
                 )
                 return
-            except (CommitFailedError, DeltaError) as exc:
+            # OSError: the store failed (a full disk, 5xx or timeouts after their retries).
+            except (CommitFailedError, DeltaError, OSError) as exc:
                 if attempt == COMMIT_ATTEMPTS or not _is_conflict(exc):
-                    raise LakeError(f"{self!r}: publishing run {run_id} failed: {exc}") from exc
+                    raise LakeError(
+                        f"{self!r}: publishing run {run_id} failed and nothing was committed "
+                        f"(the table is as it was): {describe_storage_error(exc)}"
+                    ) from exc
                 time.sleep(0.05 * attempt)
 
     def _summary(self, run_id: int, rows: int) -> PublishSummary:
@@ -400,6 +428,38 @@ def _check_run_id(run_id: object) -> int:
     if isinstance(run_id, bool) or not isinstance(run_id, int) or run_id < 0:
         raise ContractError(f"run_id {run_id!r} is not valid: expected a RunEvent id (int >= 0)")
     return run_id
+
+
+def _check_column_names(uri: str, names: list[str]) -> None:
+    """Refuse data with an empty column name or a name used twice (Delta cannot store them)."""
+    blank = [i for i, name in enumerate(names, 1) if not name.strip()]
+    if blank:
+        raise ContractError(
+            f"{uri}: column {blank[0]} of the data to publish has an empty name; "
+            "nothing was written. Expected every column to have a non-blank name"
+        )
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ContractError(
+            f"{uri}: the data to publish has column(s) {', '.join(map(repr, twice))} more than "
+            "once; nothing was written. Expected unique column names: rename or drop the copies"
+        )
+
+
+def _check_known_columns(
+    contract: DatasetContract, present: list[str], filters: Filters, columns: list[str] | None
+) -> None:
+    """Refuse a fetch whose filters or columns name a column the table does not have."""
+    # DNF: a list of (column, op, value), or a list of such lists (OR of ANDs).
+    terms = [t for f in filters or [] for t in (f if isinstance(f, list) else [f])]
+    wanted = [str(t[0]) for t in terms if isinstance(t, tuple | list) and t]
+    unknown = [c for c in [*wanted, *(columns or [])] if c not in present]
+    if unknown:
+        data = [c for c in present if not c.startswith(METADATA_PREFIX)]
+        raise ContractError(
+            f"{contract!r}: no column {unknown[0]!r} in the table: expected one of "
+            f"{', '.join(data) or 'none'} (or a {METADATA_PREFIX}* column)"
+        )
 
 
 def _check_partitions(partitions: list[str], table: pa.Table) -> list[str]:

@@ -23,6 +23,7 @@ from pyarrow import fs as pafs
 
 from core.errors import ContractError, ContractNotFoundError, LakeError
 from core.lake.contract import Contract
+from core.lake.storage import describe_storage_error
 
 META_DIR = "_core_meta"
 TEMP_MARK = ".core-tmp-"
@@ -100,10 +101,19 @@ class RawContract(Contract):
         try:
             with _open_source(source) as reader:
                 self._write_atomic(self._file_path(name), reader)
-            meta = {"source_path": source_path, "source_modified_time": _iso(source_modified_time)}
+        except OSError as exc:
+            raise LakeError(
+                f"{self!r}: storing raw file {name!r} failed and nothing was replaced (any "
+                f"earlier copy is kept as it was): {describe_storage_error(exc)}"
+            ) from exc
+        meta = {"source_path": source_path, "source_modified_time": _iso(source_modified_time)}
+        try:
             self._write_atomic(self._meta_path(name), _BytesReader(json.dumps(meta).encode()))
         except OSError as exc:
-            raise LakeError(f"{self!r}: storing raw file {name!r} failed: {exc}") from exc
+            raise LakeError(
+                f"{self!r}: raw file {name!r} was stored whole, but its source metadata "
+                f"(source path and time) could not be: {describe_storage_error(exc)}"
+            ) from exc
         return self.file_info(name)
 
     def get_file(self, name: str, destination: str | os.PathLike[str]) -> Path:
@@ -129,7 +139,8 @@ class RawContract(Contract):
             temp.replace(target)
         except OSError as exc:
             raise LakeError(
-                f"{self!r}: copying raw file {name!r} to {target} failed: {exc}"
+                f"{self!r}: copying raw file {name!r} to {target} failed: "
+                f"{describe_storage_error(exc)}"
             ) from exc
         finally:
             temp.unlink(missing_ok=True)

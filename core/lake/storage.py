@@ -9,6 +9,7 @@ so adding one (gs://, abfs://) is one entry, not another branch.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,15 @@ from core.settings import Settings
 # conditional puts (If-None-Match), so no DynamoDB lock table is needed.
 S3_CONDITIONAL_PUT = {"aws_conditional_put": "etag"}
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# delta-rs prints an error's causes as a coloured tree: one cause per line, each after "↳".
+_ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+_CAUSE_BREAK = re.compile(r"\s*\n\s*↳\s*")
+# What a storage error most likely means, by a text its message holds (lower case).
+DIAGNOSES = (
+    ("no space left on device", "the lake's disk is full (no space left on device)"),
+    ("file too large", "a file would be larger than this system allows (file too large)"),
+    ("disk quota exceeded", "the lake's disk quota is used up (disk quota exceeded)"),
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,7 @@ def _local_path(uri: str) -> str:
 
 
 def _s3_options(settings: Settings) -> dict[str, str]:
-    options = {"AWS_REGION": settings.aws_region, **S3_CONDITIONAL_PUT}
+    options = {"AWS_REGION": settings.aws_region, **S3_CONDITIONAL_PUT, **_retry_options(settings)}
     endpoint = settings.aws_endpoint_url
     if endpoint:
         options["AWS_ENDPOINT_URL"] = endpoint
@@ -67,6 +77,22 @@ def _s3_options(settings: Settings) -> dict[str, str]:
     # the credentials of this process (or of the lake's secret) authoritative.
     options.update(_s3_credentials(settings))
     return options
+
+
+def _retry_options(settings: Settings) -> dict[str, str]:
+    """object_store's retries and timeouts (durations in milliseconds, as it parses them).
+
+    A request that fails (5xx, a timeout, a dropped connection) is retried
+    ``aws_retries`` times with exponential backoff; each request may take
+    ``aws_timeout_seconds``; retrying stops once every attempt could have timed out.
+    """
+    timeout = max(1, round(settings.aws_timeout_seconds * 1000))
+    return {
+        "max_retries": str(settings.aws_retries),
+        "retry_timeout": f"{timeout * (settings.aws_retries + 1)}ms",
+        "timeout": f"{timeout}ms",
+        "connect_timeout": f"{timeout}ms",
+    }
 
 
 def _s3_credentials(settings: Settings) -> dict[str, str]:
@@ -95,15 +121,22 @@ def _s3_filesystem(settings: Settings) -> pafs.FileSystem:
         "access_key": credentials.get("AWS_ACCESS_KEY_ID"),
         "secret_key": credentials.get("AWS_SECRET_ACCESS_KEY"),
     }
+    # The same retries (with the SDK's backoff) and timeouts as the Delta tables get.
+    resilience = {
+        "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=settings.aws_retries),
+        "connect_timeout": settings.aws_timeout_seconds,
+        "request_timeout": settings.aws_timeout_seconds,
+    }
     endpoint = settings.aws_endpoint_url
     if not endpoint:
-        return pafs.S3FileSystem(region=settings.aws_region, **keys)
+        return pafs.S3FileSystem(region=settings.aws_region, **keys, **resilience)
     parsed = urlparse(endpoint)
     return pafs.S3FileSystem(
         region=settings.aws_region,
         endpoint_override=parsed.netloc or endpoint,
         scheme=parsed.scheme or "https",
         **keys,
+        **resilience,
     )
 
 
@@ -154,3 +187,25 @@ def normalise_root(root: str) -> str:
     if scheme_of(root) in ("", "file"):
         return str(Path(_local_path(root)).expanduser().resolve())
     return root.rstrip("/")
+
+
+def describe_storage_error(exc: BaseException) -> str:
+    """A storage error (delta-rs, object_store, pyarrow) as one plain line, cause first.
+
+    delta-rs colours its messages and puts each cause on a line of its own; both are
+    undone here. A full disk, a file size limit or a used-up quota is said first, in
+    words, ahead of the library's own text (which names the object and the retries).
+
+    Args:
+        exc: the error a storage call raised.
+
+    Returns:
+        The message, e.g. ``"the lake's disk is full (no space left on device): ..."``.
+    """
+    text = _CAUSE_BREAK.sub(": ", _ANSI_COLOUR.sub("", str(exc)))
+    text = " ".join(text.split()) or type(exc).__name__
+    lowered = text.lower()
+    for needle, diagnosis in DIAGNOSES:
+        if needle in lowered:
+            return f"{diagnosis}: {text}"
+    return text

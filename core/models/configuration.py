@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
-from sqlalchemy.sql.expression import true
+from sqlalchemy.sql.expression import text, true
 
 from core.errors import ConfigurationError
 from core.models.administrators import ROLES, Administrator, ApiToken
@@ -30,7 +30,13 @@ from core.models.audit import AuditEvent
 from core.models.base import Base, JsonType, Tracked
 from core.models.runs import RUN_STATES, TASK_STATES, RunEvent, TaskRun
 from core.models.variables import check_variables, load_schema, parse_variables, to_text
-from core.names import validate_dag_id, validate_label, validate_path_part, validate_run_frequency
+from core.names import (
+    validate_dag_id,
+    validate_email_list,
+    validate_label,
+    validate_path_part,
+    validate_run_frequency,
+)
 
 __all__ = [
     "ROLES",
@@ -159,6 +165,8 @@ class Pipeline(Tracked, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     run_frequency: Mapped[str] = mapped_column(String(100), default="none", server_default="none")
     description: Mapped[str | None] = mapped_column(Text)
+    # Email addresses told when a run fails (core.alerts).
+    owners: Mapped[list[str]] = mapped_column(JsonType, default=list, server_default=text("'[]'"))
     # Optimistic concurrency: SQLAlchemy bumps it on every UPDATE and refuses a stale one.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
@@ -180,6 +188,10 @@ class Pipeline(Tracked, Base):
     @validates("run_frequency")
     def _frequency(self, _key: str, value: str) -> str:
         return validate_run_frequency(value, f"pipeline {self.name!r} run_frequency")
+
+    @validates("owners")
+    def _owners(self, _key: str, value: list[str]) -> list[str]:
+        return validate_email_list(value, f"pipeline {self.name!r} owners")
 
 
 class PipelineStateType(Tracked, Base):
@@ -381,17 +393,19 @@ class Transformation(Tracked, Base):
         return problems + self.check_variables()
 
     def set_variables(self, values: dict[str, Any]) -> None:
-        """Replace the variables with these values (typed values are stored as text)."""
+        """Replace the variables with these values (typed values are stored as text).
+
+        None is stored as no value (the template's default then applies), not as "None".
+        """
         rows = {v.name: v for v in self.transformation_variables}
         for name in set(rows) - set(values):
             self.transformation_variables.remove(rows[name])
         for name, value in values.items():
+            text = None if value is None else to_text(value)
             if name in rows:
-                rows[name].value = to_text(value)
+                rows[name].value = text
             else:
-                self.transformation_variables.append(
-                    TransformationVariable(name=name, value=to_text(value))
-                )
+                self.transformation_variables.append(TransformationVariable(name=name, value=text))
 
     def _schema(self) -> dict[str, Any]:
         template = self.transformation_template

@@ -4,7 +4,8 @@ The plan (core/plan.py) gives the groups in exactly the order the Airflow DAG
 has them. Each transformation runs as its own worker process (``corebot run``);
 those of one group run in parallel, up to ``workers`` at a time. A failure stops
 the downstream groups (their tasks become ``upstream_failed``); ``resume`` re-runs
-what failed or never ran in an earlier run, under the same run id.
+what failed or never ran in an earlier run, under the same run id. A failed run
+sends its failure alert (core.alerts) to the pipeline's owners.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from core.errors import ConfigurationError
+from core.alerts import notify_failure
+from core.database.engine import unreachable_reason
+from core.errors import ConfigurationError, DatabaseError
 from core.helpers.session_helper import SessionHelper
 from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan
 from core.runner.report import RunReport, build_report
@@ -64,8 +68,10 @@ class LocalRunner:
         Raises:
             NotFoundError: no such pipeline or run.
             ConfigurationError: the run belongs to another pipeline, or the state is unknown.
+            DatabaseError: the configuration database cannot be reached (the message says
+                how to resume the run once it is back).
         """
-        with SessionHelper(self.settings, actor="core run") as session:
+        with self._database(pipeline, resume) as session:
             plan, run_id = self._prepare(session, pipeline, resume)
             done = {
                 tid for tid, row in task_runs(session, run_id).items() if row.state == "success"
@@ -78,18 +84,43 @@ class LocalRunner:
                 f"its states: {', '.join(states)}"
             )
         try:
-            failed = self._run_groups(groups, run_id, done)
+            failed = self._run_groups(groups, run_id, done, pipeline)
         except BaseException:  # Ctrl-C, a worker that cannot start: the run must end failed
-            with SessionHelper(self.settings, actor="core run") as session:
+            with self._database(pipeline, run_id) as session:
                 finish_run(session, run_id, failed=True)
             raise
-        with SessionHelper(self.settings, actor="core run") as session:
+        with self._database(pipeline, run_id) as session:
             finish_run(session, run_id, failed)
+            if failed:
+                notify_failure(self.settings, session, run_id)  # logs, never raises
             return build_report(session, plan, run_id, self.log_dir(run_id))
 
     def log_dir(self, run_id: int) -> Path:
         """Where the workers' output of a run is kept."""
         return self.settings.home / "logs" / f"run_{run_id}"
+
+    @contextmanager
+    def _database(self, pipeline: str, run_id: int | None) -> Iterator[Session]:
+        """A session; a lost database becomes a DatabaseError saying how to resume the run."""
+        if run_id is None:
+            after = f"no run of {pipeline!r} was started; start it again once the database is back"
+        else:
+            after = (
+                f"run {run_id} of {pipeline!r} stopped and is not recorded as finished; once the "
+                f"database is back, resume it with `core run {pipeline} --resume {run_id}`"
+            )
+        try:
+            with SessionHelper(self.settings, actor="core run") as session:
+                yield session
+        except DatabaseError as exc:  # unreachable on first use in this process
+            raise DatabaseError(f"{exc}; {after}") from exc
+        except Exception as exc:
+            reason = unreachable_reason(exc)
+            if reason is None:
+                raise
+            raise DatabaseError(
+                f"the configuration database cannot be reached ({reason}); {after}"
+            ) from exc
 
     def _prepare(
         self, session: Session, pipeline: str, resume: int | None
@@ -108,7 +139,9 @@ class LocalRunner:
         session.commit()
         return plan, resume
 
-    def _run_groups(self, groups: list[TaskGroup], run_id: int, done: set[int]) -> bool:
+    def _run_groups(
+        self, groups: list[TaskGroup], run_id: int, done: set[int], pipeline: str
+    ) -> bool:
         for index, group in enumerate(groups):
             pending = [t for t in group.tasks if t.transformation_id not in done]
             for task in group.tasks:
@@ -117,7 +150,7 @@ class LocalRunner:
             with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
                 codes = list(pool.map(lambda t: self._run_task(t, run_id), pending))
             if any(code != 0 for code in codes):
-                self._mark_downstream(groups[index + 1 :], run_id)
+                self._mark_downstream(groups[index + 1 :], run_id, pipeline)
                 return True
         return False
 
@@ -146,9 +179,9 @@ class LocalRunner:
                 check=False,
             ).returncode
 
-    def _mark_downstream(self, groups: list[TaskGroup], run_id: int) -> None:
+    def _mark_downstream(self, groups: list[TaskGroup], run_id: int, pipeline: str) -> None:
         ids = [t.transformation_id for g in groups for t in g.tasks]
-        with SessionHelper(self.settings, actor="core run") as session:
+        with self._database(pipeline, run_id) as session:
             mark_tasks(session, run_id, ids, "upstream_failed")
 
     def _tell(self, event: str, task: TaskSpec, detail: str) -> None:

@@ -63,6 +63,7 @@ class AwsSecretsManagerBackend:
     def __init__(self, settings: Settings) -> None:
         self.region = settings.aws_region
         self.endpoint_url = settings.aws_endpoint_url
+        self.retries, self.timeout = settings.aws_retries, settings.aws_timeout_seconds
         self.cache_key = f"aws:{self.region}:{self.endpoint_url or ''}"
         self._client: Any = None
 
@@ -127,10 +128,20 @@ class AwsSecretsManagerBackend:
         if self._client is None:
             # Imported here: boto3 is slow to import and dev machines use the local file.
             import boto3
+            from botocore.config import Config
 
             install_log_redaction()
+            # Standard mode retries throttling, 5xx and timeouts with exponential backoff.
+            config = Config(
+                retries={"mode": "standard", "total_max_attempts": self.retries + 1},
+                connect_timeout=self.timeout,
+                read_timeout=self.timeout,
+            )
             self._client = boto3.client(
-                "secretsmanager", region_name=self.region, endpoint_url=self.endpoint_url
+                "secretsmanager",
+                region_name=self.region,
+                endpoint_url=self.endpoint_url,
+                config=config,
             )
         return self._client
 

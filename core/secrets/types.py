@@ -151,12 +151,20 @@ class DatabaseSecret(SecretFields):
 
 
 class EmailSecret(SecretFields):
-    """A mailbox login."""
+    """A mailbox login: ``address`` sends (and logs in unless ``username`` is stored)."""
 
     address: Text
     password: SecretStr
     host: Text
     port: Port
+    username: str | None = None
+    starttls: bool | None = None
+
+
+class WebhookSecret(SecretFields):
+    """A webhook (e.g. Slack's incoming webhook): its URL is the credential."""
+
+    url: SecretStr
 
 
 class S3Secret(SecretFields):
@@ -178,6 +186,7 @@ TYPES: dict[str, type[SecretFields]] = {
     "database": DatabaseSecret,
     "email": EmailSecret,
     "s3": S3Secret,
+    "webhook": WebhookSecret,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from sqlalchemy import select
@@ -10,12 +11,19 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from core.errors import ConfigurationError, TransformationVariableError
 from core.models import configuration as cfg
 from core.models.base import utcnow
+from core.models.variables import load_schema
 from core.service.resources import Problem, Resource
 from core.settings import Settings
 from core.transforms.notebook_validation import check_notebook_parameters
 
+# The variables of a transformation as the client sent them, until it is checked: once
+# stored as text, a list sent for a string variable would pass as its JSON.
+_SENT_VARIABLES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
 
 def _set_tags(session: Session, template: cfg.TransformationTemplate, names: list[str]) -> None:
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise ConfigurationError(f"expected a list of tag names, got {names!r}")
     wanted = sorted(set(names))
     known = {t.name: t for t in session.scalars(select(cfg.Tag).where(cfg.Tag.name.in_(wanted)))}
     template.tags = [known.get(name) or cfg.Tag(name=name) for name in wanted]
@@ -24,7 +32,14 @@ def _set_tags(session: Session, template: cfg.TransformationTemplate, names: lis
 def _set_variables(_session: Session, row: cfg.Transformation, values: dict[str, Any]) -> None:
     if not isinstance(values, dict):
         raise ConfigurationError(f"expected an object of variable names to values, got {values!r}")
+    column = cfg.TransformationVariable.__table__.columns["name"]
+    bad = [n for n in values if not n or len(n) > column.type.length]
+    if bad:
+        raise ConfigurationError(
+            f"variable names {bad!r} are not valid: expected 1 to {column.type.length} characters"
+        )
     row.set_variables(values)
+    _SENT_VARIABLES[row] = dict(values)  # for check_transformation (stored as text)
     if row.id is not None:
         row.updated_at = utcnow()  # a change of variables is a change of the row (its version)
 
@@ -49,11 +64,53 @@ def check_transformation(
     row.pipeline_state = session.get(cfg.PipelineState, row.pipeline_state_id)
     problems = [_field_of(row, problem) for problem in row.check()]
     template = row.transformation_template
+    problems += _containers_for_text(row, _SENT_VARIABLES.pop(row, {}))
     if template.kind == "notebook" and settings is not None:
         names = list(template.variable_structures or {})
         for message in check_notebook_parameters(template.name, names, settings):
             problems.append(("transformation_template_id", template.id, message))
     return problems
+
+
+def check_template(
+    _session: Session, row: cfg.TransformationTemplate, settings: Settings | None
+) -> list[Problem]:
+    """Every problem of a template about to be saved that needs more than its fields.
+
+    A notebook template's notebook must exist and its parameters cell must assign every
+    variable the template declares (core.transforms.notebook_validation); each missing
+    variable is tied to ``variable_structures.NAME``, a missing or unreadable notebook
+    to ``name``.
+    """
+    if row.kind != "notebook" or settings is None:
+        return []
+    general = check_notebook_parameters(row.name, [], settings)
+    if general:
+        return [("name", row.name, message) for message in general]
+    structures = row.variable_structures or {}
+    return [
+        (f"variable_structures.{name}", structures[name], message)
+        for name in structures
+        for message in check_notebook_parameters(row.name, [name], settings)
+    ]
+
+
+def _containers_for_text(row: cfg.Transformation, sent: dict[str, Any]) -> list[Problem]:
+    """A JSON object or list sent for a variable the template declares as a string."""
+    try:
+        schema = load_schema(row.transformation_template.variable_structures, "")
+    except ConfigurationError:
+        return []  # row.check() reports the broken schema
+    return [
+        (
+            f"variables.{name}",
+            value,
+            f"{row.label}: variable {name!r} is a string, but a JSON "
+            f"{'object' if isinstance(value, dict) else 'list'} was sent; expected text",
+        )
+        for name, value in sent.items()
+        if name in schema and schema[name].type == "string" and isinstance(value, dict | list)
+    ]
 
 
 def _field_of(row: cfg.Transformation, problem: ConfigurationError) -> Problem:
@@ -109,7 +166,15 @@ STATE_TYPES = Resource(
 PIPELINES = Resource(
     noun="pipeline",
     model=cfg.Pipeline,
-    fields=("name", "pipeline_type_id", "brand_id", "is_active", "run_frequency", "description"),
+    fields=(
+        "name",
+        "pipeline_type_id",
+        "brand_id",
+        "is_active",
+        "run_frequency",
+        "description",
+        "owners",
+    ),
     references={"pipeline_type_id": cfg.PipelineType, "brand_id": cfg.Brand},
     unique=(("name",),),
     sortable=("id", "name", "is_active", "run_frequency", "updated_at"),
@@ -160,6 +225,7 @@ TEMPLATES = Resource(
     search=(cfg.TransformationTemplate.name, cfg.TransformationTemplate.description),
     options=(selectinload(cfg.TransformationTemplate.tags),),
     setters={"tags": _set_tags},
+    before_save=check_template,
 )
 TRANSFORMATIONS = Resource(
     noun="transformation",

@@ -7,12 +7,13 @@ pipelines or transformations there are.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from core.errors import (
     ConfigurationError,
@@ -24,7 +25,14 @@ from core.errors import (
 from core.models import configuration as cfg
 from core.plan.model import PipelinePlan, build_plan
 from core.plan.queries import PlanFilters
-from core.service.resources import commit
+from core.service.resources import (
+    LIKE_ESCAPE,
+    MAX_OFFSET,
+    commit,
+    contains_pattern,
+    unstorable,
+    valid_id,
+)
 
 SORTS = ("name", "updated_at", "last_run_at", "is_active")
 
@@ -59,27 +67,61 @@ def list_pipelines(
     """A page of the pipeline list with each pipeline's last run, in two queries.
 
     Raises:
-        InvalidInputError: an unknown sort field.
+        InvalidInputError: an unknown sort field, a filter or search text that no
+            database can compare (NUL characters), limit or offset out of range.
     """
+    _check_list_input(filters, q, limit, offset)
     conditions = filters.conditions()
     if q:
-        pattern = f"%{q.lower()}%"
+        pattern = contains_pattern(q)
         conditions.append(
             or_(
-                func.lower(cfg.Pipeline.name).like(pattern),
-                func.lower(func.coalesce(cfg.Pipeline.description, "")).like(pattern),
+                func.lower(cfg.Pipeline.name).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(func.coalesce(cfg.Pipeline.description, "")).like(
+                    pattern, escape=LIKE_ESCAPE
+                ),
             )
         )
     total = session.scalar(select(func.count(cfg.Pipeline.id)).where(*conditions)) or 0
     query = _list_query().where(*conditions).order_by(*_order(sort)).limit(limit).offset(offset)
-    return [PipelineRow(**row._asdict()) for row in session.execute(query)], total
+    # The columns are selected in PipelineRow's field order (row._asdict() per row
+    # cost more than the query).
+    return [PipelineRow(*row) for row in session.execute(query)], total
 
 
+def _check_list_input(filters: PlanFilters, q: str | None, limit: int, offset: int) -> None:
+    texts = {
+        "company": filters.company,
+        "brand": filters.brand,
+        "type": filters.pipeline_type,
+        "q": q,
+    }
+    problems: list[Any] = [
+        (name, value, unstorable(value)) for name, value in texts.items() if unstorable(value)
+    ]
+    if not 1 <= limit <= 500:
+        problems.append(("limit", limit, "expected a whole number from 1 to 500"))
+    if not 0 <= offset <= MAX_OFFSET:
+        problems.append(("offset", offset, f"expected a whole number from 0 to {MAX_OFFSET}"))
+    if problems:
+        raise InvalidInputError(problems)
+
+
+@functools.cache
 def _list_query() -> Any:
-    last = (
-        select(cfg.RunEvent.pipeline_id, func.max(cfg.RunEvent.id).label("run_id"))
-        .group_by(cfg.RunEvent.pipeline_id)
-        .subquery()
+    """The list's SELECT without filters, order and page; built once (statements are
+    immutable, and building this one cost as much as running it).
+
+    Each pipeline's last run is found by a correlated subquery on the indexed
+    run_events.pipeline_id, so only the rows of the page are looked up, however
+    many runs there are (a GROUP BY over every run grew with the run history).
+    """
+    newer = aliased(cfg.RunEvent)
+    last_run_id = (
+        select(func.max(newer.id))
+        .where(newer.pipeline_id == cfg.Pipeline.id)
+        .correlate(cfg.Pipeline)
+        .scalar_subquery()
     )
     return (
         select(
@@ -101,8 +143,7 @@ def _list_query() -> Any:
         .join(cfg.PharmaceuticalCompany)
         .join(cfg.PipelineType, cfg.Pipeline.pipeline_type_id == cfg.PipelineType.id)
         .join(cfg.Segment)
-        .outerjoin(last, last.c.pipeline_id == cfg.Pipeline.id)
-        .outerjoin(cfg.RunEvent, cfg.RunEvent.id == last.c.run_id)
+        .outerjoin(cfg.RunEvent, cfg.RunEvent.id == last_run_id)
     )
 
 
@@ -157,7 +198,7 @@ def load_pipeline(session: Session, pipeline_id: int) -> cfg.Pipeline:
             transformations.selectinload(cfg.Transformation.transformation_variables),
         )
     )
-    pipeline = session.scalars(query).unique().one_or_none()
+    pipeline = session.scalars(query).unique().one_or_none() if valid_id(pipeline_id) else None
     if pipeline is None:
         raise NotFoundError(f"no pipeline with id {pipeline_id}")
     return pipeline

@@ -13,11 +13,12 @@ work for all of them, so the API, the UI and the tests share one behaviour:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import Boolean, ColumnElement, Integer, String, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -33,6 +34,42 @@ from core.models.base import Base
 from core.settings import Settings
 
 Problem = tuple[str, object, str]
+
+# Ids are INTEGER columns: PostgreSQL's int4. A larger id cannot exist (and SQLite
+# refuses to bind integers beyond 64 bits), so it is answered as "not found".
+MAX_ID = 2**31 - 1
+MAX_OFFSET = 10**9
+TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off")
+# The escape character of text-search patterns (see contains_pattern).
+LIKE_ESCAPE = "\\"
+
+
+def unstorable(value: Any) -> str | None:
+    """Why no database column can hold a value, or None when one can.
+
+    PostgreSQL refuses NUL characters in text and JSON, and JSON has no NaN or
+    Infinity; nested objects and lists are looked into.
+
+    Returns:
+        A sentence saying what is wrong, or None.
+    """
+    if isinstance(value, str) and "\x00" in value:
+        return "must not contain NUL (\\x00) characters"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, not {value}"
+    if isinstance(value, dict):
+        items: list[Any] = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        return None
+    return next((problem for item in items if (problem := unstorable(item))), None)
+
+
+def valid_id(value: Any) -> bool:
+    """Whether a value can be the id of a row (a whole number from 1 to MAX_ID)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
 @dataclass(frozen=True)
@@ -95,8 +132,10 @@ def list_rows(
     """One page of rows, in two queries (the count and the page).
 
     Raises:
-        InvalidInputError: the sort field or a filter is unknown.
+        InvalidInputError: the sort field or a filter is unknown, a filter's value is not
+            of its column's type, or limit/offset are out of range.
     """
+    _check_page(limit, offset)
     conditions = _conditions(resource, filters or {}, q)
     order = _order(resource, sort)
     total = session.scalar(select(func.count()).select_from(resource.model).where(*conditions))
@@ -111,6 +150,8 @@ def get_row(session: Session, resource: Resource, row_id: int) -> Any:
     Raises:
         NotFoundError: there is none.
     """
+    if not valid_id(row_id):
+        raise NotFoundError(f"no {resource.noun} with id {row_id}")
     query = select(resource.model).where(resource.model.id == row_id)
     row = session.scalars(query.options(*resource.options)).unique().one_or_none()
     if row is None:
@@ -165,12 +206,19 @@ def delete_row(session: Session, resource: Resource, row_id: int) -> Any:
 
     Raises:
         NotFoundError: no such row.
-        ConflictError: other rows still refer to it.
+        ConflictError: other rows still refer to it (the message names them).
     """
     row = get_row(session, resource, row_id)
     if resource.deactivate:
         setattr(row, resource.deactivate, False)
         return commit(session, f"{resource.noun} {row_id}")
+    referrers = _referrers(session, resource, row_id)
+    if referrers:
+        session.rollback()
+        raise ConflictError(
+            f"{resource.noun} {row_id} cannot be deleted while other rows refer to it "
+            f"({', '.join(referrers)}); delete them or point them elsewhere first"
+        )
     session.delete(row)
     commit(session, f"{resource.noun} {row_id}", deleting=True)
     return row
@@ -258,14 +306,36 @@ def _assign(
             hint = did_you_mean(name, known)
             problems.append((name, value, f"is not a field of {resource.noun}.{hint}"))
             continue
+        shown = "(redacted)" if name in resource.redacted else value
+        if unstorable(value):
+            problems.append((name, shown, unstorable(value) or ""))
+            continue
         try:
             if name in resource.setters:
                 resource.setters[name](session, row, value)
             else:
                 setattr(row, name, value)
         except ConfigurationError as exc:
-            problems.append((name, "(redacted)" if name in resource.redacted else value, str(exc)))
+            problems.append((name, shown, str(exc)))
+        else:  # checked as stored: a validator may change a value (emails are lower-cased)
+            refused = None if name in resource.setters else _column_refuses(resource, row, name)
+            if refused:
+                problems.append((name, shown, refused))
     return problems
+
+
+def _column_refuses(resource: Resource, row: Any, name: str) -> str | None:
+    """Why the column ``name`` cannot hold the row's value (null, length, range), or None."""
+    column, value = resource.model.__table__.columns[name], getattr(row, name)
+    if value is None:
+        return None if column.nullable else "must not be null"
+    if isinstance(column.type, String) and isinstance(value, str):
+        length = column.type.length
+        if length is not None and len(value) > length:
+            return f"is {len(value)} characters long: expected at most {length}"
+    if isinstance(column.type, Integer) and isinstance(value, int) and abs(value) > MAX_ID:
+        return f"is out of range: expected at most {MAX_ID}"
+    return None
 
 
 def _required(resource: Resource, values: Mapping[str, Any]) -> list[str]:
@@ -286,9 +356,30 @@ def _missing_references(
     problems: list[Problem] = []
     for name, model in resource.references.items():
         value = values.get(name)
-        if value is not None and session.get(model, value) is None:
+        if value is None or (isinstance(value, int) and abs(value) > MAX_ID):
+            continue  # absent, or already refused as out of range
+        if not valid_id(value) or session.get(model, value) is None:
             problems.append((name, value, f"no {model.__tablename__} row has id {value}"))
     return problems
+
+
+def _referrers(session: Session, resource: Resource, row_id: int) -> list[str]:
+    """What still refers to a row through a foreign key that forbids deleting it."""
+    table = resource.model.__table__
+    found: list[str] = []
+    for other in table.metadata.sorted_tables:
+        for key in other.foreign_keys:
+            if key.column.table is not table or (key.ondelete or "").upper() in (
+                "CASCADE",
+                "SET NULL",
+            ):
+                continue
+            count = session.scalar(
+                select(func.count()).select_from(other).where(key.parent == row_id)
+            )
+            if count:
+                found.append(f"{count} row{'s' if count > 1 else ''} of {other.name}")
+    return found
 
 
 def _taken(session: Session, resource: Resource, row: Any) -> list[Problem]:
@@ -320,11 +411,69 @@ def _conditions(resource: Resource, filters: Mapping[str, Any], q: str | None) -
         if name not in resource.filters:
             hint = did_you_mean(name, resource.filters)
             raise InvalidInputError([(name, value, f"is not a filter of {resource.noun}.{hint}")])
-        conditions.append(resource.filters[name] == value)
+        column = resource.filters[name]
+        conditions.append(column == filter_value(name, column, value))
+    if q and unstorable(q):
+        raise InvalidInputError([("q", q, unstorable(q) or "")])
     if q and resource.search:
-        pattern = f"%{q.lower()}%"
-        conditions.append(or_(*(func.lower(column).like(pattern) for column in resource.search)))
+        pattern = contains_pattern(q)
+        conditions.append(
+            or_(
+                *(
+                    func.lower(column).like(pattern, escape=LIKE_ESCAPE)
+                    for column in resource.search
+                )
+            )
+        )
     return conditions
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching values that contain ``text`` literally (lower-cased).
+
+    ``%`` and ``_`` in the text are matched as themselves, not as wildcards; use the
+    pattern with ``escape=LIKE_ESCAPE``.
+    """
+    escaped = "".join(LIKE_ESCAPE + c if c in "%_" + LIKE_ESCAPE else c for c in text.lower())
+    return f"%{escaped}%"
+
+
+def filter_value(name: str, column: Any, value: Any) -> Any:
+    """A filter's value as its column's type (query strings arrive as text).
+
+    Raises:
+        InvalidInputError: the value is not of the column's type, naming the filter.
+    """
+    kind = column.type
+    if isinstance(kind, Boolean):
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in TRUE_WORDS or word in FALSE_WORDS:
+            return word in TRUE_WORDS
+        raise InvalidInputError([(name, value, "expected true or false")])
+    if isinstance(kind, Integer):
+        try:
+            number = value if isinstance(value, int) else int(str(value).strip())
+        except ValueError:
+            number = None
+        if number is None or isinstance(number, bool) or abs(number) > MAX_ID:
+            raise InvalidInputError([(name, value, f"expected a whole number up to {MAX_ID}")])
+        return number
+    text = str(value)
+    if unstorable(text):
+        raise InvalidInputError([(name, value, unstorable(text) or "")])
+    return text
+
+
+def _check_page(limit: int, offset: int) -> None:
+    problems: list[Problem] = []
+    if not 1 <= limit <= 500:
+        problems.append(("limit", limit, "expected a whole number from 1 to 500"))
+    if not 0 <= offset <= MAX_OFFSET:
+        problems.append(("offset", offset, f"expected a whole number from 0 to {MAX_OFFSET}"))
+    if problems:
+        raise InvalidInputError(problems)
 
 
 def _order(resource: Resource, sort: str) -> list[Any]:

@@ -14,18 +14,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from core.errors import (
     AuthenticationError,
     ConfigurationError,
+    InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
 )
 from core.models.administrators import ROLES, Administrator, ApiToken
 from core.models.base import utcnow
+from core.service.resources import unstorable, valid_id
+from core.settings import Settings
 
 TOKEN_PREFIX = "core_"  # noqa: S105 - a label, not a secret
+# last_used_at is written at most this often per token, so reads do not become writes.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 MIN_PASSWORD_LENGTH = 10
 # A hash to verify against when the email is unknown, so both cases take as long.
 _DUMMY_HASH: list[str] = []
@@ -122,14 +127,19 @@ def issue_token(
 
     Raises:
         NotFoundError: no such user.
-        ConfigurationError: the name is empty or the lifetime is not positive.
+        InvalidInputError: the name is empty or the lifetime is not positive (a
+            ConfigurationError naming the field).
     """
-    if session.get(Administrator, user_id) is None:
+    if not valid_id(user_id) or session.get(Administrator, user_id) is None:
         raise NotFoundError(f"no user with id {user_id}")
-    if not name or not name.strip() or len(name) > 100:
-        raise ConfigurationError(f"token name {name!r} is not valid: expected 1-100 characters")
-    if expires_in_days is not None and expires_in_days <= 0:
-        raise ConfigurationError(f"expires_in_days {expires_in_days} is not valid: expected > 0")
+    if not isinstance(name, str) or not name.strip() or len(name) > 100 or unstorable(name):
+        raise InvalidInputError(
+            [("name", name, "is not a valid token name: expected 1-100 characters, not blank")]
+        )
+    if expires_in_days is not None and not 0 < expires_in_days <= 36_500:
+        raise InvalidInputError(
+            [("expires_in_days", expires_in_days, "expected a number of days from 1 to 36500")]
+        )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires = utcnow() + dt.timedelta(days=expires_in_days) if expires_in_days else None
     row = ApiToken(
@@ -155,9 +165,12 @@ def user_for_token(session: Session, token: str) -> Administrator:
     Raises:
         AuthenticationError: unknown, revoked or expired token, or an inactive owner.
     """
-    row = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == token_hash(token))
-    ).one_or_none()
+    query = (
+        select(ApiToken)
+        .where(ApiToken.token_hash == token_hash(token))
+        .options(joinedload(ApiToken.administrator))  # one query per request, not two
+    )
+    row = session.scalars(query).one_or_none()
     now = utcnow()
     if row is None or row.revoked_at is not None:
         raise AuthenticationError("the API token is unknown or revoked; create a new one")
@@ -165,7 +178,8 @@ def user_for_token(session: Session, token: str) -> Administrator:
         raise AuthenticationError(f"the API token {row.prefix}… expired; create a new one")
     if not row.administrator.is_active:
         raise AuthenticationError("the API token's user is deactivated")
-    row.last_used_at = now
+    if row.last_used_at is None or now - _aware(row.last_used_at) >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
     return row.administrator
 
 
@@ -175,7 +189,7 @@ def revoke_token(session: Session, token_id: int) -> ApiToken:
     Raises:
         NotFoundError: no such token.
     """
-    row = session.get(ApiToken, token_id)
+    row = session.get(ApiToken, token_id) if valid_id(token_id) else None
     if row is None:
         raise NotFoundError(f"no API token with id {token_id}")
     row.revoked_at = row.revoked_at or utcnow()
@@ -186,3 +200,41 @@ def revoke_token(session: Session, token_id: int) -> ApiToken:
 def _aware(moment: dt.datetime) -> dt.datetime:
     # SQLite hands back naive datetimes; they were stored in UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+LOCAL_ADMIN = "admin@core.local"
+
+
+def local_admin(settings: Settings, session: Session) -> tuple[str, str]:
+    """The dev machine's admin, created on first use with a random password.
+
+    The password is kept in ``$CORE_HOME/admin_password`` (mode 0600) so the
+    demo can print it again; only dev uses this.
+
+    Returns:
+        The email address and the password.
+
+    Raises:
+        ConfigurationError: outside dev, where people are added with ``core users add``.
+    """
+    if settings.environment != "dev":
+        raise ConfigurationError(
+            f"a local admin exists only in dev, not {settings.environment}; "
+            "add people with `core users add EMAIL --role admin`"
+        )
+    path = settings.home / "admin_password"
+    exists = session.scalars(
+        select(Administrator).where(Administrator.email_address == LOCAL_ADMIN)
+    ).one_or_none()
+    if exists is not None and path.is_file():
+        return LOCAL_ADMIN, path.read_text().strip()
+    password = secrets.token_urlsafe(12)
+    if exists is None:
+        add_user(session, LOCAL_ADMIN, "admin", password, first="Local")
+    else:
+        exists.hashed_password = hash_password(password)
+        session.commit()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(password + "\n")
+    return LOCAL_ADMIN, password

@@ -48,6 +48,32 @@ def test_upgrade_to_head_and_down_to_base(database_url: str) -> None:
     assert migrate.current_revision(database_url) == migrate.head_revision()
 
 
+def test_stepping_down_and_up_one_revision_keeps_the_configuration(database_url: str) -> None:
+    from core.database.seed import load_world, sample_world
+
+    migrate.upgrade(database_url)
+    with _session(database_url, "test") as session:
+        load_world(session, sample_world())
+        session.commit()
+    counts = _counts(database_url)
+    assert counts["transformations"] > 0
+    migrate.downgrade(database_url, "-1")
+    assert _counts(database_url) == counts  # a table rebuild must not cascade deletes
+    migrate.upgrade(database_url)
+    assert _counts(database_url) == counts
+    with get_engine(database_url).connect() as connection:
+        versions = connection.execute(sa.text("SELECT DISTINCT version FROM pipelines")).all()
+    assert versions == [(1,)]
+
+
+def _counts(url: str) -> dict[str, int]:
+    tables = ("pipelines", "pipeline_states", "transformations", "transformation_variables")
+    with get_engine(url).connect() as connection:
+        return {
+            t: connection.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables
+        }
+
+
 def test_autogenerate_finds_no_difference(database_url: str) -> None:
     migrate.upgrade(database_url)
     engine = get_engine(database_url)

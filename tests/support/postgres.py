@@ -59,6 +59,36 @@ def _as_server_user(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command]
 
 
+def _start(pg_ctl: str, data: Path, port: int, directory: Path) -> None:
+    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+    log = str(directory / "server.log")
+    subprocess.run(
+        _as_server_user([pg_ctl, "-D", str(data), "-o", options, "-w", "-l", log, "start"]),
+        check=True,
+        capture_output=True,
+        cwd=directory,
+    )
+
+
+def stop_cluster(cluster: PostgresCluster) -> None:
+    """Stop a running cluster now (``-m fast``: open connections are cut, as in an outage)."""
+    pg_ctl = find_binary("pg_ctl") or "pg_ctl"
+    subprocess.run(
+        _as_server_user(
+            [pg_ctl, "-D", str(cluster.directory / "data"), "-m", "fast", "-w", "stop"]
+        ),
+        check=True,
+        capture_output=True,
+        cwd=cluster.directory,
+    )
+
+
+def start_cluster(cluster: PostgresCluster) -> None:
+    """Start a cluster stopped by :func:`stop_cluster` again, on the same port."""
+    pg_ctl = find_binary("pg_ctl") or "pg_ctl"
+    _start(pg_ctl, cluster.directory / "data", cluster.port, cluster.directory)
+
+
 @contextlib.contextmanager
 def running_cluster() -> Iterator[PostgresCluster]:
     """Start a fresh cluster on a free loopback port; stop and delete it afterwards.
@@ -79,23 +109,7 @@ def running_cluster() -> Iterator[PostgresCluster]:
         _as_server_user([initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]),
         **run,
     )
-    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        _as_server_user(
-            [
-                pg_ctl,
-                "-D",
-                str(data),
-                "-o",
-                options,
-                "-w",
-                "-l",
-                str(directory / "server.log"),
-                "start",
-            ]
-        ),
-        **run,
-    )
+    _start(pg_ctl, data, port, directory)
     try:
         yield PostgresCluster(port=port, user="postgres", directory=directory)
     finally:

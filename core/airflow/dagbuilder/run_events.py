@@ -2,7 +2,8 @@
 
 ``open_run`` creates the RunEvent (with the plan as its configuration snapshot);
 ``close_run`` records how the run ended from the task_runs rows and the Airflow
-task states, marks transformations that never ran, and says what failed.
+task states, marks transformations that never ran, says what failed, and sends a
+failed run's alert (core.alerts) to the pipeline's owners.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from core.alerts import notify_failure
 from core.helpers.session_helper import SessionHelper
 from core.plan import PipelinePlan
 from core.runs import finish_run, mark_tasks, start_run, task_runs
@@ -76,4 +78,6 @@ def close_run(
             if ids:
                 mark_tasks(session, run_id, ids, state)
         finish_run(session, run_id, bool(failed))
+        if failed:
+            notify_failure(settings, session, run_id)  # logs, never raises
     return RunEnd(run_id, failed)

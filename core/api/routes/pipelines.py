@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from core.api.deps import Editor, SessionDep, Viewer
-from core.api.schemas import In, Page, PipelineOut, TransformationOut
+from core.api.schemas import (
+    Id,
+    In,
+    Moment,
+    Page,
+    PipelineOut,
+    TransformationOut,
+    json_response,
+)
 from core.plan.queries import PlanFilters
 from core.service import pipelines as service
+from core.service.resources import MAX_ID, MAX_OFFSET
 
 router = APIRouter(prefix="/api", tags=["pipelines"])
+PipelineId = Annotated[int, Path(ge=1, le=MAX_ID, description="the pipeline's id")]
 
 
 class PipelineListItem(BaseModel):
@@ -26,10 +36,10 @@ class PipelineListItem(BaseModel):
     pipeline_type: str
     is_active: bool
     run_frequency: str
-    updated_at: dt.datetime | None
+    updated_at: Moment
     last_run_id: int | None
     last_run_state: str | None
-    last_run_at: dt.datetime | None
+    last_run_at: Moment
 
 
 class Filters(BaseModel):
@@ -55,8 +65,8 @@ class PipelineDetail(PipelineOut):
 
 
 class PlacementIn(In):
-    transformation_id: int
-    pipeline_state_id: int
+    transformation_id: Id
+    pipeline_state_id: Id
     graph_order: Annotated[int, Field(ge=0, le=1_000_000)]
 
 
@@ -75,39 +85,41 @@ def list_pipelines(
     active: bool | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     sort: Annotated[str, Query(max_length=50)] = "name",
 ) -> Any:
     """Pipelines with their last run, filtered like the original GUI and searched by text."""
     filters = PlanFilters(company=company, brand=brand, pipeline_type=pipeline_type, active=active)
     rows, total = service.list_pipelines(session, filters, q, limit, offset, sort)
     items = [PipelineListItem.model_validate(row, from_attributes=True) for row in rows]
-    return Page[PipelineListItem](items=items, total=total, limit=limit, offset=offset)
+    return json_response(
+        Page[PipelineListItem](items=items, total=total, limit=limit, offset=offset)
+    )
 
 
 @router.get("/filters", response_model=Filters)
 def filters(session: SessionDep, _: Viewer) -> Any:
     """The distinct values of the pipeline list's filters."""
-    return service.filter_values(session)
+    return json_response(Filters(**service.filter_values(session)))
 
 
 @router.get("/pipelines/{pipeline_id}", response_model=PipelineDetail)
-def get_pipeline(pipeline_id: int, session: SessionDep, _: Viewer) -> Any:
+def get_pipeline(pipeline_id: PipelineId, session: SessionDep, _: Viewer) -> Any:
     """A pipeline with its states and their transformations, in graph order."""
-    return detail(service.load_pipeline(session, pipeline_id))
+    return json_response(detail(service.load_pipeline(session, pipeline_id)))
 
 
 @router.get("/pipelines/{pipeline_id}/plan")
-def get_plan(pipeline_id: int, session: SessionDep, _: Viewer) -> dict[str, Any]:
+def get_plan(pipeline_id: PipelineId, session: SessionDep, _: Viewer) -> dict[str, Any]:
     """The ordered groups the pipeline's DAG will have; a spacer precedes each group."""
-    return plan_body(service.pipeline_plan(session, pipeline_id))
+    return JSONResponse(plan_body(service.pipeline_plan(session, pipeline_id)))
 
 
 @router.put("/pipelines/{pipeline_id}/arrangement")
-def arrange(pipeline_id: int, body: Arrangement, session: SessionDep, _: Editor) -> Any:
+def arrange(pipeline_id: PipelineId, body: Arrangement, session: SessionDep, _: Editor) -> Any:
     """Move and reorder transformations; with save=false, preview the plan it would give."""
     places = [service.Placement(**p.model_dump()) for p in body.placements]
-    return plan_body(service.arrange(session, pipeline_id, places, body.save))
+    return JSONResponse(plan_body(service.arrange(session, pipeline_id, places, body.save)))
 
 
 def plan_body(plan: Any) -> dict[str, Any]:

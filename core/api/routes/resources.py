@@ -8,14 +8,17 @@ validates and reports errors the same way.
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
+from sqlalchemy import Boolean, Integer
 
 from core.api.deps import SessionDep, SettingsDep, requires
-from core.api.schemas import Page
+from core.api.schemas import Page, json_response
 from core.models.administrators import Administrator
 from core.service import catalog, resources
-from core.service.resources import Resource
+from core.service.resources import MAX_ID, MAX_OFFSET, Resource
+
+RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="the row's id")]
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class Routes:
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     sort: Annotated[str, Query(max_length=100, description="a field; prefix - to reverse")] = "id",
     q: Annotated[str | None, Query(max_length=200, description="text search")] = None,
 ) -> dict[str, Any]:
@@ -57,11 +60,11 @@ def build_router(spec: Routes) -> APIRouter:
     @router.post("", response_model=out, status_code=201, summary=f"Create a {noun}")
     def create(body: spec.create, session: SessionDep, settings: SettingsDep, _: writer) -> Any:
         row = resources.create_row(session, spec.resource, body.model_dump(), settings)
-        return out.model_validate(row)
+        return json_response(out.model_validate(row), status_code=201)
 
     @router.patch("/{row_id}", response_model=out, summary=f"Update a {noun}")
     def update(
-        row_id: int,
+        row_id: RowId,
         body: spec.patch,
         session: SessionDep,
         settings: SettingsDep,
@@ -70,12 +73,12 @@ def build_router(spec: Routes) -> APIRouter:
         values = body.model_dump(exclude_unset=True)
         version = values.pop("version", None)
         row = resources.update_row(session, spec.resource, row_id, values, version, settings)
-        return out.model_validate(row)
+        return json_response(out.model_validate(row))
 
     summary = f"Deactivate a {noun}" if spec.resource.deactivate else f"Delete a {noun}"
 
     @router.delete("/{row_id}", status_code=204, summary=summary)
-    def delete(row_id: int, session: SessionDep, _: writer) -> None:
+    def delete(row_id: RowId, session: SessionDep, _: writer) -> None:
         resources.delete_row(session, spec.resource, row_id)
 
     return router
@@ -85,33 +88,52 @@ def _add_reads(router: APIRouter, spec: Routes) -> None:
     reader = Annotated[Administrator, Depends(requires(spec.read_role))]
     out = spec.out
 
-    @router.get("", response_model=Page[out], summary=f"List {spec.path}")
+    @router.get(
+        "",
+        response_model=Page[out],
+        summary=f"List {spec.path}",
+        openapi_extra={"parameters": _filter_parameters(spec)},
+    )
     def list_(request: Request, session: SessionDep, _: reader, paging: PageParams) -> Any:
+        # Filters are read here (their number varies by resource) and typed by the
+        # service from their columns; the OpenAPI spec declares them all the same.
         filters = {k: request.query_params.get(k) for k in spec.filters}
-        page = resources.list_rows(session, spec.resource, filters=_typed(filters), **paging)
-        return Page[out](
-            items=[out.model_validate(row) for row in page.items],
-            total=page.total,
-            limit=page.limit,
-            offset=page.offset,
+        page = resources.list_rows(session, spec.resource, filters=filters, **paging)
+        return json_response(
+            Page[out](
+                items=[out.model_validate(row) for row in page.items],
+                total=page.total,
+                limit=page.limit,
+                offset=page.offset,
+            )
         )
 
     @router.get("/{row_id}", response_model=out, summary=f"Get a {spec.resource.noun}")
-    def get(row_id: int, session: SessionDep, _: reader) -> Any:
-        return out.model_validate(resources.get_row(session, spec.resource, row_id))
+    def get(row_id: RowId, session: SessionDep, _: reader) -> Any:
+        return json_response(out.model_validate(resources.get_row(session, spec.resource, row_id)))
 
 
-def _typed(filters: dict[str, str | None]) -> dict[str, Any]:
-    # Query strings are text; ids and flags are compared as numbers and booleans.
-    typed: dict[str, Any] = {}
-    for name, value in filters.items():
-        if value is None:
-            continue
-        if value.lower() in ("true", "false"):
-            typed[name] = value.lower() == "true"
+def _filter_parameters(spec: Routes) -> list[dict[str, Any]]:
+    """The OpenAPI description of a list's equality filters, typed by their columns."""
+    parameters = []
+    for name in spec.filters:
+        kind = spec.resource.filters[name].type
+        if isinstance(kind, Boolean):
+            schema: dict[str, Any] = {"type": "boolean"}
+        elif isinstance(kind, Integer):
+            schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
         else:
-            typed[name] = int(value) if value.isdigit() else value
-    return typed
+            schema = {"type": "string", "maxLength": 200}
+        parameters.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": schema,
+                "description": f"only rows whose {name} equals this",
+            }
+        )
+    return parameters
 
 
 def resource_routes() -> list[Routes]:

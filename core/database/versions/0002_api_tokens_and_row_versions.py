@@ -1,9 +1,9 @@
-"""API tokens, and row versions on pipelines and transformations
+"""API tokens, row versions on pipelines and transformations, and pipeline owners
 
 ``api_tokens`` holds the SHA-256 of each machine token (audited like every
 configuration table). ``version`` on pipelines and transformations lets two
 editors saving the same row find out: the second gets a conflict, not a lost
-update.
+update. ``owners`` on pipelines lists the email addresses told when a run fails.
 
 Revision ID: 0002
 Revises: 0001
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
@@ -64,8 +65,16 @@ def upgrade() -> None:
         op.f("ix_api_tokens_administrator_id"), "api_tokens", ["administrator_id"], unique=False
     )
     for table in VERSIONED_TABLES:
-        with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column("version", sa.Integer(), server_default="1", nullable=False))
+        op.add_column(table, sa.Column("version", sa.Integer(), server_default="1", nullable=False))
+    op.add_column(
+        "pipelines",
+        sa.Column(
+            "owners",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            server_default=sa.text("'[]'"),
+            nullable=False,
+        ),
+    )
     if _postgresql():
         # The functions come from revision 0001.
         op.execute(
@@ -83,7 +92,10 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS api_tokens_audit ON api_tokens")
         op.execute("DROP TRIGGER IF EXISTS api_tokens_updated_at ON api_tokens")
     for table in VERSIONED_TABLES:
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("version")
+        # Not batch mode: on SQLite it copies the table, and with foreign keys on, dropping
+        # the old copy cascades to every row that refers to it. SQLite 3.35+ drops a
+        # column in place.
+        op.execute(f"ALTER TABLE {table} DROP COLUMN version")
+    op.execute("ALTER TABLE pipelines DROP COLUMN owners")
     op.drop_index(op.f("ix_api_tokens_administrator_id"), table_name="api_tokens")
     op.drop_table("api_tokens")

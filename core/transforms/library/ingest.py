@@ -4,13 +4,19 @@ Every column is read as text (typing is the job of later states). Each row
 carries ``__metadata_source_file``, the raw file it came from. Files are read
 with pyarrow's CSV reader, straight from the lake (local or S3), decompressed
 by their extension (.gz, .bz2, .zst, .lz4, .br). Every file is read before
-anything is published, so a malformed file leaves the dataset untouched.
+anything is published, so a malformed file leaves the dataset untouched: a row
+with the wrong number of fields, a quote never closed, bytes that are not the
+encoding (or look binary: a NUL byte, a UTF-16/32 byte-order mark), or a header
+that repeats a name or uses CORE's ``__metadata_`` prefix, each named with the
+file and, where there is one, the line.
 """
 
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable
+import csv
+import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -18,6 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from core.errors import TransformationVariableTypeError, TransformError
+from core.lake.dataset_contract import METADATA_PREFIX
 from core.lake.raw_contract import RawContract, RawFile
 from core.transforms.library import Builtin
 from core.transforms.library._common import SHOWN, SOURCE_FILE, owner, spec, variable
@@ -29,6 +36,17 @@ if TYPE_CHECKING:
 BLOCK_SIZES = (16 << 20, 256 << 20, 1 << 30)
 DELIMITER_WORDS = {"\\t": "\t", "tab": "\t"}
 ROW_TEXT = 200
+# The start of a file looked at for signs that it is not text in the configured encoding.
+SNIFF_BYTES = 64 << 10
+# UTF-32 first: its little-endian mark starts with UTF-16's.
+BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Appended after a file's last line to see whether a quoted value is still open there.
+SENTINEL = "\u2063core-end-of-file\u2063"
 T = TypeVar("T")
 
 TEMPLATES = [
@@ -163,10 +181,12 @@ def read_file(contract: RawContract, raw: RawFile, fmt: CsvFormat) -> pa.Table |
     """
     if raw.size == 0:
         return None
+    _check_looks_like_text(_Source(contract, raw, fmt))
     names = _with_block_sizes(_Source(contract, raw, fmt), _column_names)
     if names is None:
         return None
     table = _with_block_sizes(_Source(contract, raw, fmt, names), _read_rows)
+    _check_quotes_closed(_Source(contract, raw, fmt, names), table)
     return table.append_column(SOURCE_FILE, pa.repeat(pa.scalar(raw.name), table.num_rows))
 
 
@@ -219,6 +239,10 @@ def _column_names(source: _Source, block_size: int) -> list[str] | None:
             names = pacsv.open_csv(stream, options, source.parse_options()).schema.names
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc) or "Could not skip initial" in str(exc):
+            # Blank, unless a quote opened in the header swallowed the whole file.
+            line = _unclosed_quote_line(source)
+            if line is not None:
+                raise _unclosed_quote(source, line) from exc
             return None
         raise
     if not header:
@@ -228,6 +252,14 @@ def _column_names(source: _Source, block_size: int) -> list[str] | None:
 
 def _checked_names(raw: RawFile, names: list[str]) -> list[str]:
     names = [name.strip() or f"column_{i}" for i, name in enumerate(names, 1)]
+    reserved = [n for n in names if n.startswith(METADATA_PREFIX)]
+    if reserved:
+        raise TransformError(
+            f"raw file {raw.name!r}: the header names column(s) "
+            f"{', '.join(map(repr, reserved))}, but names starting with {METADATA_PREFIX!r} "
+            "are reserved for CORE's own columns; rename them at the source or read the file "
+            "with header: false"
+        )
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise TransformError(
@@ -247,13 +279,116 @@ def _read_rows(source: _Source, block_size: int) -> pa.Table:
         return pacsv.read_csv(stream, options, source.parse_options(), convert)
 
 
+def _shown_encoding(fmt: CsvFormat) -> str:
+    return "utf-8" if fmt.encoding == "utf8" else fmt.encoding
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    try:
+        return "a,\n".encode("utf-8" if encoding == "utf8" else encoding) == b"a,\n"
+    except (LookupError, UnicodeError):
+        return False
+
+
+def _check_looks_like_text(source: _Source) -> None:
+    """Refuse a file that is plainly not text in an ASCII-based encoding (the file's start).
+
+    A UTF-16 or UTF-32 byte-order mark, or a NUL byte, would otherwise be read as
+    garbage values or reported as a row with the wrong number of fields.
+
+    Raises:
+        TransformError: the file starts with such a mark, or holds a NUL byte, naming it.
+    """
+    if not _ascii_compatible(source.fmt.encoding):
+        return
+    try:
+        with source.open() as stream:
+            head = stream.read(SNIFF_BYTES)
+    except OSError:  # a truncated or corrupt compressed file: reading it says so
+        return
+    name, encoding = source.raw.name, _shown_encoding(source.fmt)
+    for mark, marked in BYTE_ORDER_MARKS:
+        if head.startswith(mark):
+            raise TransformError(
+                f"raw file {name!r} starts with a {marked} byte-order mark, but the encoding "
+                f"variable is {encoding!r}; set the encoding variable to {marked!r}; "
+                "nothing was published"
+            )
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        line = head.count(b"\n", 0, nul) + 1
+        raise TransformError(
+            f"raw file {name!r} line {line}: byte {nul} is NUL (0x00), which delimited "
+            f"{encoding!r} text never holds: the file looks binary (or UTF-16 without a "
+            "byte-order mark); check the file or set the encoding variable; nothing was published"
+        )
+
+
+def _check_quotes_closed(source: _Source, table: pa.Table) -> None:
+    """Refuse a file that ends inside a quoted value (an unbalanced quote).
+
+    Such a value runs to the end of the file, swallowing the rows after it. It can only
+    be the last value read, so the file is read again (with Python's csv module) only
+    when that value, or a column name, spans lines.
+
+    Raises:
+        TransformError: the file ends inside a quoted value, naming the line it opens on.
+    """
+    last = table.column(table.num_columns - 1) if table.num_rows and table.num_columns else None
+    value = last[-1].as_py() if last is not None else None
+    texts = [v for v in [*table.column_names, value] if isinstance(v, str)]
+    if not any("\n" in v or "\r" in v for v in texts):
+        return
+    line = _unclosed_quote_line(source)
+    if line is not None:
+        raise _unclosed_quote(source, line)
+
+
+def _unclosed_quote(source: _Source, line: int) -> TransformError:
+    return TransformError(
+        f"raw file {source.raw.name!r} line {line}: a quoted value opens there and is "
+        "never closed, so it runs to the end of the file (and would swallow the rows "
+        'after it); expected a closing quote (write a quote inside a value as ""); '
+        "nothing was published"
+    )
+
+
+def _unclosed_quote_line(source: _Source) -> int | None:
+    """The line where a quoted value still open at the end of the file begins, or None."""
+    csv.field_size_limit(max(csv.field_size_limit(), BLOCK_SIZES[-1]))
+    read = 0
+
+    def lines(text: io.TextIOWrapper) -> Iterator[str]:
+        nonlocal read
+        for line in text:
+            read += 1
+            yield line
+        # A record of its own, unless a quote is still open (the line before may lack its end).
+        yield "\n"
+        yield SENTINEL + "\n"
+
+    with source.open() as stream:
+        text = io.TextIOWrapper(
+            stream, encoding=_shown_encoding(source.fmt), errors="replace", newline=""
+        )
+        feed = lines(text)
+        for _ in range(source.fmt.skip_rows):
+            next(feed, None)
+        start, record = read + 1, None
+        for record in csv.reader(feed, delimiter=source.fmt.delimiter):
+            if record and record[-1].rstrip("\r\n").endswith(SENTINEL) and record != [SENTINEL]:
+                return start
+            start = read + 1
+    return None
+
+
 def _read_error(source: _Source, exc: Exception, block_size: int) -> Exception:
     """The TransformError that explains why a raw file could not be read."""
     name, text = source.raw.name, str(exc)
     if isinstance(exc, TransformError):
         return exc
     if isinstance(exc, UnicodeError) or "invalid UTF8" in text:
-        encoding = "utf-8" if source.fmt.encoding == "utf8" else source.fmt.encoding
+        encoding = _shown_encoding(source.fmt)
         return TransformError(
             f"raw file {name!r} is not valid {encoding!r} text ({text[:200]}); set the "
             "encoding variable to the file's encoding (e.g. 'latin-1' or 'cp1252')"

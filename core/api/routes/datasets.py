@@ -1,0 +1,70 @@
+"""Datasets: the first rows of a run's output, and what a run changed since another."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from core.api.deps import SessionDep, SettingsDep, Viewer
+from core.api.routes.runs import MAX_ID, IdPath
+from core.service import datasets as service
+
+router = APIRouter(prefix="/api/datasets", tags=["datasets"])
+
+Limit = Annotated[int, Query(ge=1, le=service.MAX_LIMIT, description="rows returned")]
+RunId = Annotated[
+    int | None, Query(ge=1, le=MAX_ID, description="a run id; the latest with data if absent")
+]
+
+
+class PreviewOut(BaseModel):
+    transformation_id: int
+    dataset: str
+    run_id: int
+    columns: list[str]
+    rows: list[list[Any]]
+    total_rows: int
+
+
+class DiffOut(BaseModel):
+    transformation_id: int
+    run_id: int
+    against: int
+    added_count: int
+    removed_count: int
+    added: PreviewOut
+    removed: PreviewOut
+
+
+@router.get("/{transformation_id}/preview", response_model=PreviewOut)
+def preview(
+    transformation_id: IdPath,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: Viewer,
+    run_id: RunId = None,
+    limit: Limit = 50,
+) -> Any:
+    """The first rows a run wrote to the transformation's output dataset."""
+    result = service.preview(settings, session, transformation_id, run_id, limit)
+    return PreviewOut.model_validate(result, from_attributes=True)
+
+
+@router.get("/{transformation_id}/diff", response_model=DiffOut)
+def diff(
+    transformation_id: IdPath,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: Viewer,
+    run_id: RunId = None,
+    against: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="the run to compare with; the previous if absent"),
+    ] = None,
+    limit: Limit = 50,
+) -> Any:
+    """Rows the run added and removed compared with another run (the previous one with data)."""
+    result = service.diff(settings, session, transformation_id, run_id, against, limit)
+    return DiffOut.model_validate(result, from_attributes=True)

@@ -1,0 +1,122 @@
+"""Runs: start one, list them, one run with its tasks, a task's executed notebook."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+
+from core.api.deps import Editor, SessionDep, SettingsDep, Viewer
+from core.api.schemas import Page
+from core.service import notebooks
+from core.service import runs as service
+
+router = APIRouter(prefix="/api", tags=["runs"])
+
+# Ids are 32-bit integer columns: a larger number is refused (422) before the database
+# would overflow on it.
+MAX_ID = 2_147_483_647
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+RunState = Literal["queued", "running", "success", "failed"]  # core.models.runs.RUN_STATES
+
+# Scripts in a notebook's outputs must not run in the application's origin: the page is
+# served as a sandbox (an opaque origin, no scripts, no forms).
+NOTEBOOK_HEADERS = {
+    "Content-Security-Policy": "sandbox",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class RunStartedOut(BaseModel):
+    via: Literal["local", "airflow"]
+    run_id: int | None
+    dag_run_id: str | None
+
+
+class RunOut(BaseModel):
+    id: int
+    pipeline_id: int
+    pipeline_name: str
+    state: str
+    triggered_by: str | None
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    duration_seconds: float | None
+    task_counts: dict[str, int]
+
+
+class TaskOut(BaseModel):
+    transformation_id: int
+    task_id: str
+    template: str
+    state_name: str
+    group_step: int
+    state: str
+    attempt: int
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    duration_seconds: float | None
+    rows_in: int | None
+    rows_out: int | None
+    error_summary: str | None
+    notebook_location: str | None
+    output_references: dict[str, Any] | None
+    notebook_url: str | None = None
+
+
+class RunDetailOut(RunOut):
+    tasks: list[TaskOut]
+    previous_run_id: int | None
+
+
+@router.post("/pipelines/{pipeline_id}/runs", status_code=202, response_model=RunStartedOut)
+def start_run(pipeline_id: IdPath, session: SessionDep, settings: SettingsDep, user: Editor) -> Any:
+    """Start a run now: on the local runner, or through Airflow's REST API when configured."""
+    return service.start_pipeline_run(settings, session, pipeline_id, user.email_address)
+
+
+@router.get("/runs", response_model=Page[RunOut])
+def list_runs(
+    session: SessionDep,
+    _: Viewer,
+    pipeline_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    state: RunState | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> Any:
+    """Runs, newest first, each with its tasks counted by state."""
+    rows, total = service.list_runs(session, pipeline_id, state, limit, offset)
+    items = [RunOut.model_validate(row, from_attributes=True) for row in rows]
+    return Page[RunOut](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/runs/{run_id}", response_model=RunDetailOut)
+def get_run(run_id: IdPath, session: SessionDep, _: Viewer) -> Any:
+    """One run with its tasks in plan order: state, timings, rows, error, notebook link."""
+    detail = RunDetailOut.model_validate(service.run_detail(session, run_id), from_attributes=True)
+    for task in detail.tasks:
+        if task.notebook_location:
+            task.notebook_url = f"/api/runs/{run_id}/tasks/{task.transformation_id}/notebook"
+    return detail
+
+
+@router.get(
+    "/runs/{run_id}/tasks/{transformation_id}/notebook",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "The notebook as HTML."}},
+)
+def get_notebook(
+    run_id: IdPath,
+    transformation_id: IdPath,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: Viewer,
+) -> HTMLResponse:
+    """The task's executed notebook as HTML, served sandboxed (its scripts do not run)."""
+    html = notebooks.notebook_html(settings, session, run_id, transformation_id)
+    return HTMLResponse(html, headers=NOTEBOOK_HEADERS)

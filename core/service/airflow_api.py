@@ -1,0 +1,116 @@
+"""Airflow 3's REST API, as far as CORE uses it: trigger a DAG run of a pipeline.
+
+CORE signs in with ``POST {url}/auth/token`` and the ``username`` and ``password`` of
+the secret ``CORE_AIRFLOW_SECRET`` names; without one it asks ``GET {url}/auth/token``,
+which Airflow's simple auth manager answers when every user is an admin (as in the
+dev docker-compose). The token then authorises ``POST {url}/api/v2/dags/{dag}/dagRuns``.
+Nothing here imports Airflow: this is an HTTP client of its api-server.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from core.errors import OrchestratorError, SecretError
+from core.settings import Settings
+
+TIMEOUT_SECONDS = 30.0
+# The secret is read as {env}/airflow/{CORE_AIRFLOW_SECRET}/read (docs/secrets.md).
+SECRET_TYPE = "airflow"  # noqa: S105 - a secret type, not a password
+SECRET_MODE = "read"  # noqa: S105 - an access mode
+DETAIL_LIMIT = 500
+
+
+def trigger_dag_run(settings: Settings, dag_id: str, triggered_by: str) -> str:
+    """Ask Airflow to run a DAG now.
+
+    Args:
+        settings: CORE's settings (``airflow_api_url``, ``airflow_secret``).
+        dag_id: the DAG, i.e. the pipeline's name.
+        triggered_by: who asked; passed in the DAG run's conf.
+
+    Returns:
+        Airflow's ``dag_run_id`` of the new DAG run.
+
+    Raises:
+        OrchestratorError: Airflow is unreachable or answered with an error (its URL,
+            status and detail are in the message).
+        SecretNotFoundError, SecretError: the Airflow secret is missing or incomplete.
+    """
+    base = (settings.airflow_api_url or "").rstrip("/")
+    url = f"{base}/api/v2/dags/{quote(dag_id, safe='')}/dagRuns"
+    body = {"logical_date": None, "conf": {"triggered_by": triggered_by}}
+    with httpx.Client(timeout=TIMEOUT_SECONDS) as client:
+        headers = {"Authorization": f"Bearer {_token(client, base, settings)}"}
+        answer = _call(client, "POST", url, json=body, headers=headers)
+    if not answer.get("dag_run_id"):
+        raise OrchestratorError(f"Airflow accepted POST {url} but returned no dag_run_id")
+    return str(answer["dag_run_id"])
+
+
+def _token(client: httpx.Client, base: str, settings: Settings) -> str:
+    url = f"{base}/auth/token"
+    if settings.airflow_secret:
+        answer = _call(client, "POST", url, json=_credentials(settings))
+    else:
+        answer = _call(client, "GET", url)
+    token = answer.get("access_token")
+    if not token:
+        raise OrchestratorError(f"Airflow's {url} answered without an access_token")
+    return str(token)
+
+
+def _credentials(settings: Settings) -> dict[str, str]:
+    from core.secret import Secret  # reads the secrets backend: only when configured
+
+    secret = Secret(
+        name=settings.airflow_secret,
+        type_of=SECRET_TYPE,
+        mode=SECRET_MODE,
+        env=settings.environment,
+        settings=settings,
+    )
+    values = secret.to_dict()
+    missing = [key for key in ("username", "password") if not values.get(key)]
+    if missing:
+        raise SecretError(
+            f"secret {secret.identifier!r} (CORE_AIRFLOW_SECRET) has no {' or '.join(missing)}; "
+            "expected the username and password of an Airflow user allowed to trigger DAG runs"
+        )
+    return {"username": str(values["username"]), "password": str(values["password"])}
+
+
+def _call(client: httpx.Client, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+    try:
+        response = client.request(method, url, **kwargs)
+    except httpx.HTTPError as exc:
+        raise OrchestratorError(
+            f"cannot reach Airflow's REST API at {url}: {exc}; check CORE_AIRFLOW_API_URL "
+            "and that Airflow's api-server is running"
+        ) from exc
+    if response.is_error:
+        raise OrchestratorError(
+            f"Airflow refused {method} {url}: HTTP {response.status_code}: {_detail(response)}"
+        )
+    try:
+        answer = response.json()
+    except ValueError as exc:
+        raise OrchestratorError(
+            f"Airflow answered {method} {url} with HTTP {response.status_code} but not JSON: "
+            f"{response.text[:DETAIL_LIMIT]!r}"
+        ) from exc
+    return answer if isinstance(answer, dict) else {}
+
+
+def _detail(response: httpx.Response) -> str:
+    """Airflow's explanation: the ``detail`` of its JSON error, else the body's start."""
+    try:
+        detail = response.json().get("detail", response.text)
+    except (ValueError, AttributeError):
+        detail = response.text
+    text = detail if isinstance(detail, str) else json.dumps(detail)
+    return text[:DETAIL_LIMIT] or response.reason_phrase

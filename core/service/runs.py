@@ -1,0 +1,342 @@
+"""Start pipeline runs and read them back: the runs list and one run with its tasks.
+
+A run is started by a *trigger*, chosen by the settings: ``local`` (the local runner in
+a detached ``core run`` process) or ``airflow`` (a DAG run through Airflow's REST API,
+when ``CORE_AIRFLOW_API_URL`` is set). Reads load a page of runs, or one run with its
+tasks, in a fixed number of queries however many runs or tasks there are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import subprocess
+import sys
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.errors import (
+    ConfigurationError,
+    CoreError,
+    InvalidInputError,
+    OrchestratorError,
+    did_you_mean,
+)
+from core.helpers.session_helper import SessionHelper
+from core.models import configuration as cfg
+from core.models.runs import RUN_STATES, RunEvent, TaskRun
+from core.plan import PipelinePlan
+from core.runner.local import worker_environment
+from core.runs import duration, finish_run, get_run, start_run, task_runs
+from core.service.airflow_api import trigger_dag_run
+from core.service.pipelines import pipeline_plan
+from core.settings import Settings
+
+logger = logging.getLogger("core.service.runs")
+
+TRIGGERED_BY_LENGTH = 100  # run_events.triggered_by
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """How a run was started: its RunEvent id (local) or Airflow's DAG run id."""
+
+    via: str
+    run_id: int | None
+    dag_run_id: str | None
+
+
+Trigger = Callable[[Settings, Session, PipelinePlan, str], RunStarted]
+
+
+def start_pipeline_run(
+    settings: Settings, session: Session, pipeline_id: int, user_email: str
+) -> RunStarted:
+    """Start a run of a pipeline now, active or not, with the trigger the settings choose.
+
+    Args:
+        settings: CORE's settings; ``airflow_api_url`` set means Airflow starts the run.
+        session: a configuration session acting for the user.
+        pipeline_id: the pipeline's id.
+        user_email: who asked; recorded as the run's ``triggered_by``.
+
+    Returns:
+        RunStarted: ``via`` local with the new run id, or airflow with the DAG run id.
+
+    Raises:
+        NotFoundError: no such pipeline.
+        ConfigurationError: the pipeline has no transformations.
+        OrchestratorError: Airflow could not be reached or refused the DAG run.
+    """
+    plan = pipeline_plan(session, pipeline_id)
+    if not plan.tasks:
+        raise ConfigurationError(
+            f"pipeline {plan.name!r} (id {pipeline_id}) has no transformations, so a run "
+            "would do nothing; add a transformation to one of its states first"
+        )
+    return TRIGGERS[trigger_name(settings)](settings, session, plan, user_email)
+
+
+def trigger_name(settings: Settings) -> str:
+    """The trigger these settings use: ``airflow`` when Airflow's API is configured."""
+    return "airflow" if settings.airflow_api_url else "local"
+
+
+def _start_local(
+    settings: Settings, session: Session, plan: PipelinePlan, user_email: str
+) -> RunStarted:
+    event = start_run(session, plan, triggered_by=user_email[:TRIGGERED_BY_LENGTH])
+    spawn_runner(settings, plan.name, event.id)
+    return RunStarted(via="local", run_id=event.id, dag_run_id=None)
+
+
+def _start_airflow(
+    settings: Settings, _session: Session, plan: PipelinePlan, user_email: str
+) -> RunStarted:
+    # The DAG's RunEvent task creates the run event; its id is not known yet.
+    dag_run_id = trigger_dag_run(settings, plan.name, user_email)
+    return RunStarted(via="airflow", run_id=None, dag_run_id=dag_run_id)
+
+
+TRIGGERS: dict[str, Trigger] = {"local": _start_local, "airflow": _start_airflow}
+
+
+def spawn_runner(settings: Settings, pipeline: str, run_id: int) -> subprocess.Popen[bytes]:
+    """Run ``core run PIPELINE --resume RUN_ID`` detached; its output goes to runner.log.
+
+    A daemon thread waits for the process (no zombie remains) and marks the run failed
+    when the process died before the runner could record the run's end.
+
+    Raises:
+        OrchestratorError: the process could not be started (the run is marked failed).
+    """
+    log = settings.home / "logs" / f"run_{run_id}" / "runner.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    # "--" ends the options: a pipeline name may start with "-".
+    command = [sys.executable, "-m", "core.cli", "run", "--resume", str(run_id), "--", pipeline]
+    try:
+        with log.open("ab") as output:
+            process = subprocess.Popen(
+                command,
+                env=worker_environment(settings),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+    except OSError as exc:
+        _fail_if_running(settings, run_id)
+        raise OrchestratorError(
+            f"cannot start the local runner for run {run_id} ({' '.join(command[:4])}): {exc}"
+        ) from exc
+    name = f"core-run-{run_id}-reaper"
+    threading.Thread(target=_reap, args=(settings, process, run_id), name=name, daemon=True).start()
+    return process
+
+
+def _reap(settings: Settings, process: subprocess.Popen[bytes], run_id: int) -> None:
+    if process.wait() != 0:
+        _fail_if_running(settings, run_id)
+
+
+def _fail_if_running(settings: Settings, run_id: int) -> None:
+    try:
+        with SessionHelper(settings, actor="core api") as session:
+            if get_run(session, run_id).state == "running":
+                finish_run(session, run_id, failed=True)
+    except CoreError as exc:  # nobody to tell but the log: the request has returned
+        logger.warning("could not mark run %s failed: %s", run_id, exc)
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One line of the runs list."""
+
+    id: int
+    pipeline_id: int
+    pipeline_name: str
+    state: str
+    triggered_by: str | None
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    duration_seconds: float | None
+    task_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One task of a run, as planned and as it went."""
+
+    transformation_id: int
+    task_id: str
+    template: str
+    state_name: str
+    group_step: int
+    state: str
+    attempt: int
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    duration_seconds: float | None
+    rows_in: int | None
+    rows_out: int | None
+    error_summary: str | None
+    notebook_location: str | None
+    output_references: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class RunDetail(RunRow):
+    """One run with its tasks in plan order and the run of the same pipeline before it."""
+
+    tasks: list[TaskRow] = field(default_factory=list)
+    previous_run_id: int | None = None
+
+
+def list_runs(
+    session: Session,
+    pipeline_id: int | None = None,
+    state: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[RunRow], int]:
+    """A page of runs, newest first, with their task counts by state, in three queries.
+
+    Args:
+        session: a configuration session.
+        pipeline_id: only runs of this pipeline.
+        state: only runs in this state (queued, running, success, failed); "" is no filter.
+        limit: at most this many runs.
+        offset: skip this many.
+
+    Returns:
+        The page and the number of runs that match.
+
+    Raises:
+        InvalidInputError: an unknown state.
+    """
+    conditions = _run_conditions(pipeline_id, state or None)
+    total = session.scalar(select(func.count(RunEvent.id)).where(*conditions)) or 0
+    query = _runs_query().where(*conditions).order_by(RunEvent.id.desc())
+    rows = session.execute(query.limit(limit).offset(offset)).all()
+    counts = _task_counts(session, [row.RunEvent.id for row in rows])
+    return [_run_row(r.RunEvent, r.pipeline_name, counts[r.RunEvent.id]) for r in rows], total
+
+
+def _run_conditions(pipeline_id: int | None, state: str | None) -> list[Any]:
+    if state is not None and state not in RUN_STATES:
+        message = f"expected one of {', '.join(RUN_STATES)}." + did_you_mean(state, RUN_STATES)
+        raise InvalidInputError([("state", state, message)])
+    conditions = [] if pipeline_id is None else [RunEvent.pipeline_id == pipeline_id]
+    return conditions + ([] if state is None else [RunEvent.state == state])
+
+
+def _runs_query() -> Any:
+    return select(RunEvent, cfg.Pipeline.name.label("pipeline_name")).join(
+        cfg.Pipeline, cfg.Pipeline.id == RunEvent.pipeline_id
+    )
+
+
+def _task_counts(session: Session, run_ids: list[int]) -> dict[int, dict[str, int]]:
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    if not run_ids:
+        return counts
+    query = (
+        select(TaskRun.run_event_id, TaskRun.state, func.count(TaskRun.id))
+        .where(TaskRun.run_event_id.in_(run_ids))
+        .group_by(TaskRun.run_event_id, TaskRun.state)
+    )
+    for run_id, state, count in session.execute(query):
+        counts[run_id][state] = count
+    return counts
+
+
+def _run_row(event: RunEvent, pipeline_name: str, counts: dict[str, int]) -> RunRow:
+    # Tasks that have not started have no task run yet: they are pending.
+    unstarted = max(0, _planned_tasks(event) - sum(counts.values()))
+    if unstarted:
+        counts = {**counts, "pending": counts.get("pending", 0) + unstarted}
+    return RunRow(**_run_fields(event, pipeline_name), task_counts=dict(counts))
+
+
+def _planned_tasks(event: RunEvent) -> int:
+    groups = (event.configuration_snapshot or {}).get("groups", [])
+    return sum(len(group.get("tasks", [])) for group in groups)
+
+
+def _run_fields(event: RunEvent, pipeline_name: str) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "pipeline_id": event.pipeline_id,
+        "pipeline_name": pipeline_name,
+        "state": event.state,
+        "triggered_by": event.triggered_by,
+        "started_at": event.started_at,
+        "ended_at": event.ended_at,
+        "duration_seconds": duration(event.started_at, event.ended_at),
+    }
+
+
+def run_detail(session: Session, run_id: int) -> RunDetail:
+    """One run with its tasks in plan order, in four queries.
+
+    The tasks come from the run's configuration snapshot, so transformations deleted
+    since still show; a task with no task run yet is ``pending``.
+
+    Raises:
+        NotFoundError: no run has this id.
+    """
+    event = get_run(session, run_id)
+    name = session.scalar(select(cfg.Pipeline.name).where(cfg.Pipeline.id == event.pipeline_id))
+    rows = task_runs(session, run_id)
+    tasks = [
+        _task_row(group, task, rows.get(task.transformation_id)) for group, task in _plan(event)
+    ]
+    counts: dict[str, int] = defaultdict(int)
+    for task in tasks:
+        counts[task.state] += 1
+    return RunDetail(
+        **_run_fields(event, name or ""),
+        task_counts=dict(counts),
+        tasks=tasks,
+        previous_run_id=_previous_run_id(session, event),
+    )
+
+
+def _previous_run_id(session: Session, event: RunEvent) -> int | None:
+    query = select(func.max(RunEvent.id)).where(
+        RunEvent.pipeline_id == event.pipeline_id, RunEvent.id < event.id
+    )
+    return session.scalar(query)
+
+
+def _plan(event: RunEvent) -> list[tuple[Any, Any]]:
+    if not event.configuration_snapshot:
+        return []
+    plan = PipelinePlan.from_dict(event.configuration_snapshot)
+    return [(group, task) for group in plan.groups for task in group.tasks]
+
+
+def _task_row(group: Any, task: Any, row: TaskRun | None) -> TaskRow:
+    return TaskRow(
+        transformation_id=task.transformation_id,
+        task_id=task.task_id,
+        template=task.template,
+        state_name=task.state,
+        group_step=group.step,
+        state=row.state if row else "pending",
+        attempt=row.attempt if row else 0,
+        started_at=row.started_at if row else None,
+        ended_at=row.ended_at if row else None,
+        duration_seconds=duration(row.started_at, row.ended_at) if row else None,
+        rows_in=row.rows_in if row else None,
+        rows_out=row.rows_out if row else None,
+        error_summary=row.error_summary if row else None,
+        notebook_location=row.notebook_location if row else None,
+        output_references=row.output_references if row else None,
+    )

@@ -1,0 +1,14 @@
+"""The UI's pages, one module per noun."""
+
+from __future__ import annotations
+
+from core.web.routes import arrange, audit, auth, pipelines, runs, transformations
+
+ROUTERS = (
+    auth.router,
+    pipelines.router,
+    arrange.router,
+    transformations.router,
+    runs.router,
+    audit.router,
+)

@@ -1,0 +1,133 @@
+"""Run pages: the runs list, one run with its tasks, its output preview and diff.
+
+While a run is running its page (and a list showing one) refreshes itself every
+two seconds through htmx; the refreshed fragment stops asking once it is over.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from core.api.deps import SessionDep, SettingsDep, Viewer
+from core.errors import ConfigurationError, LakeError, NotFoundError
+from core.models.runs import RUN_STATES
+from core.plan.model import PipelinePlan
+from core.service import datasets
+from core.service import runs as service
+from core.web import lookups
+from core.web.routes.pipelines import page_urls
+from core.web.svg import dag_svg
+from core.web.templating import is_htmx, query, render
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+PREVIEW_ROWS = 20
+UNFINISHED = ("queued", "running")
+StateFilter = Annotated[str | None, Query(pattern="^(|" + "|".join(RUN_STATES) + ")$")]
+
+
+@router.get("/runs")
+def run_list(
+    request: Request,
+    session: SessionDep,
+    _user: Viewer,
+    pipeline_id: Annotated[str | None, Query(pattern=r"^\d*$", max_length=12)] = None,
+    state: StateFilter = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """Runs, newest first, filtered by pipeline and state; htmx gets the table only."""
+    chosen = {"pipeline_id": pipeline_id or None, "state": state or None}
+    rows, total = service.list_runs(
+        session,
+        pipeline_id=int(chosen["pipeline_id"]) if chosen["pipeline_id"] else None,
+        state=chosen["state"],
+        limit=PAGE_SIZE,
+        offset=offset,
+    )
+    context = {
+        "rows": rows,
+        "total": total,
+        "offset": offset,
+        "limit": PAGE_SIZE,
+        "chosen": chosen,
+        "states": RUN_STATES,
+        "refresh": any(row.state in UNFINISHED for row in rows),
+        "page_urls": page_urls("/runs", chosen, offset, PAGE_SIZE, total),
+    }
+    context["self_url"] = query("/runs", **chosen, offset=offset or None)
+    if is_htmx(request) and request.headers.get("HX-Target") == "run-results":
+        return render(request, "runs/_table.html", context)
+    context["pipelines"] = lookups.pipelines(session)
+    return render(request, "runs/list.html", context)
+
+
+@router.get("/runs/{run_id}")
+def run_page(request: Request, run_id: int, session: SessionDep, _user: Viewer) -> Response:
+    """One run: each task's state, timings, rows, error and notebook; the coloured DAG."""
+    detail = service.run_detail(session, run_id)
+    context = run_context(session, detail)
+    if is_htmx(request) and request.headers.get("HX-Target") == "run-body":
+        return render(request, "runs/_body.html", context)
+    return render(request, "runs/detail.html", context)
+
+
+def run_context(session: Any, detail: service.RunDetail) -> dict[str, Any]:
+    """What the run page shows: the run, its DAG coloured by task state, and whether it is live."""
+    from core.runs import get_run
+
+    snapshot = get_run(session, detail.id).configuration_snapshot  # already in the session
+    states = {task.transformation_id: task.state for task in detail.tasks}
+    svg = None
+    if snapshot:
+        plan = PipelinePlan.from_dict(snapshot)
+        svg = dag_svg(plan, states, title=f"Run {detail.id} of {detail.pipeline_name}")
+    return {
+        "run": detail,
+        "svg": svg,
+        "live": detail.state in UNFINISHED,
+        "with_output": [t for t in detail.tasks if t.state == "success"],
+    }
+
+
+@router.get("/runs/{run_id}/tasks/{transformation_id}/preview")
+def preview_fragment(
+    request: Request,
+    run_id: int,
+    transformation_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    _user: Viewer,
+) -> Response:
+    """The first rows the task wrote in this run (an htmx fragment)."""
+    try:
+        shown = datasets.preview(settings, session, transformation_id, run_id, PREVIEW_ROWS)
+    except (NotFoundError, ConfigurationError, LakeError) as exc:
+        return _unavailable(request, "preview", transformation_id, str(exc))
+    context = {"preview": shown, "title": f"Output of transformation {transformation_id}"}
+    return render(request, "runs/_preview.html", context)
+
+
+@router.get("/runs/{run_id}/tasks/{transformation_id}/diff")
+def diff_fragment(
+    request: Request,
+    run_id: int,
+    transformation_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    _user: Viewer,
+    against: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """The rows this run added and removed compared with an earlier run (an htmx fragment)."""
+    try:
+        result = datasets.diff(settings, session, transformation_id, run_id, against, PREVIEW_ROWS)
+    except (NotFoundError, ConfigurationError, LakeError) as exc:
+        return _unavailable(request, "diff", transformation_id, str(exc))
+    return render(request, "runs/_diff.html", {"diff": result})
+
+
+def _unavailable(request: Request, what: str, transformation_id: int, message: str) -> Response:
+    context = {"what": what, "transformation_id": transformation_id, "message": message}
+    return render(request, "runs/_unavailable.html", context)

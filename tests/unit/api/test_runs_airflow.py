@@ -1,0 +1,196 @@
+"""Starting a run through Airflow's REST API (CORE_AIRFLOW_API_URL set).
+
+The API is played by a small HTTP server in this test that checks every request the
+way Airflow 3's api-server answers them (``/auth/token``, ``/api/v2/dags/{id}/dagRuns``).
+Airflow's api-server itself, and the DAG the run starts, are covered elsewhere by
+``dag.test()`` (tests/integration/airflow); here it is CORE's client that is tested.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from core.api.app import create_app
+from core.errors import OrchestratorError, SecretError, SecretNotFoundError
+from core.helpers.session_helper import SessionHelper
+from core.models.runs import RunEvent
+from core.secret import set_secret
+from core.service import runs as service
+from core.service.airflow_api import trigger_dag_run
+from core.settings import Settings
+from tests.unit.api.worlds import pipeline_id, users_for
+
+USERNAME, PASSWORD, TOKEN = "core", "s3cret-airflow-password", "jwt-token"
+DAGS = ("small", "failing")
+
+
+class FakeAirflow(BaseHTTPRequestHandler):
+    """Answers like Airflow 3's api-server and records what it was asked."""
+
+    requests: list[dict[str, Any]]
+    all_admins: bool
+
+    def do_GET(self) -> None:
+        self._record(None)
+        if self.path != "/auth/token" or not self.all_admins:
+            self._answer(403, {"detail": "simple_auth_manager_all_admins is not enabled"})
+            return
+        self._answer(201, {"access_token": TOKEN})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self._record(body)
+        if self.path == "/auth/token":
+            good = body == {"username": USERNAME, "password": PASSWORD}
+            self._answer(*((201, {"access_token": TOKEN}) if good else (401, INVALID)))
+            return
+        dag = self.path.removeprefix("/api/v2/dags/").removesuffix("/dagRuns")
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            self._answer(401, {"detail": "Not authenticated"})
+        elif dag not in DAGS:
+            self._answer(404, {"detail": f"The Dag with ID: `{dag}` was not found"})
+        else:
+            self._answer(200, {"dag_run_id": f"manual__2025-01-01T00:00:00+00:00_{dag}"})
+
+    def _record(self, body: Any) -> None:
+        auth = self.headers.get("Authorization")
+        self.requests.append(
+            {"method": self.command, "path": self.path, "body": body, "auth": auth}
+        )
+
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+INVALID = {"detail": "Invalid credentials"}
+
+
+@dataclass
+class Server:
+    url: str
+    requests: list[dict[str, Any]]
+    handler: type[FakeAirflow]
+
+
+@pytest.fixture
+def airflow() -> Iterator[Server]:
+    """A fake Airflow api-server on loopback."""
+    received: list[dict[str, Any]] = []
+    handler = type("Handler", (FakeAirflow,), {"requests": received, "all_admins": False})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Server(f"http://127.0.0.1:{server.server_port}", received, handler)
+    server.shutdown()
+    server.server_close()
+
+
+def with_airflow(settings: Settings, url: str, secret: str | None = "airflow") -> Settings:
+    return settings.model_copy(update={"airflow_api_url": url, "airflow_secret": secret})
+
+
+def store_secret(settings: Settings, password: str = PASSWORD) -> None:
+    values = {"username": USERNAME, "password": password}
+    set_secret(f"{settings.environment}/airflow/airflow/read", values, settings)
+
+
+def run_events(settings: Settings) -> int:
+    with SessionHelper(settings) as session:
+        return session.scalar(select(func.count(RunEvent.id))) or 0
+
+
+def test_a_run_is_triggered_in_airflow_with_a_token(world: Settings, airflow: Server) -> None:
+    store_secret(world)
+    settings = with_airflow(world, airflow.url + "/")
+    editor = users_for(settings)["editor"]
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        response = client.post(f"/api/pipelines/{pipeline_id(world, 'small')}/runs", headers=editor)
+    assert response.status_code == 202, response.text
+    assert response.json() == {
+        "via": "airflow",
+        "run_id": None,
+        "dag_run_id": "manual__2025-01-01T00:00:00+00:00_small",
+    }
+    login, trigger = airflow.requests
+    assert (login["method"], login["path"]) == ("POST", "/auth/token")
+    assert login["body"] == {"username": USERNAME, "password": PASSWORD}
+    assert (trigger["method"], trigger["path"]) == ("POST", "/api/v2/dags/small/dagRuns")
+    assert trigger["auth"] == f"Bearer {TOKEN}"
+    assert trigger["body"] == {"logical_date": None, "conf": {"triggered_by": "editor@example.com"}}
+    assert run_events(world) == 0  # the DAG's RunEvent task creates it, not the API
+
+
+def test_refused_credentials_are_a_502_naming_url_status_and_detail(
+    world: Settings, airflow: Server
+) -> None:
+    store_secret(world, password="wrong-password")
+    settings = with_airflow(world, airflow.url)
+    editor = users_for(settings)["editor"]
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        response = client.post(f"/api/pipelines/{pipeline_id(world, 'small')}/runs", headers=editor)
+    assert response.status_code == 502
+    detail = response.json()["detail"]
+    assert f"POST {airflow.url}/auth/token" in detail and "HTTP 401" in detail
+    assert "Invalid credentials" in detail and "wrong-password" not in detail
+    assert len(airflow.requests) == 1
+
+
+def test_an_unknown_dag_is_reported_with_airflows_detail(world: Settings, airflow: Server) -> None:
+    store_secret(world)
+    with pytest.raises(OrchestratorError) as caught:
+        trigger_dag_run(with_airflow(world, airflow.url), "not_in_airflow", "me@example.com")
+    message = str(caught.value)
+    assert f"{airflow.url}/api/v2/dags/not_in_airflow/dagRuns" in message
+    assert "HTTP 404" in message and "The Dag with ID: `not_in_airflow` was not found" in message
+
+
+def test_an_unreachable_airflow_is_an_orchestrator_error(world: Settings) -> None:
+    closed = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    store_secret(world)
+    with SessionHelper(world) as session, pytest.raises(OrchestratorError) as caught:
+        service.start_pipeline_run(
+            with_airflow(world, closed), session, pipeline_id(world, "small"), "me@example.com"
+        )
+    assert f"cannot reach Airflow's REST API at {closed}/auth/token" in str(caught.value)
+
+
+def test_without_a_secret_the_all_admins_token_is_used(world: Settings, airflow: Server) -> None:
+    settings = with_airflow(world, airflow.url, secret=None)
+    with pytest.raises(OrchestratorError, match="HTTP 403.*all_admins is not enabled"):
+        trigger_dag_run(settings, "small", "me@example.com")
+    airflow.handler.all_admins = True
+    assert trigger_dag_run(settings, "small", "me@example.com").endswith("_small")
+    assert [(r["method"], r["path"]) for r in airflow.requests] == [
+        ("GET", "/auth/token"),
+        ("GET", "/auth/token"),
+        ("POST", "/api/v2/dags/small/dagRuns"),
+    ]
+
+
+def test_a_missing_airflow_secret_is_named(world: Settings, airflow: Server) -> None:
+    with pytest.raises(SecretNotFoundError, match="airflow"):
+        trigger_dag_run(with_airflow(world, airflow.url), "small", "me@example.com")
+    assert airflow.requests == []
+
+
+def test_an_incomplete_airflow_secret_names_what_it_lacks(world: Settings, airflow: Server) -> None:
+    set_secret("dev/airflow/airflow/read", {"username": USERNAME}, world)
+    with pytest.raises(SecretError, match="has no password"):
+        trigger_dag_run(with_airflow(world, airflow.url), "small", "me@example.com")

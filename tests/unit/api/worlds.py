@@ -1,0 +1,57 @@
+"""Helpers for API tests over the small ``world`` of python sample transforms.
+
+The ``world`` fixture (tests/unit/conftest.py) holds pipelines that need no landing
+files (``small``: ingest numbers -> master doubled), so a run started through the API
+really completes in a few seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from core.helpers.session_helper import SessionHelper
+from core.plan import load_plan
+from core.service.users import add_user, issue_token
+from core.settings import Settings
+
+PASSWORD = "correct horse battery staple"
+FINISHED = ("success", "failed")
+
+
+def users_for(settings: Settings) -> dict[str, dict[str, str]]:
+    """role -> the Authorization header of a new user ROLE@example.com with that role."""
+    headers = {}
+    with SessionHelper(settings, actor="test") as session:
+        for role in ("viewer", "editor", "admin"):
+            user = add_user(session, f"{role}@example.com", role, PASSWORD)
+            headers[role] = {"Authorization": f"Bearer {issue_token(session, user.id, 't').token}"}
+    return headers
+
+
+def transformation_ids(settings: Settings, pipeline: str) -> dict[str, int]:
+    """template name -> transformation id, for a pipeline of the world."""
+    with SessionHelper(settings) as session:
+        return {t.template: t.transformation_id for t in load_plan(session, pipeline).tasks}
+
+
+def pipeline_id(settings: Settings, pipeline: str) -> int:
+    """The id of a pipeline of the world."""
+    with SessionHelper(settings) as session:
+        return load_plan(session, pipeline).pipeline_id
+
+
+def wait_for_run(
+    client: TestClient, headers: dict[str, str], run_id: int, timeout: float = 120
+) -> dict[str, Any]:
+    """Poll GET /api/runs/{id} until the run has finished; its last body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = client.get(f"/api/runs/{run_id}", headers=headers).json()
+        if body["state"] in FINISHED:
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} did not finish in {timeout}s: {body}")
+        time.sleep(0.25)
