@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core.api.deps import SessionDep, Viewer
 from core.api.routes.runs import MAX_ID
-from core.api.schemas import Page
+from core.api.schemas import Page, json_response
 from core.service import audit as service
 
 router = APIRouter(prefix="/api", tags=["audit"])
@@ -43,4 +43,4 @@ def list_events(
     """Changes to the configuration, newest first."""
     events, total = service.list_events(session, table, actor, action, limit, offset)
     items = [AuditEventOut.model_validate(event) for event in events]
-    return Page[AuditEventOut](items=items, total=total, limit=limit, offset=offset)
+    return json_response(Page[AuditEventOut](items=items, total=total, limit=limit, offset=offset))

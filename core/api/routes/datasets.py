@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from core.api.deps import SessionDep, SettingsDep, Viewer
 from core.api.routes.runs import MAX_ID, IdPath
+from core.api.schemas import json_response
 from core.service import datasets as service
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
@@ -49,7 +50,7 @@ def preview(
 ) -> Any:
     """The first rows a run wrote to the transformation's output dataset."""
     result = service.preview(settings, session, transformation_id, run_id, limit)
-    return PreviewOut.model_validate(result, from_attributes=True)
+    return json_response(PreviewOut.model_validate(result, from_attributes=True))
 
 
 @router.get("/{transformation_id}/diff", response_model=DiffOut)
@@ -67,4 +68,4 @@ def diff(
 ) -> Any:
     """Rows the run added and removed compared with another run (the previous one with data)."""
     result = service.diff(settings, session, transformation_id, run_id, against, limit)
-    return DiffOut.model_validate(result, from_attributes=True)
+    return json_response(DiffOut.model_validate(result, from_attributes=True))

@@ -23,4 +23,5 @@ def healthz(session: SessionDep) -> Any:
     except SQLAlchemyError as exc:
         body = {"status": "unavailable", "database": type(exc).__name__, "version": __version__}
         return JSONResponse(body, status_code=503)
-    return {"status": "ok", "database": "ok", "version": __version__}
+    # A Response, not a dict: see core.api.schemas.json_response for why.
+    return JSONResponse({"status": "ok", "database": "ok", "version": __version__})

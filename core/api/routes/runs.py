@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from core.api.deps import Editor, SessionDep, SettingsDep, Viewer
-from core.api.schemas import Page
+from core.api.schemas import Page, json_response
 from core.service import notebooks
 from core.service import runs as service
 
@@ -77,7 +77,8 @@ class RunDetailOut(RunOut):
 @router.post("/pipelines/{pipeline_id}/runs", status_code=202, response_model=RunStartedOut)
 def start_run(pipeline_id: IdPath, session: SessionDep, settings: SettingsDep, user: Editor) -> Any:
     """Start a run now: on the local runner, or through Airflow's REST API when configured."""
-    return service.start_pipeline_run(settings, session, pipeline_id, user.email_address)
+    started = service.start_pipeline_run(settings, session, pipeline_id, user.email_address)
+    return json_response(RunStartedOut.model_validate(started, from_attributes=True), 202)
 
 
 @router.get("/runs", response_model=Page[RunOut])
@@ -92,7 +93,7 @@ def list_runs(
     """Runs, newest first, each with its tasks counted by state."""
     rows, total = service.list_runs(session, pipeline_id, state, limit, offset)
     items = [RunOut.model_validate(row, from_attributes=True) for row in rows]
-    return Page[RunOut](items=items, total=total, limit=limit, offset=offset)
+    return json_response(Page[RunOut](items=items, total=total, limit=limit, offset=offset))
 
 
 @router.get("/runs/{run_id}", response_model=RunDetailOut)
@@ -102,7 +103,7 @@ def get_run(run_id: IdPath, session: SessionDep, _: Viewer) -> Any:
     for task in detail.tasks:
         if task.notebook_location:
             task.notebook_url = f"/api/runs/{run_id}/tasks/{task.transformation_id}/notebook"
-    return detail
+    return json_response(detail)
 
 
 @router.get(
