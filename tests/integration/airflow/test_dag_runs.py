@@ -108,12 +108,27 @@ def _mark(job_id: str, status: str) -> None:
 
 
 def _finish_once_run_started(settings, job_id: str) -> None:
-    """The earlier job ends a while after the DAG run started (its retry is attached by then)."""
-    deadline = time.monotonic() + 60
-    while _latest_run(settings) is None and time.monotonic() < deadline:
+    """The earlier job ends once the retry's operator runs and has had time to attach.
+
+    Waiting for the task instance (not a fixed delay) keeps a loaded machine from
+    ending the job before the operator looked for it.
+    """
+    deadline = time.monotonic() + 120
+    while not _ingest_running() and time.monotonic() < deadline:
         time.sleep(0.1)
-    time.sleep(3)
+    time.sleep(2)
     _mark(job_id, "SUCCEEDED")
+
+
+def _ingest_running() -> bool:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        states = session.query(TaskInstance.state).filter(
+            TaskInstance.task_id.like("ingest_numbers_%")
+        )
+        return any(state == "running" for (state,) in states)
 
 
 def test_batch_jobs_run_corebot_and_a_retry_reattaches(airflow_db, batch) -> None:
