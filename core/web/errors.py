@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.api.errors import RateLimitedError, status_of
+from core.api.errors import REDACTED, SECRET_FIELDS, RateLimitedError, redact, status_of
 from core.errors import AuthenticationError, CoreError, InvalidInputError
 from core.web.templating import is_htmx, local_path, render
 
@@ -93,7 +93,7 @@ def install(app: FastAPI) -> None:
         if not is_page(request):
             return await _delegate(api_validation, request, error)
         problems = [
-            (".".join(str(p) for p in e["loc"][1:]), e.get("input"), e["msg"])
+            (".".join(str(p) for p in e["loc"][1:]), _shown_input(e), e["msg"])
             for e in error.errors()
         ]
         return error_page(request, 422, "the address has invalid parameters", problems)
@@ -107,6 +107,13 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(CoreError, core_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+def _shown_input(problem: dict[str, Any]) -> Any:
+    # A refused password (too long, say) is never echoed back onto the page.
+    if any(part in SECRET_FIELDS for part in problem.get("loc", ())):
+        return REDACTED
+    return redact(problem.get("input"))
 
 
 async def _delegate(handler: Handler | None, request: Request, error: Exception) -> Response:

@@ -177,7 +177,9 @@ def test_local_runner_leaks_nothing_over_many_runs(
     report([rows[0], rows[1], rows[-1]] if PIPELINES > 1 else rows)
     before, first, last = rows[0][1], rows[1][1], rows[-1][1]
     assert last.processes == before.processes == 0
-    assert last.threads == before.threads
+    # Under pytest-xdist the process also holds threads of earlier tests, which may end
+    # during this one: what must not happen is growth.
+    assert last.threads <= before.threads and last.threads <= first.threads
     assert last.connections_out == before.connections_out == 0
     assert last.connections_open <= max(before.connections_open, first.connections_open)
     assert last.db_handles <= max(before.db_handles, first.db_handles)

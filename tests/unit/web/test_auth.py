@@ -44,6 +44,13 @@ def test_a_wrong_password_shows_the_error_on_the_form(client: TestClient, users:
     assert client.get("/pipelines", follow_redirects=False).status_code == 303
 
 
+def test_a_refused_password_is_never_shown_back(client: TestClient, users: dict) -> None:
+    secret = "hunter2-" + "x" * 1200  # longer than the form accepts
+    response = _post_login(client, "editor@example.com", secret)
+    assert response.status_code == 422 and "password" in response.text
+    assert "hunter2" not in response.text and "(redacted)" in response.text
+
+
 def test_too_many_failures_are_throttled(client: TestClient, users: dict) -> None:
     for _ in range(5):
         assert _post_login(client, "editor@example.com", "nope").status_code == 401
