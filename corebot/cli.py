@@ -43,25 +43,18 @@ def run(
     run_id: int = typer.Argument(..., help="The run (RunEvent) id."),
 ) -> None:
     """Run one transformation for one run; exit 0 success, 1 failed, 2 invalid configuration."""
-    from core.database.engine import unreachable_reason
-    from core.errors import DatabaseError
+    from core.database.engine import database_lost_means
     from core.helpers.session_helper import SessionHelper
     from core.transforms.runtime import run_transformation
 
     settings = load_settings()
     configure_logging(settings)
-    try:
-        with SessionHelper(settings, actor="corebot") as session:
-            outcome = run_transformation(settings, session, transform_id, run_id)
-    except Exception as exc:  # the database went away: one clear line, not a traceback
-        reason = unreachable_reason(exc)
-        if reason is None:
-            raise
-        raise DatabaseError(
-            f"the configuration database cannot be reached ({reason}); transformation "
-            f"{transform_id} of run {run_id} is not recorded as finished: resuming the run "
-            "runs it again (its output replaces any it wrote)"
-        ) from exc
+    after = (
+        f"transformation {transform_id} of run {run_id} is not recorded as finished: "
+        "resuming the run runs it again (its output replaces any it wrote)"
+    )
+    with database_lost_means(after), SessionHelper(settings, actor="corebot") as session:
+        outcome = run_transformation(settings, session, transform_id, run_id)
     if outcome.succeeded:
         typer.echo(outcome.message)
         return

@@ -7,6 +7,7 @@ CI=true, where a missing service fails the run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,12 @@ import pytest
 
 from core.database.engine import dispose_engines
 from tests.support.aws import FAKE_CREDENTIALS, moto_endpoint
-from tests.support.postgres import PostgresCluster, find_binary, running_cluster
+from tests.support.postgres import (
+    PostgresCluster,
+    create_database,
+    find_binary,
+    running_cluster,
+)
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -26,6 +32,15 @@ def missing_service(what: str, install: str) -> None:
     if IN_CI:
         pytest.fail(f"CI=true: {message}", pytrace=False)
     pytest.skip(message)
+
+
+@contextlib.contextmanager
+def new_cluster() -> Iterator[PostgresCluster]:
+    """A new PostgreSQL cluster; skipped (failed under CI) when PostgreSQL is not installed."""
+    if not find_binary("initdb") or not find_binary("pg_ctl"):
+        missing_service("PostgreSQL (initdb, pg_ctl)", "the postgresql package")
+    with running_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(autouse=True)
@@ -44,24 +59,15 @@ def core_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """One PostgreSQL cluster for the session (initdb + pg_ctl)."""
-    if not find_binary("initdb") or not find_binary("pg_ctl"):
-        missing_service("PostgreSQL (initdb, pg_ctl)", "the postgresql package")
-    with running_cluster() as cluster:
+    with new_cluster() as cluster:
         yield cluster
 
 
 @pytest.fixture
 def postgres_url(postgres_cluster: PostgresCluster, request: pytest.FixtureRequest) -> str:
     """A fresh, empty database on the session's cluster, for one test."""
-    import sqlalchemy as sa
-
     name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
-    admin = sa.create_engine(postgres_cluster.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return postgres_cluster.url(name)
+    return create_database(postgres_cluster, name)
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +84,18 @@ def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("CORE_AWS_ENDPOINT_URL", moto_url)
     return moto_url
+
+
+@pytest.fixture(scope="session")
+def kernel() -> str:
+    """The name of the Jupyter kernel notebooks run in; skipped (failed in CI) when missing."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec("python3")
+    except NoSuchKernel:
+        missing_service("the Jupyter kernel 'python3'", "ipykernel into .venv (script/bootstrap)")
+    return "python3"
 
 
 @pytest.fixture

@@ -83,6 +83,7 @@ def notify_failure(settings: Settings, session: Session, run_id: int) -> list[Al
         session.rollback()  # the run's end is committed already; the caller reads on
         reason = f"could not describe the run: {_reason(exc)}"
         return [_log(AlertResult(name, "failed", reason), run_id) for name in channels]
+    session.commit()  # the alert is read: hold no transaction while mail and posts go out
     return [
         _log(_send(name, channel, settings, alert), run_id) for name, channel in channels.items()
     ]

@@ -9,7 +9,9 @@ hashes or token hashes.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import types
 from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
@@ -20,6 +22,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationInfo,
     field_validator,
 )
@@ -78,7 +81,7 @@ def _takes_int(annotation: Any) -> bool:
     )
 
 
-def json_response(content: BaseModel | list[BaseModel], status_code: int = 200) -> Response:
+def json_response(content: Any, status_code: int = 200) -> Response:
     """A response body serialized by pydantic in the route itself.
 
     A sync route that returns a model leaves FastAPI to validate it again against the
@@ -89,14 +92,23 @@ def json_response(content: BaseModel | list[BaseModel], status_code: int = 200) 
     Response is sent as it is; the response_model stays declared, for the OpenAPI spec.
 
     Args:
-        content: a model, or a list of models.
+        content: a model, a service dataclass (declared as the response_model itself,
+            when the API shows it field for field), or a list of models.
         status_code: the HTTP status.
     """
     if isinstance(content, list):
         body = b"[" + b",".join(item.model_dump_json().encode() for item in content) + b"]"
+    elif dataclasses.is_dataclass(content) and not isinstance(content, type):
+        body = _adapter(type(content)).dump_json(content)
     else:
         body = content.model_dump_json().encode()
     return Response(body, status_code=status_code, media_type="application/json")
+
+
+@functools.cache
+def _adapter(kind: type) -> TypeAdapter[Any]:
+    # Building an adapter costs far more than using one: one per dataclass.
+    return TypeAdapter(kind)
 
 
 class In(BaseModel):

@@ -6,6 +6,7 @@ import secrets
 import sys
 
 import typer
+from sqlalchemy.orm import Session
 
 from core.cli.common import console, session_helper
 from core.errors import NotFoundError
@@ -57,8 +58,8 @@ def token(
         typer.echo(issued.token)
 
 
-def _user(session: object, email: str) -> Administrator:
-    user = session.query(Administrator).filter_by(email_address=email.lower()).one_or_none()  # type: ignore[attr-defined]
+def _user(session: Session, email: str) -> Administrator:
+    user = session.query(Administrator).filter_by(email_address=email.lower()).one_or_none()
     if user is None:
         raise NotFoundError(f"no user {email!r}; add one with `core users add {email}`")
     return user

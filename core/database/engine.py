@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
+from core.errors import DatabaseError
 from core.models.base import AUDIT_SCHEMA
 
 _ENGINES: dict[tuple[int, str], Engine] = {}
@@ -107,3 +110,28 @@ def unreachable_reason(exc: BaseException) -> str | None:
     original = getattr(exc, "orig", None) or exc
     lines = [line.strip() for line in str(original).splitlines() if line.strip()]
     return lines[0] if lines else type(original).__name__
+
+
+@contextmanager
+def database_lost_means(after: str) -> Iterator[None]:
+    """Turn a lost or refused configuration database into one DatabaseError saying what next.
+
+    Args:
+        after: what was left undone and how to carry on once the database is back;
+            appended to the message.
+
+    Raises:
+        DatabaseError: the database could not be reached or used (the block's own
+            DatabaseError, or a lost connection), its message ending with ``after``.
+    """
+    try:
+        yield
+    except DatabaseError as exc:  # e.g. unreachable when a session is first prepared
+        raise DatabaseError(f"{exc}; {after}") from exc
+    except Exception as exc:
+        reason = unreachable_reason(exc)
+        if reason is None:
+            raise
+        raise DatabaseError(
+            f"the configuration database cannot be reached ({reason}); {after}"
+        ) from exc

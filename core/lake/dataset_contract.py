@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
@@ -213,9 +213,7 @@ class DatasetContract(Contract):
             ContractNotFoundError: no table (or no such version) exists, naming what does.
             ContractError: the version is not a whole number from 0.
         """
-        if version is not None and (
-            isinstance(version, bool) or not isinstance(version, int) or version < 0
-        ):
+        if version is not None and not _is_whole_number(version):
             raise ContractError(
                 f"{self!r}: version {version!r} is not valid: expected a table version, "
                 "a whole number from 0 (`core lake show` lists them)"
@@ -256,7 +254,7 @@ class DatasetContract(Contract):
         """
         table = self.delta_table()
         latest = table.version()
-        if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version < latest:
+        if not _is_whole_number(version) or version >= latest:
             raise ContractError(
                 f"{self!r}: cannot restore version {version!r}: expected an earlier version, "
                 f"0 to {latest - 1} (the current one is {latest}); `core lake show` lists them"
@@ -264,7 +262,9 @@ class DatasetContract(Contract):
         try:
             metrics = table.restore(version)
         except DeltaError as exc:
-            raise LakeError(f"{self!r}: restoring version {version} failed: {exc}") from exc
+            raise LakeError(
+                f"{self!r}: restoring version {version} failed: {describe_storage_error(exc)}"
+            ) from exc
         return RestoreSummary(
             version,
             self.delta_table().version(),
@@ -424,8 +424,13 @@ def _to_arrow(data: pd.DataFrame | pa.Table) -> pa.Table:
     )
 
 
+def _is_whole_number(value: object) -> TypeGuard[int]:
+    """True for an int from 0 (a bool is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _check_run_id(run_id: object) -> int:
-    if isinstance(run_id, bool) or not isinstance(run_id, int) or run_id < 0:
+    if not _is_whole_number(run_id):
         raise ContractError(f"run_id {run_id!r} is not valid: expected a RunEvent id (int >= 0)")
     return run_id
 

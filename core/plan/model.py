@@ -84,14 +84,18 @@ class PipelinePlan:
         return cls(**{**data, "groups": groups})
 
 
-def build_plan(pipeline: cfg.Pipeline) -> PipelinePlan:
-    """The plan of a loaded pipeline (its states and transformations already loaded)."""
-    states = sorted(
+def ordered_states(pipeline: cfg.Pipeline) -> list[cfg.PipelineState]:
+    """A loaded pipeline's states in the order its plan runs them."""
+    return sorted(
         pipeline.pipeline_states,
         key=lambda s: (s.graph_order, s.pipeline_state_type.graph_order, s.id),
     )
+
+
+def build_plan(pipeline: cfg.Pipeline) -> PipelinePlan:
+    """The plan of a loaded pipeline (its states and transformations already loaded)."""
     groups: list[TaskGroup] = []
-    for state in states:
+    for state in ordered_states(pipeline):
         ordered = sorted(state.transformations, key=lambda t: (t.graph_order, t.id))
         for order, members in groupby(ordered, key=lambda t: t.graph_order):
             tasks = [_task(t, state.pipeline_state_type.name) for t in members]

@@ -23,8 +23,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from core.alerts import notify_failure
-from core.database.engine import unreachable_reason
-from core.errors import ConfigurationError, DatabaseError
+from core.database.engine import database_lost_means
+from core.errors import ConfigurationError
 from core.helpers.session_helper import SessionHelper
 from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan
 from core.runner.report import RunReport, build_report
@@ -109,18 +109,8 @@ class LocalRunner:
                 f"run {run_id} of {pipeline!r} stopped and is not recorded as finished; once the "
                 f"database is back, resume it with `core run {pipeline} --resume {run_id}`"
             )
-        try:
-            with SessionHelper(self.settings, actor="core run") as session:
-                yield session
-        except DatabaseError as exc:  # unreachable on first use in this process
-            raise DatabaseError(f"{exc}; {after}") from exc
-        except Exception as exc:
-            reason = unreachable_reason(exc)
-            if reason is None:
-                raise
-            raise DatabaseError(
-                f"the configuration database cannot be reached ({reason}); {after}"
-            ) from exc
+        with database_lost_means(after), SessionHelper(self.settings, actor="core run") as session:
+            yield session
 
     def _prepare(
         self, session: Session, pipeline: str, resume: int | None

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from core.errors import (
@@ -25,14 +25,8 @@ from core.errors import (
 from core.models import configuration as cfg
 from core.plan.model import PipelinePlan, build_plan
 from core.plan.queries import PlanFilters
-from core.service.resources import (
-    LIKE_ESCAPE,
-    MAX_OFFSET,
-    commit,
-    contains_pattern,
-    unstorable,
-    valid_id,
-)
+from core.service.listing import page_problems, text_search
+from core.service.resources import commit, unstorable, valid_id
 
 SORTS = ("name", "updated_at", "last_run_at", "is_active")
 
@@ -73,15 +67,7 @@ def list_pipelines(
     _check_list_input(filters, q, limit, offset)
     conditions = filters.conditions()
     if q:
-        pattern = contains_pattern(q)
-        conditions.append(
-            or_(
-                func.lower(cfg.Pipeline.name).like(pattern, escape=LIKE_ESCAPE),
-                func.lower(func.coalesce(cfg.Pipeline.description, "")).like(
-                    pattern, escape=LIKE_ESCAPE
-                ),
-            )
-        )
+        conditions.append(text_search(q, (cfg.Pipeline.name, cfg.Pipeline.description)))
     total = session.scalar(select(func.count(cfg.Pipeline.id)).where(*conditions)) or 0
     query = _list_query().where(*conditions).order_by(*_order(sort)).limit(limit).offset(offset)
     # The columns are selected in PipelineRow's field order (row._asdict() per row
@@ -99,10 +85,7 @@ def _check_list_input(filters: PlanFilters, q: str | None, limit: int, offset: i
     problems: list[Any] = [
         (name, value, unstorable(value)) for name, value in texts.items() if unstorable(value)
     ]
-    if not 1 <= limit <= 500:
-        problems.append(("limit", limit, "expected a whole number from 1 to 500"))
-    if not 0 <= offset <= MAX_OFFSET:
-        problems.append(("offset", offset, f"expected a whole number from 0 to {MAX_OFFSET}"))
+    problems += page_problems(limit, offset)
     if problems:
         raise InvalidInputError(problems)
 

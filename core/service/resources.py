@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Integer, String, and_, func, or_, select
+from sqlalchemy import Integer, String, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -38,11 +38,6 @@ Problem = tuple[str, object, str]
 # Ids are INTEGER columns: PostgreSQL's int4. A larger id cannot exist (and SQLite
 # refuses to bind integers beyond 64 bits), so it is answered as "not found".
 MAX_ID = 2**31 - 1
-MAX_OFFSET = 10**9
-TRUE_WORDS = ("true", "1", "yes", "on")
-FALSE_WORDS = ("false", "0", "no", "off")
-# The escape character of text-search patterns (see contains_pattern).
-LIKE_ESCAPE = "\\"
 
 
 def unstorable(value: Any) -> str | None:
@@ -107,41 +102,6 @@ class Resource:
     setters: Mapping[str, Callable[[Session, Any, Any], None]] = field(default_factory=dict)
     redacted: tuple[str, ...] = ()
     before_save: Callable[[Session, Any, Settings | None], list[Problem]] | None = None
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a list."""
-
-    items: list[Any]
-    total: int
-    limit: int
-    offset: int
-
-
-def list_rows(
-    session: Session,
-    resource: Resource,
-    *,
-    limit: int = 50,
-    offset: int = 0,
-    sort: str = "id",
-    filters: Mapping[str, Any] | None = None,
-    q: str | None = None,
-) -> Page:
-    """One page of rows, in two queries (the count and the page).
-
-    Raises:
-        InvalidInputError: the sort field or a filter is unknown, a filter's value is not
-            of its column's type, or limit/offset are out of range.
-    """
-    _check_page(limit, offset)
-    conditions = _conditions(resource, filters or {}, q)
-    order = _order(resource, sort)
-    total = session.scalar(select(func.count()).select_from(resource.model).where(*conditions))
-    query = select(resource.model).where(*conditions).order_by(*order).limit(limit).offset(offset)
-    items = list(session.scalars(query.options(*resource.options)).unique())
-    return Page(items=items, total=total or 0, limit=limit, offset=offset)
 
 
 def get_row(session: Session, resource: Resource, row_id: int) -> Any:
@@ -401,93 +361,3 @@ def _taken(session: Session, resource: Resource, row: Any) -> list[Problem]:
                 (name, getattr(row, name), f"another {resource.noun} already has this {name}")
             )
     return problems
-
-
-def _conditions(resource: Resource, filters: Mapping[str, Any], q: str | None) -> list[Any]:
-    conditions: list[ColumnElement[bool]] = []
-    for name, value in filters.items():
-        if value is None:
-            continue
-        if name not in resource.filters:
-            hint = did_you_mean(name, resource.filters)
-            raise InvalidInputError([(name, value, f"is not a filter of {resource.noun}.{hint}")])
-        column = resource.filters[name]
-        conditions.append(column == filter_value(name, column, value))
-    if q and unstorable(q):
-        raise InvalidInputError([("q", q, unstorable(q) or "")])
-    if q and resource.search:
-        pattern = contains_pattern(q)
-        conditions.append(
-            or_(
-                *(
-                    func.lower(column).like(pattern, escape=LIKE_ESCAPE)
-                    for column in resource.search
-                )
-            )
-        )
-    return conditions
-
-
-def contains_pattern(text: str) -> str:
-    """A LIKE pattern matching values that contain ``text`` literally (lower-cased).
-
-    ``%`` and ``_`` in the text are matched as themselves, not as wildcards; use the
-    pattern with ``escape=LIKE_ESCAPE``.
-    """
-    escaped = "".join(LIKE_ESCAPE + c if c in "%_" + LIKE_ESCAPE else c for c in text.lower())
-    return f"%{escaped}%"
-
-
-def filter_value(name: str, column: Any, value: Any) -> Any:
-    """A filter's value as its column's type (query strings arrive as text).
-
-    Raises:
-        InvalidInputError: the value is not of the column's type, naming the filter.
-    """
-    kind = column.type
-    if isinstance(kind, Boolean):
-        if isinstance(value, bool):
-            return value
-        word = str(value).strip().lower()
-        if word in TRUE_WORDS or word in FALSE_WORDS:
-            return word in TRUE_WORDS
-        raise InvalidInputError([(name, value, "expected true or false")])
-    if isinstance(kind, Integer):
-        try:
-            number = value if isinstance(value, int) else int(str(value).strip())
-        except ValueError:
-            number = None
-        if number is None or isinstance(number, bool) or abs(number) > MAX_ID:
-            raise InvalidInputError([(name, value, f"expected a whole number up to {MAX_ID}")])
-        return number
-    text = str(value)
-    if unstorable(text):
-        raise InvalidInputError([(name, value, unstorable(text) or "")])
-    return text
-
-
-def _check_page(limit: int, offset: int) -> None:
-    problems: list[Problem] = []
-    if not 1 <= limit <= 500:
-        problems.append(("limit", limit, "expected a whole number from 1 to 500"))
-    if not 0 <= offset <= MAX_OFFSET:
-        problems.append(("offset", offset, f"expected a whole number from 0 to {MAX_OFFSET}"))
-    if problems:
-        raise InvalidInputError(problems)
-
-
-def _order(resource: Resource, sort: str) -> list[Any]:
-    name = sort.removeprefix("-")
-    if name not in resource.sortable:
-        raise InvalidInputError(
-            [
-                (
-                    "sort",
-                    sort,
-                    f"expected one of {', '.join(resource.sortable)} (prefix - for descending)."
-                    + did_you_mean(name, resource.sortable),
-                )
-            ]
-        )
-    column = getattr(resource.model, name)
-    return [column.desc() if sort.startswith("-") else column.asc(), resource.model.id]

@@ -194,6 +194,32 @@ def query(base: str, **params: Any) -> str:
     return f"{base}?{urlencode(kept)}" if kept else base
 
 
+def paging(
+    base: str, chosen: dict[str, Any], offset: int, limit: int, total: int
+) -> dict[str, Any]:
+    """The variables of a paged list's pager: its filters, position and page addresses.
+
+    Args:
+        base: the list's path, e.g. ``/runs``.
+        chosen: the list's filters (their names and values), kept in the page addresses.
+        offset: the first row shown.
+        limit: the rows per page.
+        total: the rows that match the filters.
+
+    Returns:
+        ``total``, ``offset``, ``limit``, ``chosen`` and ``page_urls`` (previous, next or None).
+    """
+    previous = query(base, **chosen, offset=max(offset - limit, 0)) if offset > 0 else None
+    following = query(base, **chosen, offset=offset + limit) if offset + limit < total else None
+    return {
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+        "chosen": chosen,
+        "page_urls": {"previous": previous, "next": following},
+    }
+
+
 def when(moment: dt.datetime | None) -> str:
     """A time as 'YYYY-MM-DD HH:MM:SS UTC' ('—' for none)."""
     if moment is None:

@@ -10,15 +10,14 @@ from typing import Any
 
 import boto3
 import pytest
-import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from core.cli import app, run
 from core.errors import InvalidSecretError, SecretNotFoundError, SecretsBackendError
 from core.helpers.session_helper import resolve_database_url
 from core.secret import Secret, clear_cache
 from core.secrets.aws import AwsSecretsManagerBackend
 from core.settings import load_settings
+from tests.support.cli import core
 
 pytestmark = pytest.mark.integration
 
@@ -57,10 +56,6 @@ def put(sm: Any, identifier: str, value: Any) -> None:
 
 def ftp(password: str = PASSWORD) -> dict[str, Any]:
     return {"user": "hamburger", "password": password, "host": "ftp.example.com", "port": "21"}
-
-
-def core(*argv: str) -> int:
-    return run(typer.main.get_command(app), list(argv), "core")
 
 
 def test_the_dev_guide_example_over_secrets_manager(sm: Any, name: str) -> None:

@@ -32,30 +32,21 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-import yaml
 from sqlalchemy import func, select
 
-from core.database import migrate
 from core.database.engine import dispose_engines, get_engine
-from core.database.seed import World, load_world
 from core.errors import ConflictError, LakeError
 from core.helpers.session_helper import SessionHelper, make_session
 from core.lake import DatasetContract, RawContract
 from core.models import configuration as cfg
 from core.service import resources
 from core.settings import Settings, load_settings
-from tests.conftest import missing_service
+from tests.conftest import new_cluster
 from tests.integration.transforms.transfer import conftest as transfer_fixtures
 from tests.reliability.fault_transforms import incompressible
 from tests.support.faulty_http import Fault, Faults, faulty_endpoint
-from tests.support.postgres import (
-    PostgresCluster,
-    find_binary,
-    running_cluster,
-    start_cluster,
-    stop_cluster,
-)
-from tests.unit.api import conftest as api_fixtures
+from tests.support.postgres import PostgresCluster, create_database, start_cluster, stop_cluster
+from tests.support.worlds import load_test_world
 
 FAULT_WORLD = """
 segments: [{name: S, pipeline_types: [t]}]
@@ -107,18 +98,10 @@ pipelines:
       - state: master
         transformations: [{template: copied, variables: {source: rendezvous}}]
 """
-# The SFTP server and its secret, from the transfer transforms' integration fixtures.
+# The SFTP server and its secret, from the transfer transforms' integration fixtures. (The
+# API's app, client and users of each role come from this folder's conftest.)
 sftp_server = transfer_fixtures.sftp_server
 sftp_secret = transfer_fixtures.sftp_secret
-# The API on a copy of the seeded sample configuration, and users of each role.
-seeded_database = api_fixtures.seeded_database
-password_hash = api_fixtures.password_hash
-settings = api_fixtures.settings
-app = api_fixtures.app
-users = api_fixtures.users
-client = api_fixtures.client
-editor = api_fixtures.editor
-admin = api_fixtures.admin
 BULK_ROWS = 100_000
 TWIN_ROWS = 3000
 CORE_RUN = "import sys; from core.cli import main; main(sys.argv[1:])"
@@ -127,22 +110,10 @@ CORE_RUN = "import sys; from core.cli import main; main(sys.argv[1:])"
 # --- shared helpers ------------------------------------------------------------------------
 
 
-def load_fault_world(settings: Settings, url: str) -> None:
-    """Migrate the database at ``url`` and load FAULT_WORLD into it."""
-    migrate.upgrade(url)
-    world = World.model_validate(yaml.safe_load(FAULT_WORLD))
-    with SessionHelper(settings) as session:
-        load_world(session, world)
-        session.commit()
-
-
 @pytest.fixture
 def fault_world(core_env: Path) -> Settings:
     """Dev settings on an embedded database holding FAULT_WORLD (a local lake)."""
-    core_env.mkdir(parents=True, exist_ok=True)
-    settings = load_settings()
-    load_fault_world(settings, settings.embedded_database_url)
-    return settings
+    return load_test_world(FAULT_WORLD)
 
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -303,9 +274,7 @@ def test_a_worker_killed_mid_publish_leaves_no_partial_data_and_resume_completes
 @pytest.fixture(scope="module")
 def private_cluster() -> Iterator[PostgresCluster]:
     """A PostgreSQL cluster of this module's own, which tests may stop and start."""
-    if not find_binary("initdb") or not find_binary("pg_ctl"):
-        missing_service("PostgreSQL (initdb, pg_ctl)", "the postgresql package")
-    with running_cluster() as cluster:
+    with new_cluster() as cluster:
         yield cluster
 
 
@@ -327,18 +296,9 @@ def postgres_world(
     request: pytest.FixtureRequest,
 ) -> Settings:
     """Settings whose configuration database is a new PostgreSQL database holding FAULT_WORLD."""
-    import sqlalchemy as sa
-
     name = f"faults_{request.node.name[5:40].lower()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(private_cluster.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    core_env.mkdir(parents=True, exist_ok=True)
-    monkeypatch.setenv("CORE_DATABASE_URL", private_cluster.url(name))
-    settings = load_settings()
-    load_fault_world(settings, private_cluster.url(name))
-    return settings
+    monkeypatch.setenv("CORE_DATABASE_URL", create_database(private_cluster, name))
+    return load_test_world(FAULT_WORLD)
 
 
 @pytest.mark.integration

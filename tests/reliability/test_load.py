@@ -36,11 +36,10 @@ from bench.load import (
     print_table,
 )
 from core.database import engine as engines
-from core.database import migrate
-from core.database.seed import World, load_world
-from core.helpers.session_helper import SessionHelper
+from core.database.seed import World
 from core.runner.local import LocalRunner
 from core.settings import load_settings
+from tests.support.worlds import load_test_world
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINES = int(os.environ.get("LOAD_PIPELINES", "5"))
@@ -162,12 +161,7 @@ def test_local_runner_leaks_nothing_over_many_runs(
 ) -> None:
     """N pipelines x 10 transformations back to back: every resource ends where it started."""
     monkeypatch.chdir(ROOT)  # the workers import tests.unit.transforms.sample_transforms
-    core_env.mkdir(parents=True, exist_ok=True)
-    settings = load_settings()
-    migrate.upgrade(settings.embedded_database_url)
-    with SessionHelper(settings) as session:
-        load_world(session, load_world_spec(PIPELINES))
-        session.commit()
+    settings = load_test_world(load_world_spec(PIPELINES))
     runner = LocalRunner(settings, workers=2)
     rows = [("before", measure(core_env))]
     for number in range(PIPELINES):

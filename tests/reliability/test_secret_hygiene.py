@@ -30,9 +30,7 @@ import tomli_w
 from fastapi.testclient import TestClient
 
 from core.api.app import create_app
-from core.database import migrate
 from core.database.engine import get_engine
-from core.database.seed import World, load_world
 from core.errors import CoreError
 from core.helpers.session_helper import SessionHelper
 from core.models.administrators import Administrator
@@ -40,10 +38,9 @@ from core.runner.local import LocalRunner
 from core.secret import Secret, clear_cache, set_secret
 from core.service.users import issue_token
 from core.settings import Settings, load_settings
-from core.transforms.library import sftp
-from tests.conftest import missing_service
 from tests.integration.transforms.transfer import sftp_server
 from tests.reliability.secret_transforms import NOTEBOOK_SOURCE
+from tests.unit.transforms.library.transfer_world import make_world
 
 CANARY = "S3CR3T-canary-"
 
@@ -53,17 +50,7 @@ def canary(what: str) -> str:
     return f"{CANARY}{what}-{uuid.uuid4().hex}"
 
 
-TEMPLATES = [
-    *[
-        {
-            "name": t.name,
-            "state": t.state,
-            "entrypoint": t.entrypoint,
-            "tags": list(t.tags),
-            "variables": t.variables,
-        }
-        for t in sftp.TEMPLATES
-    ],
+TEMPLATES = [  # besides the transfer templates (extract_from_sftp)
     {
         "name": "database_report",
         "state": "ingest",
@@ -135,18 +122,6 @@ def write_notebook(folder: Path) -> None:
 
 
 @pytest.fixture
-def kernel() -> str:
-    """The Jupyter kernel notebooks run in; skipped (failed in CI) when missing."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        KernelSpecManager().get_kernel_spec("python3")
-    except NoSuchKernel:
-        missing_service("the Jupyter kernel 'python3'", "ipykernel into .venv (script/bootstrap)")
-    return "python3"
-
-
-@pytest.fixture
 def vault(
     core_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel: str
 ) -> Iterator[Vault]:
@@ -163,20 +138,7 @@ def vault(
     root = tmp_path / "sftp_root"
     (root / "outgoing").mkdir(parents=True)
     (root / "outgoing" / "enrollments_1.csv").write_text("id\n1\n")
-    core_env.mkdir(parents=True, exist_ok=True)
-    settings = load_settings()
-    migrate.upgrade(settings.embedded_database_url)
-    world = {
-        "segments": [{"name": "S", "pipeline_types": ["t"]}],
-        "companies": [{"name": "acme", "brands": [{"name": "zentrix"}]}],
-        "templates": TEMPLATES,
-        "pipelines": [
-            {"name": "p", "company": "acme", "brand": "zentrix", "type": "t", "states": STATES}
-        ],
-    }
-    with SessionHelper(settings) as session:
-        load_world(session, World.model_validate(world))
-        session.commit()
+    settings = make_world(STATES, TEMPLATES)
     with sftp_server.running_sftp_server(root) as server:
         login = {
             "user": sftp_server.USER,

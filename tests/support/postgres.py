@@ -89,6 +89,24 @@ def start_cluster(cluster: PostgresCluster) -> None:
     _start(pg_ctl, cluster.directory / "data", cluster.port, cluster.directory)
 
 
+def create_database(cluster: PostgresCluster, name: str) -> str:
+    """Create database ``name`` on ``cluster``, dropping any left over by an earlier run.
+
+    Returns:
+        The new database's URL.
+    """
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return cluster.url(name)
+
+
 @contextlib.contextmanager
 def running_cluster() -> Iterator[PostgresCluster]:
     """Start a fresh cluster on a free loopback port; stop and delete it afterwards.

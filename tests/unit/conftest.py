@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.database.seed import load_world, read_world
-from core.helpers.session_helper import SessionHelper
+from core.settings import Settings
+from tests.support.worlds import load_test_world
 
 WORLD = """
 segments: [{name: S, pipeline_types: [t]}]
@@ -49,17 +49,6 @@ pipelines:
 
 
 @pytest.fixture
-def world(core_env: Path, tmp_path: Path):
+def world(core_env: Path) -> Settings:
     """The dev database of this test, holding only the small world."""
-    path = tmp_path / "world.yaml"
-    path.write_text(WORLD)
-    (core_env).mkdir(parents=True, exist_ok=True)
-    from core.database import migrate
-    from core.settings import load_settings
-
-    settings = load_settings()
-    migrate.upgrade(settings.embedded_database_url)  # migrated, so never seeded with the sample
-    with SessionHelper(settings) as session:
-        load_world(session, read_world(path))
-        session.commit()
-    return settings
+    return load_test_world(WORLD)

@@ -1,14 +1,11 @@
 import pytest
 import typer
 
-from core.cli import app, run
+from core.cli import run
 from core.database import migrate
 from core.settings import load_settings
 from corebot.cli import app as corebot_app
-
-
-def core(*argv: str) -> int:
-    return run(typer.main.get_command(app), list(argv), "core")
+from tests.support.cli import core
 
 
 def test_pipelines_list_with_filters(capsys) -> None:

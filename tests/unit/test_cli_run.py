@@ -1,12 +1,6 @@
-import typer
-
-from core.cli import app, run
 from core.helpers.session_helper import SessionHelper
 from core.plan import load_plan
-
-
-def core(*argv: str) -> int:
-    return run(typer.main.get_command(app), list(argv), "core")
+from tests.support.cli import core
 
 
 def test_core_run_prints_progress_and_a_summary(world, capsys) -> None:

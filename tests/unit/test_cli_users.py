@@ -5,17 +5,12 @@ from __future__ import annotations
 import io
 
 import pytest
-import typer
 
-from core.cli import app, run
 from core.helpers.session_helper import SessionHelper
 from core.models.administrators import Administrator, ApiToken
 from core.service.users import authenticate, local_admin, token_hash, user_for_token
 from core.settings import load_settings
-
-
-def core(*argv: str) -> int:
-    return run(typer.main.get_command(app), list(argv), "core")
+from tests.support.cli import core
 
 
 def test_users_add_creates_a_user_who_can_log_in(monkeypatch, capsys) -> None:

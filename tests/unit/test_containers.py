@@ -30,8 +30,6 @@ IMAGES = ("worker", "application", "airflow", "notebook")
 EXTRAS = {"worker": [], "application": ["web"], "airflow": ["airflow"], "notebook": ["notebook"]}
 # Programs of the postgres image; every other program must be in CORE's environment.
 POSTGRES_PROGRAMS = {"postgres", "pg_isready"}
-# `core` commands another issue adds: checked once they exist (issue 6: `core serve`).
-PENDING_CORE_COMMANDS = {"serve"}
 # What the worker image must never contain (Airflow, the web stack, JupyterLab).
 NOT_IN_WORKER = {"apache-airflow", "apache-airflow-core", "fastapi", "uvicorn", "jupyterlab"}
 
@@ -275,8 +273,6 @@ def _assert_core_command(arguments: list[str], where: str) -> None:
     for word in arguments:
         if word.startswith("-") or not hasattr(command, "commands"):
             break
-        if word not in command.commands and word in PENDING_CORE_COMMANDS:
-            pytest.skip(f"{where}: `core {word}` is not there yet (issue 6 adds it)")
         assert word in command.commands, f"{where}: `core {word}` does not exist"
         command = command.commands[word]
     options = {o for p in command.params for o in getattr(p, "opts", [])}

@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 import tomli_w
-import typer
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from core.cli import app, run
+from core.cli import app
 from core.errors import (
     InvalidSecretError,
     ReadOnlySecretsBackendError,
@@ -33,6 +32,7 @@ from core.secrets.local import LocalFileBackend
 from core.secrets.registry import BACKENDS, get_backend
 from core.secrets.types import parse_secret
 from core.settings import load_settings
+from tests.support.cli import core
 
 # Distinctive values, so that a leak anywhere is found by a plain substring search.
 PASSWORD = "Pa55-VALUE-7f3a9c"
@@ -56,10 +56,6 @@ def store(path: Path, tables: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(tomli_w.dumps(tables), encoding="utf-8")
     path.chmod(0o600)
-
-
-def core(*argv: str) -> int:
-    return run(typer.main.get_command(app), list(argv), "core")
 
 
 class CountingReads:

@@ -107,7 +107,7 @@ class PlanCache:
             "plans": {name: plan_dict(plan) for name, plan in sorted(plans.items())},
         }
         try:
-            _write_atomically(self.path, json.dumps(payload, separators=(",", ":")))
+            write_atomically(self.path, json.dumps(payload, separators=(",", ":")).encode())
         except OSError as exc:
             log.warning("CORE: cannot save the plan cache %s (%s)", self.path, exc)
             return
@@ -119,12 +119,13 @@ class PlanCache:
         return sorted(plans, key=lambda plan: plan.name)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    _write_atomically_bytes(path, text.encode("utf-8"))
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a file so that readers see the old or the new content, never half of it.
 
-
-def _write_atomically_bytes(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
+    Args:
+        path: the file to write (its folder is created if missing).
+        data: the whole new content.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-")
     try:

@@ -20,12 +20,11 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from core.airflow.dagbuilder.cache import _write_atomically_bytes
+from core.airflow.dagbuilder.cache import write_atomically
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 FILE_NAME = "dags.pickle"
-# The sources whose change changes the DAGs: everything under core/airflow and the plan.
 # The code a DAG depends on: core/airflow and core/plan (a change to either rebuilds).
 SOURCES = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "plan")
 DAG_SETTINGS = ("environment", "branch", "dag_start_date", "max_active_runs")
@@ -85,7 +84,7 @@ class DagCache:
         """Keep these DAGs for this fingerprint (failures are only logged)."""
         try:
             payload = pickle.dumps(dags, protocol=pickle.HIGHEST_PROTOCOL)
-            _write_atomically_bytes(self.path, self.key(fingerprint) + b"\n" + payload)
+            write_atomically(self.path, self.key(fingerprint) + b"\n" + payload)
         except (OSError, pickle.PicklingError, RecursionError, TypeError) as exc:
             log.warning("CORE: cannot save the DAG cache %s (%s)", self.path, exc)
 

@@ -47,11 +47,11 @@ def run(params: dict[str, Any], ti: Any, task: Any, **context: Any) -> Any:
 
 def end(params: dict[str, Any], ti: Any) -> None:
     """Record the run's end; fail when the transformation failed."""
+    run_id = ti.xcom_pull(task_ids=RUN_EVENT_TASK_ID)
+    if run_id is None:  # the run event was never created: there is nothing to close
+        return
     plan = _plan(params)
     states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
-    run_id = ti.xcom_pull(task_ids=RUN_EVENT_TASK_ID)
-    if run_id is None:
-        return
     outcome = close_run(
         load_settings(), plan, int(run_id), {plan.tasks[0].task_id: states.get(RUN_TASK_ID)}
     )

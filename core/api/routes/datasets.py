@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from core.api.deps import SessionDep, SettingsDep, Viewer
 from core.api.routes.runs import MAX_ID, IdPath
@@ -20,26 +19,7 @@ RunId = Annotated[
 ]
 
 
-class PreviewOut(BaseModel):
-    transformation_id: int
-    dataset: str
-    run_id: int
-    columns: list[str]
-    rows: list[list[Any]]
-    total_rows: int
-
-
-class DiffOut(BaseModel):
-    transformation_id: int
-    run_id: int
-    against: int
-    added_count: int
-    removed_count: int
-    added: PreviewOut
-    removed: PreviewOut
-
-
-@router.get("/{transformation_id}/preview", response_model=PreviewOut)
+@router.get("/{transformation_id}/preview", response_model=service.Preview)
 def preview(
     transformation_id: IdPath,
     session: SessionDep,
@@ -49,11 +29,10 @@ def preview(
     limit: Limit = 50,
 ) -> Any:
     """The first rows a run wrote to the transformation's output dataset."""
-    result = service.preview(settings, session, transformation_id, run_id, limit)
-    return json_response(PreviewOut.model_validate(result, from_attributes=True))
+    return json_response(service.preview(settings, session, transformation_id, run_id, limit))
 
 
-@router.get("/{transformation_id}/diff", response_model=DiffOut)
+@router.get("/{transformation_id}/diff", response_model=service.DiffResult)
 def diff(
     transformation_id: IdPath,
     session: SessionDep,
@@ -68,4 +47,4 @@ def diff(
 ) -> Any:
     """Rows the run added and removed compared with another run (the previous one with data)."""
     result = service.diff(settings, session, transformation_id, run_id, against, limit)
-    return json_response(DiffOut.model_validate(result, from_attributes=True))
+    return json_response(result)

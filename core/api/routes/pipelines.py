@@ -20,7 +20,8 @@ from core.api.schemas import (
 )
 from core.plan.queries import PlanFilters
 from core.service import pipelines as service
-from core.service.resources import MAX_ID, MAX_OFFSET
+from core.service.listing import MAX_LIMIT, MAX_OFFSET
+from core.service.resources import MAX_ID
 
 router = APIRouter(prefix="/api", tags=["pipelines"])
 PipelineId = Annotated[int, Path(ge=1, le=MAX_ID, description="the pipeline's id")]
@@ -84,7 +85,7 @@ def list_pipelines(
     pipeline_type: Annotated[str | None, Query(alias="type", max_length=200)] = None,
     active: bool | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     sort: Annotated[str, Query(max_length=50)] = "name",
 ) -> Any:

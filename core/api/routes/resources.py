@@ -15,8 +15,9 @@ from sqlalchemy import Boolean, Integer
 from core.api.deps import SessionDep, SettingsDep, requires
 from core.api.schemas import Page, json_response
 from core.models.administrators import Administrator
-from core.service import catalog, resources
-from core.service.resources import MAX_ID, MAX_OFFSET, Resource
+from core.service import catalog, listing, resources
+from core.service.listing import MAX_LIMIT, MAX_OFFSET
+from core.service.resources import MAX_ID, Resource
 
 RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="the row's id")]
 
@@ -37,7 +38,7 @@ class Routes:
 
 
 def page_params(
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     sort: Annotated[str, Query(max_length=100, description="a field; prefix - to reverse")] = "id",
     q: Annotated[str | None, Query(max_length=200, description="text search")] = None,
@@ -98,7 +99,7 @@ def _add_reads(router: APIRouter, spec: Routes) -> None:
         # Filters are read here (their number varies by resource) and typed by the
         # service from their columns; the OpenAPI spec declares them all the same.
         filters = {k: request.query_params.get(k) for k in spec.filters}
-        page = resources.list_rows(session, spec.resource, filters=filters, **paging)
+        page = listing.list_rows(session, spec.resource, filters=filters, **paging)
         return json_response(
             Page[out](
                 items=[out.model_validate(row) for row in page.items],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -10,15 +9,14 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from core.api.deps import Editor, SessionDep, SettingsDep, Viewer
-from core.api.schemas import Page, json_response
+from core.api.schemas import Moment, Page, json_response
 from core.service import notebooks
 from core.service import runs as service
+from core.service.resources import MAX_ID
 
 router = APIRouter(prefix="/api", tags=["runs"])
 
-# Ids are 32-bit integer columns: a larger number is refused (422) before the database
-# would overflow on it.
-MAX_ID = 2_147_483_647
+# A larger id is refused (422) before the database would overflow on it.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 RunState = Literal["queued", "running", "success", "failed"]  # core.models.runs.RUN_STATES
@@ -44,8 +42,8 @@ class RunOut(BaseModel):
     pipeline_name: str
     state: str
     triggered_by: str | None
-    started_at: dt.datetime | None
-    ended_at: dt.datetime | None
+    started_at: Moment
+    ended_at: Moment
     duration_seconds: float | None
     task_counts: dict[str, int]
 
@@ -58,8 +56,8 @@ class TaskOut(BaseModel):
     group_step: int
     state: str
     attempt: int
-    started_at: dt.datetime | None
-    ended_at: dt.datetime | None
+    started_at: Moment
+    ended_at: Moment
     duration_seconds: float | None
     rows_in: int | None
     rows_out: int | None

@@ -21,11 +21,11 @@ from pyarrow import fs as pafs
 from core.errors import ConfigurationError
 from core.lake.raw_contract import COPY_CHUNK, RawContract
 from core.transforms.library import Builtin
+from core.transforms.library._common import owner
 from core.transforms.library.transfer import (
     HIDDEN_MARK,
     Location,
     count_copied,
-    owner,
     raw_output,
     record_counts,
     resolve_location,

@@ -22,13 +22,13 @@ from pyarrow import fs as pafs
 from core.errors import DuplicateError
 from core.lake.raw_contract import COPY_CHUNK
 from core.transforms.library import Builtin
+from core.transforms.library._common import owner
 from core.transforms.library.transfer import (
     DEFAULT_FILE_PATTERN,
     HIDDEN_MARK,
     Location,
     dataset_without_metadata,
     file_name,
-    owner,
     resolve_location,
     run_time,
     write_csv,

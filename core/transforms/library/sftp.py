@@ -30,6 +30,7 @@ import paramiko
 from core.errors import ConfigurationError
 from core.lake.raw_contract import COPY_CHUNK
 from core.transforms.library import Builtin
+from core.transforms.library._common import owner
 from core.transforms.library.publish import EXPORT_VARIABLES, exists_error, export_name
 from core.transforms.library.sftp_client import (
     RETRY_VARIABLES,
@@ -43,7 +44,6 @@ from core.transforms.library.transfer import (
     HIDDEN_MARK,
     count_copied,
     dataset_without_metadata,
-    owner,
     raw_output,
     record_counts,
     write_csv,

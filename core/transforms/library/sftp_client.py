@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TypeVar
 import paramiko
 
 from core.errors import ConfigurationError, TransformError
-from core.transforms.library.transfer import owner
+from core.transforms.library._common import owner
 
 if TYPE_CHECKING:
     from core.transforms.context import TransformContext

@@ -23,6 +23,7 @@ from core.lake.raw_contract import RawContract
 from core.lake.storage import BACKENDS, scheme_of
 from core.runs import get_run
 from core.settings import Settings
+from core.transforms.library._common import owner
 
 if TYPE_CHECKING:
     from core.transforms.context import TransformContext
@@ -58,11 +59,6 @@ class Location:
     def child_uri(self, name: str) -> str:
         """The URI of a file in this location."""
         return f"{self.uri}/{name}"
-
-
-def owner(ctx: TransformContext) -> str:
-    """How messages name the transformation: ``state/template (id)``."""
-    return f"{ctx.state}/{ctx.template} ({ctx.transform_id})"
 
 
 def record_counts(

@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 
 from core.api.deps import Editor, SessionDep
 from core.errors import InvalidInputError
-from core.plan.model import PipelinePlan, build_plan
+from core.plan.model import PipelinePlan, build_plan, ordered_states
 from core.service import pipelines as service
 from core.service.pipelines import Placement
 from core.web.forms import Submitted
@@ -83,10 +83,7 @@ def _page(
     form: Any,
     status: int = 200,
 ) -> Response:
-    states = sorted(
-        pipeline.pipeline_states,
-        key=lambda s: (s.graph_order, s.pipeline_state_type.graph_order, s.id),
-    )
+    states = ordered_states(pipeline)
     rows = [
         {
             "id": t.id,

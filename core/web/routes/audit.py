@@ -11,8 +11,7 @@ from fastapi.responses import Response
 from core.api.deps import SessionDep, Viewer
 from core.models.audit import AUDIT_ACTIONS
 from core.service import audit as service
-from core.web.routes.pipelines import page_urls
-from core.web.templating import render
+from core.web.templating import paging, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -46,13 +45,9 @@ def audit_page(
     events, total = service.list_events(session, limit=PAGE_SIZE, offset=offset, **chosen)
     context = {
         "events": [(event, changes(event.action, event.before, event.after)) for event in events],
-        "total": total,
-        "offset": offset,
-        "limit": PAGE_SIZE,
-        "chosen": chosen,
         "tables": service.audited_tables(),
         "actions": AUDIT_ACTIONS,
-        "page_urls": page_urls("/audit", chosen, offset, PAGE_SIZE, total),
+        **paging("/audit", chosen, offset, PAGE_SIZE, total),
     }
     return render(request, "audit/list.html", context)
 

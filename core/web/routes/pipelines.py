@@ -9,14 +9,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from core.api.deps import Editor, SessionDep, SettingsDep, Viewer
 from core.errors import ConflictError, InvalidInputError
-from core.plan.model import build_plan
+from core.plan.model import build_plan, ordered_states
 from core.plan.queries import PlanFilters
-from core.service import catalog, resources
+from core.service import catalog, resources, runs
 from core.service import pipelines as service
 from core.web import lookups
 from core.web.forms import Submitted
 from core.web.svg import dag_svg
-from core.web.templating import flash, is_htmx, problems_by_field, query, redirect, render
+from core.web.templating import flash, is_htmx, paging, problems_by_field, redirect, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -52,27 +52,11 @@ def pipeline_list(
         active=None if chosen["active"] is None else chosen["active"] == "true",
     )
     rows, total = service.list_pipelines(session, filters, chosen["q"], PAGE_SIZE, offset)
-    context = {
-        "rows": rows,
-        "total": total,
-        "offset": offset,
-        "limit": PAGE_SIZE,
-        "chosen": chosen,
-        "page_urls": page_urls("/pipelines", chosen, offset, PAGE_SIZE, total),
-    }
+    context = {"rows": rows, **paging("/pipelines", chosen, offset, PAGE_SIZE, total)}
     if is_htmx(request) and request.headers.get("HX-Target") == "pipeline-results":
         return render(request, "pipelines/_table.html", context)
     context["values"] = service.filter_values(session)
     return render(request, "pipelines/list.html", context)
-
-
-def page_urls(
-    base: str, params: dict[str, Any], offset: int, limit: int, total: int
-) -> dict[str, str | None]:
-    """The addresses of the previous and next pages of a list."""
-    previous = query(base, **params, offset=max(offset - limit, 0)) if offset > 0 else None
-    following = query(base, **params, offset=offset + limit) if offset + limit < total else None
-    return {"previous": previous, "next": following}
 
 
 @router.get("/pipelines/new")
@@ -150,10 +134,7 @@ def detail_context(
     """
     pipeline = service.load_pipeline(session, pipeline_id)
     plan = build_plan(pipeline)
-    states = sorted(
-        pipeline.pipeline_states,
-        key=lambda s: (s.graph_order, s.pipeline_state_type.graph_order, s.id),
-    )
+    states = ordered_states(pipeline)
     templates = lookups.templates(session)
     used = {s.pipeline_state_type_id for s in states}
     return {
@@ -174,9 +155,7 @@ def detail_context(
 
 def recent_runs(session: Any, pipeline_id: int) -> list[Any]:
     """The pipeline's last runs (newest first)."""
-    from core.service.runs import list_runs
-
-    rows, _total = list_runs(session, pipeline_id=pipeline_id, limit=5, offset=0)
+    rows, _total = runs.list_runs(session, pipeline_id=pipeline_id, limit=5, offset=0)
     return rows
 
 
@@ -185,7 +164,6 @@ def set_active(
     request: Request,
     pipeline_id: int,
     session: SessionDep,
-    settings: SettingsDep,
     _user: Editor,
     active: Annotated[str, Form(pattern="^(true|false)$")],
     version: Annotated[int | None, Form()] = None,
@@ -211,8 +189,6 @@ def run_now(
     Raises:
         ConfigurationError: the pipeline has no transformations (shown as a 422 page).
     """
-    from core.service import runs
-
     started = runs.start_pipeline_run(settings, session, pipeline_id, user.email_address)
     if started.run_id is None:
         flash(request, f"Airflow started DAG run {started.dag_run_id}; it appears here shortly.")

@@ -18,9 +18,8 @@ from core.plan.model import PipelinePlan
 from core.service import datasets
 from core.service import runs as service
 from core.web import lookups
-from core.web.routes.pipelines import page_urls
 from core.web.svg import dag_svg
-from core.web.templating import is_htmx, query, render
+from core.web.templating import is_htmx, paging, query, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -49,13 +48,9 @@ def run_list(
     )
     context = {
         "rows": rows,
-        "total": total,
-        "offset": offset,
-        "limit": PAGE_SIZE,
-        "chosen": chosen,
         "states": RUN_STATES,
         "refresh": any(row.state in UNFINISHED for row in rows),
-        "page_urls": page_urls("/runs", chosen, offset, PAGE_SIZE, total),
+        **paging("/runs", chosen, offset, PAGE_SIZE, total),
     }
     context["self_url"] = query("/runs", **chosen, offset=offset or None)
     if is_htmx(request) and request.headers.get("HX-Target") == "run-results":

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from core.database.seed import load_world, read_world
-from core.helpers.session_helper import SessionHelper
-from core.settings import Settings, load_settings
-from tests.conftest import missing_service
+from core.settings import Settings
+from tests.support.worlds import load_test_world
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 TEMPLATE = REPOSITORY / "transforms" / "Template.ipynb"
@@ -55,18 +53,6 @@ pipelines:
 """
 
 
-@pytest.fixture(scope="session")
-def kernel() -> str:
-    """The name of the Jupyter kernel notebooks run in; skipped (failed in CI) when missing."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        KernelSpecManager().get_kernel_spec("python3")
-    except NoSuchKernel:
-        missing_service("the Jupyter kernel 'python3'", "ipykernel into .venv (script/bootstrap)")
-    return "python3"
-
-
 @pytest.fixture
 def notebook_world(core_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The dev database holding the notebook world, and its transforms folder."""
@@ -76,13 +62,4 @@ def notebook_world(core_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     for notebook in TEST_NOTEBOOKS.glob("*.ipynb"):
         shutil.copy(notebook, transforms / notebook.name)
     monkeypatch.setenv("CORE_TRANSFORMS_DIR", str(transforms))
-    world = tmp_path / "world.yaml"
-    world.write_text(WORLD)
-    from core.database import migrate
-
-    settings = load_settings()
-    migrate.upgrade(settings.embedded_database_url)
-    with SessionHelper(settings) as session:
-        load_world(session, read_world(world))
-        session.commit()
-    return settings
+    return load_test_world(WORLD)

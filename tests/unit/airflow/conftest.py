@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from core.database import migrate
-from core.database.seed import load_world, read_world
-from core.helpers.session_helper import SessionHelper
-from core.settings import Settings, load_settings
+from core.settings import Settings
 from tests.support.airflow import configure_airflow
+from tests.support.worlds import load_test_world
 
 configure_airflow()  # before anything imports Airflow
 
@@ -59,20 +59,7 @@ pipelines:
 """
 
 
-def load_shapes(core_env, tmp_path) -> Settings:
-    """A dev database holding only the SHAPES world."""
-    path = tmp_path / "shapes.yaml"
-    path.write_text(SHAPES)
-    core_env.mkdir(parents=True, exist_ok=True)
-    settings = load_settings()
-    migrate.upgrade(settings.embedded_database_url)
-    with SessionHelper(settings) as session:
-        load_world(session, read_world(path))
-        session.commit()
-    return settings
-
-
 @pytest.fixture
-def shapes(core_env, tmp_path) -> Settings:
-    """The settings of a dev database holding the SHAPES world."""
-    return load_shapes(core_env, tmp_path)
+def shapes(core_env: Path) -> Settings:
+    """The settings of a dev database holding only the SHAPES world."""
+    return load_test_world(SHAPES)

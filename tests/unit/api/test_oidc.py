@@ -7,11 +7,8 @@ the same protocol. authlib does the client side exactly as in production.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -26,6 +23,7 @@ from core.helpers.session_helper import SessionHelper
 from core.secret import set_secret
 from core.service.users import add_user
 from core.settings import Settings, load_settings
+from tests.support.json_http import JsonHandler, serve
 
 CLIENT_ID = "core-test-client"
 
@@ -53,11 +51,11 @@ class Provider:
         return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.key)
 
 
-def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler(provider: Provider) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             if self.path.startswith("/.well-known/openid-configuration"):
-                self._json(
+                self.send_json(
                     {
                         "issuer": provider.url,
                         "authorization_endpoint": f"{provider.url}/authorize",
@@ -67,7 +65,7 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
                     }
                 )
             elif self.path == "/jwks":
-                self._json({"keys": [provider.key.as_dict(private=False)]})
+                self.send_json({"keys": [provider.key.as_dict(private=False)]})
             else:
                 self.send_error(404)
 
@@ -75,22 +73,11 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length", 0))
             form = parse_qs(self.rfile.read(length).decode())
             if form.get("code") != ["the-code"]:
-                self._json({"error": "invalid_grant"}, status=400)
+                self.send_json({"error": "invalid_grant"}, status=400)
                 return
-            self._json(
+            self.send_json(
                 {"access_token": "at", "token_type": "Bearer", "id_token": provider.id_token()}
             )
-
-        def _json(self, body: dict[str, Any], status: int = 200) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *_: Any) -> None:
-            pass
 
     return Handler
 
@@ -99,12 +86,9 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
 def provider() -> Iterator[Provider]:
     """An OpenID provider on a loopback port."""
     provider = Provider()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(provider))
-    provider.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield provider
-    server.shutdown()
+    with serve(_handler(provider)) as url:
+        provider.url = url
+        yield provider
 
 
 @pytest.fixture

@@ -62,6 +62,9 @@ def test_a_started_run_completes_then_its_dataset_is_previewed_and_diffed(
     assert [t["template"] for t in first["tasks"]] == ["numbers", "doubled"]
     assert [t["state"] for t in first["tasks"]] == ["success", "success"]
     assert first["tasks"][1]["rows_out"] == 5 and first["previous_run_id"] is None
+    # Times carry their UTC offset, like every other output (SQLite stores them naive).
+    assert first["started_at"].endswith(("Z", "+00:00"))
+    assert first["tasks"][0]["ended_at"].endswith(("Z", "+00:00"))
     assert (world.home / "logs" / f"run_{first['id']}" / "runner.log").is_file()
 
     doubled = transformation_ids(world, "small")["doubled"]

@@ -9,10 +9,8 @@ Airflow's api-server itself, and the DAG the run starts, are covered elsewhere b
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -27,13 +25,14 @@ from core.secret import set_secret
 from core.service import runs as service
 from core.service.airflow_api import trigger_dag_run
 from core.settings import Settings
+from tests.support.json_http import JsonHandler, serve
 from tests.unit.api.worlds import pipeline_id, users_for
 
 USERNAME, PASSWORD, TOKEN = "core", "s3cret-airflow-password", "jwt-token"
 DAGS = ("small", "failing")
 
 
-class FakeAirflow(BaseHTTPRequestHandler):
+class FakeAirflow(JsonHandler):
     """Answers like Airflow 3's api-server and records what it was asked."""
 
     requests: list[dict[str, Any]]
@@ -42,41 +41,30 @@ class FakeAirflow(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._record(None)
         if self.path != "/auth/token" or not self.all_admins:
-            self._answer(403, {"detail": "simple_auth_manager_all_admins is not enabled"})
+            self.send_json({"detail": "simple_auth_manager_all_admins is not enabled"}, 403)
             return
-        self._answer(201, {"access_token": TOKEN})
+        self.send_json({"access_token": TOKEN}, 201)
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self._record(body)
         if self.path == "/auth/token":
             good = body == {"username": USERNAME, "password": PASSWORD}
-            self._answer(*((201, {"access_token": TOKEN}) if good else (401, INVALID)))
+            self.send_json(*(({"access_token": TOKEN}, 201) if good else (INVALID, 401)))
             return
         dag = self.path.removeprefix("/api/v2/dags/").removesuffix("/dagRuns")
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            self._answer(401, {"detail": "Not authenticated"})
+            self.send_json({"detail": "Not authenticated"}, 401)
         elif dag not in DAGS:
-            self._answer(404, {"detail": f"The Dag with ID: `{dag}` was not found"})
+            self.send_json({"detail": f"The Dag with ID: `{dag}` was not found"}, 404)
         else:
-            self._answer(200, {"dag_run_id": f"manual__2025-01-01T00:00:00+00:00_{dag}"})
+            self.send_json({"dag_run_id": f"manual__2025-01-01T00:00:00+00:00_{dag}"}, 200)
 
     def _record(self, body: Any) -> None:
         auth = self.headers.get("Authorization")
         self.requests.append(
             {"method": self.command, "path": self.path, "body": body, "auth": auth}
         )
-
-    def _answer(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *_args: Any) -> None:
-        pass
 
 
 INVALID = {"detail": "Invalid credentials"}
@@ -94,12 +82,8 @@ def airflow() -> Iterator[Server]:
     """A fake Airflow api-server on loopback."""
     received: list[dict[str, Any]] = []
     handler = type("Handler", (FakeAirflow,), {"requests": received, "all_admins": False})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Server(f"http://127.0.0.1:{server.server_port}", received, handler)
-    server.shutdown()
-    server.server_close()
+    with serve(handler) as url:
+        yield Server(url, received, handler)
 
 
 def with_airflow(settings: Settings, url: str, secret: str | None = "airflow") -> Settings:

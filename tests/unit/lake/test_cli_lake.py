@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-import typer
 
-from core.cli import app, run
 from core.lake import DatasetContract, RawContract
 from core.settings import Settings
-
-
-def core(*argv: str) -> int:
-    return run(typer.main.get_command(app), list(argv), "core")
+from tests.support.cli import core
 
 
 @pytest.fixture

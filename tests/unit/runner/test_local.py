@@ -139,3 +139,21 @@ def test_a_runner_that_cannot_start_a_worker_ends_the_run_failed(world, monkeypa
     with SessionHelper(world) as session:
         event = session.scalars(select(config.RunEvent)).one()
     assert event.state == "failed" and event.ended_at is not None
+
+
+def test_a_lost_database_becomes_one_line_that_says_what_next() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from core.database.engine import database_lost_means
+    from core.errors import DatabaseError
+
+    after = "resume run 3"
+    lost = OperationalError("SELECT 1", {}, Exception("connection refused\n  detail"))
+    expected = r"reached \(connection refused\); resume run 3$"
+    with pytest.raises(DatabaseError, match=expected), database_lost_means(after):
+        raise lost
+    expected = r"^behind migrations; resume run 3$"
+    with pytest.raises(DatabaseError, match=expected), database_lost_means(after):
+        raise DatabaseError("behind migrations")
+    with pytest.raises(ValueError, match="not about the database"), database_lost_means(after):
+        raise ValueError("not about the database")

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import gzip
-import io
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pyarrow.csv as pacsv
 import pytest
 
-from core.lake import DatasetContract
 from core.settings import Settings
-from tests.unit.transforms.library.transfer_world import make_world, raw, run_tasks
+from tests.unit.transforms.library.transfer_world import (
+    expected_csv,
+    make_world,
+    raw,
+    run_tasks,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -81,14 +83,6 @@ def publish_world(destination: str, **variables: object) -> Settings:
             },
         ]
     )
-
-
-def expected_csv(settings: Settings, run_id: int) -> bytes:
-    table = DatasetContract("acme", "zentrix", "ingest", "patients", settings=settings)
-    data = table.fetch_arrow(run_id=run_id).select(["patient_id", "name", "score", "seen_on"])
-    sink = io.BytesIO()
-    pacsv.write_csv(data, sink)
-    return sink.getvalue()
 
 
 def test_publish_puts_one_object_and_never_overwrites_it(s3: Any, bucket: str) -> None:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from pathlib import Path
 
 import asyncssh
-import pyarrow.csv as pacsv
 import pytest
 
-from core.lake import DatasetContract
 from core.secret import set_secret
 from core.settings import Settings, load_settings
 from tests.integration.transforms.transfer.sftp_server import PASSWORD, SftpServer
-from tests.unit.transforms.library.transfer_world import make_world, raw, run_tasks
+from tests.unit.transforms.library.transfer_world import (
+    expected_csv,
+    make_world,
+    raw,
+    run_tasks,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -175,14 +177,6 @@ def test_ftp_is_refused_with_the_fix(sftp_secret: str) -> None:
     _, [task] = run_tasks(settings)
     assert task.outcome.exit_code == 2
     assert "variable 'secret_type'='FTP' is not supported" in (task.error or "")
-
-
-def expected_csv(settings: Settings, run_id: int) -> bytes:
-    table = DatasetContract("acme", "zentrix", "ingest", "patients", settings=settings)
-    data = table.fetch_arrow(run_id=run_id).select(["patient_id", "name", "score", "seen_on"])
-    sink = io.BytesIO()
-    pacsv.write_csv(data, sink)
-    return sink.getvalue()
 
 
 def test_publish_uploads_the_csv_under_its_name(sftp_server: SftpServer, sftp_secret: str) -> None:

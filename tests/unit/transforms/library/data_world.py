@@ -15,16 +15,15 @@ from typing import Any
 import pyarrow as pa
 from sqlalchemy import select
 
-from core.database import migrate
-from core.database.seed import World, load_world
 from core.helpers.session_helper import SessionHelper
 from core.lake import METADATA_COLUMNS, DatasetContract, RawContract
 from core.models import configuration as cfg
 from core.plan import load_plan
 from core.runs import start_run
-from core.settings import Settings, load_settings
+from core.settings import Settings
 from core.transforms.library import ingest, mapping, sql, standardize
 from core.transforms.runtime import Outcome, run_transformation
+from tests.support.worlds import load_test_world
 
 DROP = {"name": "drop", "state": "raw", "entrypoint": "core.transforms.library.noop:noop"}
 GIVEN = {
@@ -151,12 +150,9 @@ def make_pipeline(states: list[dict[str, Any]]) -> Pipeline:
     Returns:
         The pipeline, with the ids of its transformations after raw in plan order.
     """
-    settings = load_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(settings.embedded_database_url)
     raw = {"state": "raw", "transformations": [{"template": "drop"}]}
     pipeline = {"name": "p", "company": "acme", "brand": "zentrix", "type": "t"}
-    world = World.model_validate(
+    settings = load_test_world(
         {
             "segments": [{"name": "S", "pipeline_types": ["t"]}],
             "companies": [{"name": "acme", "brands": [{"name": "zentrix"}]}],
@@ -165,8 +161,6 @@ def make_pipeline(states: list[dict[str, Any]]) -> Pipeline:
         }
     )
     with SessionHelper(settings) as session:
-        load_world(session, world)
-        session.commit()
         plan = load_plan(session, "p")
         ids = [t.transformation_id for t in plan.tasks if t.state != "raw"]
         run_id = start_run(session, plan, "test").id

@@ -8,22 +8,24 @@ the world holds the transfer templates (from their modules' TEMPLATES) and
 from __future__ import annotations
 
 import datetime as dt
+import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 from sqlalchemy import select
 
-from core.database import migrate
-from core.database.seed import World, load_world
 from core.helpers.session_helper import SessionHelper
-from core.lake import RawContract
+from core.lake import DatasetContract, RawContract
 from core.models import configuration as cfg
 from core.plan import load_plan
 from core.runs import start_run
-from core.settings import Settings, load_settings
+from core.settings import Settings
 from core.transforms.library import landing, publish, sftp
 from core.transforms.runtime import Outcome, run_transformation
+from tests.support.worlds import load_test_world
 
 PATIENTS = {
     "name": "patients",
@@ -66,25 +68,26 @@ def transfer_templates() -> list[dict[str, Any]]:
     ]
 
 
-def make_world(states: list[dict[str, Any]]) -> Settings:
-    """Migrate this test's database and load a world whose pipeline ``p`` has ``states``."""
-    settings = load_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(settings.embedded_database_url)
-    world = World.model_validate(
+def make_world(states: list[dict[str, Any]], templates: Sequence[dict[str, Any]] = ()) -> Settings:
+    """Migrate this test's database and load a world whose pipeline ``p`` has ``states``.
+
+    Args:
+        states: the states of ``p``, as in a world file (``{state, transformations}``).
+        templates: templates besides the transfer ones and ``patients``.
+
+    Returns:
+        The settings of that database.
+    """
+    return load_test_world(
         {
             "segments": [{"name": "S", "pipeline_types": ["t"]}],
             "companies": [{"name": "acme", "brands": [{"name": "zentrix"}]}],
-            "templates": [*transfer_templates(), PATIENTS],
+            "templates": [*transfer_templates(), PATIENTS, *templates],
             "pipelines": [
                 {"name": "p", "company": "acme", "brand": "zentrix", "type": "t", "states": states}
             ],
         }
     )
-    with SessionHelper(settings) as session:
-        load_world(session, world)
-        session.commit()
-    return settings
 
 
 @dataclass(frozen=True)
@@ -136,3 +139,12 @@ def run_tasks(settings: Settings, run_id: int | None = None) -> tuple[int, list[
 def raw(settings: Settings, template: str = "extract_from_landing") -> RawContract:
     """The raw folder a raw template of pipeline ``p`` writes to (named after the template)."""
     return RawContract("acme", "zentrix", "raw", template, settings=settings)
+
+
+def expected_csv(settings: Settings, run_id: int) -> bytes:
+    """The CSV a publish template should send: run ``run_id`` of ``patients``, data columns."""
+    table = DatasetContract("acme", "zentrix", "ingest", "patients", settings=settings)
+    data = table.fetch_arrow(run_id=run_id).select(["patient_id", "name", "score", "seen_on"])
+    sink = io.BytesIO()
+    pacsv.write_csv(data, sink)
+    return sink.getvalue()

@@ -1,0 +1,38 @@
+"""A test's own configuration database, holding only the world the test describes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from core.database import migrate
+from core.database.seed import World, load_world
+from core.helpers.session_helper import SessionHelper, resolve_database_url
+from core.settings import Settings, load_settings
+
+
+def load_test_world(world: World | dict[str, Any] | str) -> Settings:
+    """Migrate this test's configuration database and load ``world`` into it.
+
+    The database is the one the environment names (CORE_DATABASE_URL, else the
+    embedded dev database under CORE_HOME). Migrating it first means it is never
+    seeded with the sample configuration.
+
+    Args:
+        world: a World, its dict, or its YAML text.
+
+    Returns:
+        The settings of that database.
+    """
+    if isinstance(world, str):
+        world = yaml.safe_load(world)
+    if not isinstance(world, World):
+        world = World.model_validate(world)
+    settings = load_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(resolve_database_url(settings))
+    with SessionHelper(settings) as session:
+        load_world(session, world)
+        session.commit()
+    return settings
