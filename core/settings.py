@@ -9,6 +9,7 @@ result down.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import tomllib
@@ -82,6 +83,12 @@ class Settings(BaseSettings):
     oidc_secret: str | None = None
     alert_email_secret: str | None = None
     alert_webhook_secret: str | None = None
+    # Where transformations may read landing files and write exports (core.roots): each a
+    # directory (relative to CORE_HOME) or an s3://bucket/prefix URL; a pipeline reaches only
+    # ROOT/<company>/<brand>. Default in dev and test: $CORE_HOME/landing and $CORE_HOME/outbox;
+    # in uat and prod none, until an administrator names them.
+    landing_roots: list[str] | None = None
+    export_roots: list[str] | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -115,6 +122,19 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("landing_roots", "export_roots", mode="before")
+    @classmethod
+    def _roots_list(cls, value: Any) -> Any:
+        from core.roots import parse_roots  # light; kept beside the rule it serves
+
+        try:
+            return parse_roots(value)
+        except ValueError:
+            raise ValueError(
+                'expected a JSON list such as ["/srv/landing", "s3://bucket/landing"] or '
+                "directories and s3:// URLs separated by commas"
+            ) from None
+
     @model_validator(mode="after")
     def _derive(self) -> Settings:
         local = self.environment in ("dev", "test")
@@ -138,12 +158,33 @@ class Settings(BaseSettings):
             )
         for name, value in derived.items():
             object.__setattr__(self, name, value)
+        self._derive_roots(local)
         return self
+
+    def _derive_roots(self, local: bool) -> None:
+        """Fill in and check landing_roots and export_roots (see core.roots)."""
+        from core.roots import DEFAULT_FOLDERS, check_roots, normalize_root
+
+        for kind, default in DEFAULT_FOLDERS.items():
+            name = f"{kind}_roots"
+            given = getattr(self, name)
+            if given is None:
+                given = [str(self.home / default)] if local else []
+            try:
+                roots = [normalize_root(root, self.home) for root in given]
+                check_roots(self, kind, roots)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise ValueError(f"{ENV_PREFIX}{name.upper()}: {exc}") from None
+            object.__setattr__(self, name, roots)
 
     def to_environment(self) -> dict[str, str]:
         """These settings as ``CORE_*`` variables, so a child process loads the same ones."""
         values = self.model_dump(exclude_none=True)
-        return {f"{ENV_PREFIX}{name.upper()}": str(value) for name, value in values.items()}
+        # Lists (the roots) as JSON, which loading reads back; str() of a list would not be.
+        return {
+            f"{ENV_PREFIX}{name.upper()}": json.dumps(v) if isinstance(v, list) else str(v)
+            for name, v in values.items()
+        }
 
     @property
     def embedded_database_url(self) -> str:

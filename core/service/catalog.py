@@ -12,6 +12,7 @@ from core.errors import ConfigurationError, TransformationVariableError
 from core.models import configuration as cfg
 from core.models.base import utcnow
 from core.models.variables import load_schema
+from core.roots import transformation_problems
 from core.service.resources import Problem, Resource
 from core.settings import Settings
 from core.transforms.notebook_validation import check_notebook_parameters
@@ -63,6 +64,7 @@ def check_transformation(
     )
     row.pipeline_state = session.get(cfg.PipelineState, row.pipeline_state_id)
     problems = [_field_of(row, problem) for problem in row.check()]
+    problems += [_field_of(row, problem) for problem in transformation_problems(row, settings)]
     template = row.transformation_template
     problems += _containers_for_text(row, _SENT_VARIABLES.pop(row, {}))
     if template.kind == "notebook" and settings is not None:

@@ -9,6 +9,7 @@ the source's modification time is newer than the one stored with raw's copy
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import uuid
@@ -20,6 +21,7 @@ from pyarrow import fs as pafs
 
 from core.errors import ConfigurationError
 from core.lake.raw_contract import COPY_CHUNK, RawContract
+from core.roots import check_file, protected_inodes
 from core.transforms.library import Builtin
 from core.transforms.library._common import owner
 from core.transforms.library.transfer import (
@@ -103,12 +105,18 @@ def extract_from_landing(ctx: TransformContext) -> None:
     """
     raw = raw_output(ctx)
     variables = ctx.variables
-    source = resolve_location(ctx.settings, variables["source"], "source", owner(ctx))
+    source = resolve_location(ctx, "source", "landing")
     files = list_source(source, variables["prefix"] or "", variables["suffix"] or "", ctx)
     changed = [f for f in files if raw.needs_update(f.name, f.modified_time)]
     record_counts(ctx, source.uri, files, changed)
+    protected = protected_inodes(ctx.settings) if source.local else set()
     with tempfile.TemporaryDirectory(prefix="core-landing-") as scratch:
         for file in changed:
+            if source.local:  # a link out of the landing is refused, checked right before use
+                real = check_file(
+                    source.path, file.path, protected, owner(ctx), "source", variables["source"]
+                )
+                file = dataclasses.replace(file, path=real)
             copy_to_raw(source, file, raw, Path(scratch))
             count_copied(ctx)
 

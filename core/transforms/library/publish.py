@@ -89,7 +89,7 @@ def publish_to_s3(ctx: TransformContext) -> None:
         NotFoundError: the pipeline has no dataset ``input``.
     """
     variables, who = ctx.variables, owner(ctx)
-    destination = resolve_location(ctx.settings, variables["destination"], "destination", who)
+    destination = resolve_location(ctx, "destination", "export")
     name = export_name(ctx)
     refuse_existing(destination, name, who)
     table = dataset_without_metadata(ctx, variables["input"])

@@ -29,6 +29,7 @@ import paramiko
 
 from core.errors import ConfigurationError
 from core.lake.raw_contract import COPY_CHUNK
+from core.roots import check_remote_path
 from core.transforms.library import Builtin
 from core.transforms.library._common import owner
 from core.transforms.library.publish import EXPORT_VARIABLES, exists_error, export_name
@@ -137,8 +138,9 @@ def extract_from_sftp(ctx: TransformContext) -> None:
         TransferError: the connection kept dropping.
     """
     raw = raw_output(ctx)
-    login = endpoint(ctx, ctx.variables["secret_type"] or "SFTP")
     remote_path = ctx.variables["remote_path"] or "/"
+    check_remote_path(remote_path, owner(ctx))
+    login = endpoint(ctx, ctx.variables["secret_type"] or "SFTP")
     with SftpSession(login) as session, tempfile.TemporaryDirectory() as scratch:
         run = retrying(ctx, session)
         files = run(lambda sftp: list_remote(sftp, ctx), f"listing {remote_path}")
@@ -222,6 +224,7 @@ def publish_to_sftp(ctx: TransformContext) -> None:
         TransferError: the connection kept dropping.
     """
     variables = ctx.variables
+    check_remote_path(variables["remote_path"], owner(ctx))
     name = export_name(ctx)
     target = posixpath.join(variables["remote_path"] or "/", name)
     login = endpoint(ctx)

@@ -21,8 +21,8 @@ from core.errors import ConfigurationError
 from core.lake.dataset_contract import METADATA_PREFIX
 from core.lake.raw_contract import RawContract
 from core.lake.storage import BACKENDS, scheme_of
+from core.roots import RootKind, confine
 from core.runs import get_run
-from core.settings import Settings
 from core.transforms.library._common import owner
 
 if TYPE_CHECKING:
@@ -107,34 +107,37 @@ def raw_output(ctx: TransformContext) -> RawContract:
     return ctx.output
 
 
-def resolve_location(settings: Settings, value: str, variable: str, who: str) -> Location:
-    """Resolve a directory variable: a local path (relative to CORE_HOME) or an s3:// prefix.
+def resolve_location(ctx: TransformContext, variable: str, kind: RootKind) -> Location:
+    """Resolve a location variable, confined to the pipeline's part of a root (core.roots).
+
+    The check of the save is repeated here on the real paths of now: a symbolic link
+    may have appeared since, or the row may have been written past the API.
 
     Args:
-        settings: CORE's settings (home, AWS endpoint and region).
-        value: the variable's value.
-        variable: the variable's name, for messages.
-        who: the transformation, for messages.
+        ctx: the transformation's context (settings, variables, the output's company/brand).
+        variable: the variable naming a directory (relative to CORE_HOME) or an s3:// prefix.
+        kind: "landing" for a source, "export" for a destination.
 
     Returns:
         The Location.
 
     Raises:
         ConfigurationError: the value is empty or has a scheme CORE cannot read.
+        OutsideRootError: it lies outside ``ROOT/<company>/<brand>`` of every root.
     """
+    settings, value, who = ctx.settings, ctx.variables[variable], owner(ctx)
     scheme = scheme_of(value or "")
     if not (value or "").strip() or scheme not in BACKENDS:
         raise ConfigurationError(
             f"{who}: variable {variable!r}={value!r} is not a location: expected a directory "
             "(absolute, or relative to CORE_HOME) or an s3://bucket/prefix URL"
         )
-    if scheme in LOCAL_SCHEMES:
-        path = Path(value.removeprefix("file://")).expanduser()
-        absolute = str((path if path.is_absolute() else settings.home / path).resolve())
-        return Location(pafs.LocalFileSystem(), absolute, absolute, local=True)
+    company, brand = ctx.output.parent, ctx.output.child
+    place = confine(settings, kind, value, (company, brand), who, variable)
+    if place.local:
+        return Location(pafs.LocalFileSystem(), place.uri, place.uri, local=True)
     backend = BACKENDS[scheme]
-    uri = value.rstrip("/")
-    return Location(backend.filesystem(settings), backend.fs_path(uri), uri, local=False)
+    return Location(backend.filesystem(settings), backend.fs_path(place.uri), place.uri, False)
 
 
 def dataset_without_metadata(ctx: TransformContext, name: str) -> pa.Table:

@@ -8,14 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import ConfigurationError
-from core.settings import load_settings
-from core.transforms.library.transfer import resolve_location
 from tests.unit.transforms.library.transfer_world import make_world, raw, run_tasks
 
 
 def landing_world(**variables: object):
-    variables = {"source": "landing/acme", **variables}
+    variables = {"source": "landing/acme/zentrix", **variables}
     return make_world(
         [
             {
@@ -36,7 +33,7 @@ def write(path: Path, text: str, mtime: float | None = None) -> Path:
 
 @pytest.fixture
 def landing(core_env: Path) -> Path:
-    folder = core_env / "landing" / "acme"
+    folder = core_env / "landing" / "acme" / "zentrix"
     write(folder / "pharmacy_a_1.csv", "id\n1\n")
     write(folder / "pharmacy_a_2.csv", "id\n2\n")
     write(folder / "pharmacy_b_1.csv", "id\n3\n")
@@ -104,9 +101,12 @@ def test_no_filter_copies_every_visible_file_and_recursive_keeps_relative_names(
     assert not any(name.startswith(".") for name in names)
 
 
-def test_an_absolute_source_is_used_as_it_is(landing: Path, tmp_path: Path) -> None:
-    elsewhere = write(tmp_path / "elsewhere" / "x.csv", "x\n").parent
-    settings = landing_world(source=str(elsewhere))
+def test_an_absolute_source_in_a_configured_root_is_used_as_it_is(
+    landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CORE_LANDING_ROOTS", str(tmp_path / "elsewhere"))
+    source = write(tmp_path / "elsewhere" / "acme" / "zentrix" / "x.csv", "x\n").parent
+    settings = landing_world(source=str(source))
     _, [task] = run_tasks(settings)
     assert task.rows_out == 1
     assert [f.name for f in raw(settings).list_files()] == ["x.csv"]
@@ -115,18 +115,18 @@ def test_an_absolute_source_is_used_as_it_is(landing: Path, tmp_path: Path) -> N
 def test_a_missing_source_is_a_configuration_error_naming_path_and_variable(
     core_env: Path,
 ) -> None:
-    settings = landing_world(source="landing/nowhere")
+    settings = landing_world(source="landing/acme/zentrix/nowhere")
     _, [task] = run_tasks(settings)
     assert task.outcome.exit_code == 2
     assert task.state == "failed"
     message = task.error or ""
-    assert "variable 'source'='landing/nowhere'" in message
-    assert str(core_env / "landing" / "nowhere") in message
+    assert "variable 'source'='landing/acme/zentrix/nowhere'" in message
+    assert str(core_env / "landing" / "acme" / "zentrix" / "nowhere") in message
     assert "relative to CORE_HOME" in message
 
 
 def test_an_empty_directory_copies_nothing(core_env: Path) -> None:
-    (core_env / "landing" / "acme").mkdir(parents=True)
+    (core_env / "landing" / "acme" / "zentrix").mkdir(parents=True)
     settings = landing_world()
     _, [task] = run_tasks(settings)
     assert task.outcome.succeeded
@@ -134,7 +134,8 @@ def test_an_empty_directory_copies_nothing(core_env: Path) -> None:
 
 
 def test_outside_the_raw_state_it_refuses_to_run(landing: Path) -> None:
-    transformation = {"template": "extract_from_landing", "variables": {"source": "landing/acme"}}
+    variables = {"source": "landing/acme/zentrix"}
+    transformation = {"template": "extract_from_landing", "variables": variables}
     settings = make_world([{"state": "ingest", "transformations": [transformation]}])
     _, [task] = run_tasks(settings)
     assert task.outcome.exit_code == 2
@@ -142,5 +143,8 @@ def test_outside_the_raw_state_it_refuses_to_run(landing: Path) -> None:
 
 
 def test_a_location_with_an_unknown_scheme_is_refused(core_env: Path) -> None:
-    with pytest.raises(ConfigurationError, match=r"variable 'source'='ftp://x/y'.*s3://"):
-        resolve_location(load_settings(), "ftp://x/y", "source", "raw/extract_from_landing (1)")
+    settings = landing_world(source="ftp://x/y")
+    _, [task] = run_tasks(settings)
+    assert task.outcome.exit_code == 2
+    assert "variable 'source'='ftp://x/y' is not a location" in (task.error or "")
+    assert "s3://" in (task.error or "")

@@ -21,7 +21,7 @@ WHEN = dt.datetime(2024, 3, 9, 6, 30, tzinfo=dt.UTC)
 
 
 def publish_world(rows: int = 4, **variables: object) -> Settings:
-    variables = {"input": "patients", "destination": "outbox/acme", **variables}
+    variables = {"input": "patients", "destination": "outbox/acme/zentrix", **variables}
     return make_world(
         [
             {
@@ -59,7 +59,7 @@ def test_the_csv_holds_the_runs_rows_without_metadata_columns(core_env: Path) ->
     settings = publish_world()
     run_id, [_, task] = run_tasks(settings)
     assert task.outcome.succeeded, task.outcome.message
-    outbox = core_env / "outbox" / "acme"
+    outbox = core_env / "outbox" / "acme" / "zentrix"
     exported = only_file(outbox)
     assert task.references["location"] == str(exported)
     assert (task.rows_in, task.rows_out) == (4, 4)
@@ -74,14 +74,14 @@ def test_the_default_name_is_the_dataset_and_the_runs_date(core_env: Path) -> No
     settings = publish_world()
     run_tasks(settings)
     today = dt.datetime.now(dt.UTC).strftime("%Y%m%d")
-    assert only_file(core_env / "outbox" / "acme").name == f"patients_{today}.csv"
+    assert only_file(core_env / "outbox" / "acme" / "zentrix").name == f"patients_{today}.csv"
 
 
 def test_gzip_output_is_readable_and_named_gz(core_env: Path) -> None:
     settings = publish_world(rows=500, gzip=True, file_pattern="{dataset}-{run_id}.csv")
     run_id, [_, task] = run_tasks(settings)
     assert task.outcome.succeeded, task.outcome.message
-    exported = only_file(core_env / "outbox" / "acme")
+    exported = only_file(core_env / "outbox" / "acme" / "zentrix")
     assert exported.name == f"patients-{run_id}.csv.gz"
     expected = expected_rows(settings, run_id)
     assert read_csv(gzip.decompress(exported.read_bytes()), expected.schema).equals(expected)
@@ -89,7 +89,7 @@ def test_gzip_output_is_readable_and_named_gz(core_env: Path) -> None:
 
 def test_an_existing_file_is_never_overwritten(core_env: Path) -> None:
     settings = publish_world(file_pattern="fixed.csv")
-    outbox = core_env / "outbox" / "acme"
+    outbox = core_env / "outbox" / "acme" / "zentrix"
     outbox.mkdir(parents=True)
     (outbox / "fixed.csv").write_text("keep me\n")
     _, [_, task] = run_tasks(settings)
@@ -103,12 +103,12 @@ def test_an_existing_file_is_never_overwritten(core_env: Path) -> None:
 def test_a_second_run_on_the_same_day_refuses_instead_of_overwriting(core_env: Path) -> None:
     settings = publish_world()
     run_tasks(settings)
-    first = only_file(core_env / "outbox" / "acme")
+    first = only_file(core_env / "outbox" / "acme" / "zentrix")
     content = first.read_bytes()
     _, [_, again] = run_tasks(settings)
     assert again.outcome.exit_code == 2
     assert "already exists" in again.outcome.message
-    assert only_file(core_env / "outbox" / "acme").read_bytes() == content
+    assert only_file(core_env / "outbox" / "acme" / "zentrix").read_bytes() == content
 
 
 def test_an_unknown_placeholder_fails_naming_the_variable(core_env: Path) -> None:
@@ -116,7 +116,7 @@ def test_an_unknown_placeholder_fails_naming_the_variable(core_env: Path) -> Non
     _, [_, task] = run_tasks(settings)
     assert task.outcome.exit_code == 2
     assert "variable 'file_pattern'='{customer}_%Y.csv' is not valid" in (task.error or "")
-    assert not (core_env / "outbox" / "acme").exists()
+    assert not (core_env / "outbox" / "acme" / "zentrix").exists()
 
 
 def test_a_missing_input_dataset_is_named(core_env: Path) -> None:
