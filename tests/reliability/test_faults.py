@@ -782,8 +782,8 @@ def test_two_saves_racing_through_the_api_give_one_409_and_never_a_lost_update(
 
     monkeypatch.setattr(resources, "check_version", check_then_wait)
     bodies = {
-        "editor": ({"variables": {"source": "landing/editor"}}, editor),
-        "admin": ({"variables": {"source": "landing/admin"}}, admin),
+        "editor": ({"variables": {"source": "landing/acme_pharma/zentrix/editor"}}, editor),
+        "admin": ({"variables": {"source": "landing/acme_pharma/zentrix/admin"}}, admin),
     }
     answers: dict[str, Any] = {}
 
@@ -803,7 +803,7 @@ def test_two_saves_racing_through_the_api_give_one_409_and_never_a_lost_update(
     loser = answers["admin" if winner == "editor" else "editor"]
     assert "was changed by someone else while you edited it" in loser.json()["detail"]
     stored = client.get(path, headers=editor).json()
-    assert stored["variables"] == {"source": f"landing/{winner}"}
+    assert stored["variables"] == {"source": f"landing/acme_pharma/zentrix/{winner}"}
     assert stored["version"] == read["version"] + 1
 
 

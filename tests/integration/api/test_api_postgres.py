@@ -104,7 +104,7 @@ def test_a_refused_transformation_leaves_nothing_behind_on_postgres(pg: Any) -> 
     body = {
         "transformation_template_id": world.template["extract_from_landing"],  # a raw template
         "pipeline_state_id": world.state[("acme_zentrix_patient_status", "master")],
-        "variables": {"source": "landing/x", "colour": "blue"},
+        "variables": {"source": "landing/acme_pharma/zentrix", "colour": "blue"},
     }
     response = client.post("/api/transformations", json=body, headers=users["editor"])
     assert response.status_code == 422

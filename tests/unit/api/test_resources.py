@@ -563,7 +563,7 @@ def test_a_template_placed_in_the_wrong_state_is_a_422_on_pipeline_state_id(
     body = {
         "transformation_template_id": world.template["extract_from_landing"],  # raw
         "pipeline_state_id": world.state[("acme_zentrix_patient_status", "ingest")],
-        "variables": {"source": "landing/x"},
+        "variables": {"source": "landing/acme_pharma/zentrix"},
     }
     problem = problems(client.post("/api/transformations", json=body, headers=admin))
     message = problem[("body", "pipeline_state_id")]["msg"]
@@ -579,7 +579,7 @@ def test_nothing_partial_is_saved_when_a_transformation_is_refused(
     body = {  # valid variables, wrong state: the variables must not be written either
         "transformation_template_id": world.template["extract_from_landing"],
         "pipeline_state_id": world.state[("acme_zentrix_patient_status", "master")],
-        "variables": {"source": "landing/x", "prefix": "a"},
+        "variables": {"source": "landing/acme_pharma/zentrix", "prefix": "a"},
     }
     assert client.post("/api/transformations", json=body, headers=admin).status_code == 422
     assert [count(client.app, table) for table in tables] == before
@@ -736,12 +736,17 @@ def test_the_version_increments_on_every_update_including_variables_only(
     transformation = world.transformations["acme_zentrix_patient_status"][0]
     path = f"/api/transformations/{transformation}"
     versions = [client.get(path, headers=admin).json()["version"]]
-    for body in ({"retries": 4}, {"variables": {"source": "landing/elsewhere"}}):
+    for body in (
+        {"retries": 4},
+        {"variables": {"source": "landing/acme_pharma/zentrix/elsewhere"}},
+    ):
         response = client.patch(path, json={**body, "version": versions[-1]}, headers=admin)
         assert response.status_code == 200, response.text
         versions.append(response.json()["version"])
     assert versions == [versions[0], versions[0] + 1, versions[0] + 2]
-    assert client.get(path, headers=admin).json()["variables"] == {"source": "landing/elsewhere"}
+    assert client.get(path, headers=admin).json()["variables"] == {
+        "source": "landing/acme_pharma/zentrix/elsewhere"
+    }
     stale = client.patch(path, json={"retries": 1, "version": versions[0]}, headers=admin)
     assert stale.status_code == 409
 
