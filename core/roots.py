@@ -221,7 +221,7 @@ def confine(
             _fix(kind, owner, bases, settings),
         )
     if text.startswith(S3_SCHEME):
-        parts = _s3_or_refuse(text, who, variable, value)
+        parts = _s3_or_refuse(text, who, variable, value, bases)
         uri = S3_SCHEME + "/".join(parts)
         if not any(_within_s3(uri, base) for base in bases if base.startswith(S3_SCHEME)):
             raise _outside(kind, who, variable, value, uri, owner, bases, settings)
@@ -381,11 +381,14 @@ def _s3_parts(uri: str) -> list[str]:
     return parts
 
 
-def _s3_or_refuse(text: str, who: str, variable: str, value: str) -> list[str]:
+def _s3_or_refuse(
+    text: str, who: str, variable: str, value: str, bases: Sequence[str]
+) -> list[str]:
     try:
         return _s3_parts(text)
     except ValueError as exc:
-        raise _error(who, variable, value, str(exc), "write s3://bucket/prefix/…") from None
+        problem = f"{exc}; expected a location under {_listed(bases)}"
+        raise _error(who, variable, value, problem, "write the prefix without them") from None
 
 
 def _listed(bases: Iterable[str]) -> str:
