@@ -1587,6 +1587,92 @@ LAKE = [
     ),
 ]
 
+# --- confinement (issue 17): locations outside the configured roots (core/roots.py) -----
+
+
+def _placed(template: str, pipeline: str, state: str, **variables: Any) -> Callable[[Any], Any]:
+    """A new transformation of a standard transfer template with these variables."""
+
+    def body(world: Any) -> dict[str, Any]:
+        return {
+            "transformation_template_id": world.template[template],
+            "pipeline_state_id": world.state[(pipeline, state)],
+            "variables": variables,
+        }
+
+    return body
+
+
+def _confined(case_id: str, what: str, template: str, variable: str, value: str) -> ApiCase:
+    where = {
+        "extract_from_landing": ("acme_zentrix_patient_status", "raw"),
+        "publish_to_s3": ("acme_zentrix_patient_status", "dimensional"),
+        "extract_from_sftp": ("bluepeak_orvida_hub_services", "raw"),
+    }[template]
+    required = {
+        "extract_from_landing": {},
+        "publish_to_s3": {"input": "fill_metrics"},
+        "extract_from_sftp": {"secret_name": "orvida_hub"},
+    }[template]
+    return ApiCase(
+        case_id,
+        "configuration",
+        f"{template} `{variable}` = `{value}` ({what})",
+        "POST",
+        "/api/transformations",
+        422,
+        (f"variable {variable!r}={value!r} is refused",),
+        body=_placed(template, *where, **required, **{variable: value}),
+        loc=("body", "variables", variable),
+    )
+
+
+CONFIGURATION += [
+    _confined("landing-core-home", "CORE_HOME itself", "extract_from_landing", "source", "."),
+    _confined("landing-dot-dot", "climbing out", "extract_from_landing", "source", "../.."),
+    _confined(
+        "landing-dot-dot-inside",
+        "climbing out of the own landing",
+        "extract_from_landing",
+        "source",
+        "landing/acme_pharma/zentrix/../../../",
+    ),
+    _confined("landing-absolute", "an absolute path", "extract_from_landing", "source", "/etc"),
+    _confined(
+        "landing-secrets-file",
+        "the secrets file",
+        "extract_from_landing",
+        "source",
+        "secrets.toml",
+    ),
+    _confined(
+        "landing-other-pipeline",
+        "another pipeline's landing",
+        "extract_from_landing",
+        "source",
+        "landing/bluepeak_bio/orvida",
+    ),
+    _confined(
+        "landing-other-bucket",
+        "a bucket that is no root",
+        "extract_from_landing",
+        "source",
+        "s3://elsewhere/landing/acme_pharma/zentrix",
+    ),
+    _confined("export-core-home", "CORE_HOME itself", "publish_to_s3", "destination", "."),
+    _confined("export-the-lake", "the lake", "publish_to_s3", "destination", "lake/dev"),
+    _confined(
+        "export-other-pipeline",
+        "another pipeline's outbox",
+        "publish_to_s3",
+        "destination",
+        "outbox/bluepeak_bio/orvida",
+    ),
+    _confined(
+        "sftp-dot-dot", "climbing out", "extract_from_sftp", "remote_path", "/outgoing/../../etc"
+    ),
+]
+
 CASES: list[Any] = [*CONFIGURATION, *API, *INGEST, *LAKE]
 GROUPS = {
     "configuration": "Configuration (through the API)",
