@@ -21,7 +21,17 @@ from core.runner.local import EXIT_INVALID, worker_environment
 from core.settings import Settings
 
 # Settings a pod inherits; credentials and database URLs come from the pod's own secrets.
-POD_SETTINGS = ("environment", "branch", "lake_root", "log_level", "aws_region", "secrets_backend")
+# The roots are where its transformations may read and write (core/roots.py).
+POD_SETTINGS = (
+    "environment",
+    "branch",
+    "lake_root",
+    "log_level",
+    "aws_region",
+    "secrets_backend",
+    "landing_roots",
+    "export_roots",
+)
 Backend = Callable[[Any, Any, jobs.WorkerJob, Settings], Any]
 BACKENDS: dict[str, Backend] = {}
 

@@ -1,6 +1,7 @@
 """TransformOperator's backends with real Airflow operators and real worker processes."""
 
 import sys
+from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -84,6 +85,19 @@ def test_kubernetes_pod_runs_corebot_in_the_worker_image() -> None:
 def test_pods_get_no_credentials() -> None:
     settings = load_settings({"CORE_DATABASE_URL": "postgresql://u:secret@db/core"})
     assert "CORE_DATABASE_URL" not in pod_environment(settings)
+
+
+def test_pods_get_the_roots_their_transformations_are_confined_to() -> None:
+    environ = {
+        "CORE_ENVIRONMENT": "prod",
+        "CORE_LAKE_ROOT": "s3://lake",
+        "CORE_LANDING_ROOTS": "s3://drop/landing, s3://drop-2/landing",
+        "CORE_EXPORT_ROOTS": "s3://drop/outbox",
+    }
+    settings = load_settings(environ, Path("/nonexistent"))
+    pod = load_settings(pod_environment(settings), Path("/nonexistent"))
+    assert pod.landing_roots == ["s3://drop/landing", "s3://drop-2/landing"]
+    assert pod.export_roots == ["s3://drop/outbox"]
 
 
 def test_kubernetes_without_its_extra_says_which_to_install(monkeypatch) -> None:
