@@ -5,7 +5,6 @@ import sys
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from core.airflow.jobs import WorkerJob
 from core.airflow.plugins.backends import (
     BackendUnavailableError,
     InvalidWorkerConfigurationError,
@@ -21,6 +20,7 @@ from core.lake import DatasetContract
 from core.plan import load_plan
 from core.runs import start_run, task_runs
 from core.settings import load_settings
+from core.worker import WorkerJob
 
 
 def _run(world, pipeline: str):
