@@ -115,6 +115,23 @@ def end_task(session: Session, row: TaskRun, state: str, **fields: Any) -> TaskR
     return row
 
 
+def end_lost_task(session: Session, run_id: int, transformation_id: int, reason: str) -> bool:
+    """Record failed a task still ``running`` after its worker ended (committed).
+
+    Returns:
+        Whether the task was still running (and is now failed).
+    """
+    query = select(TaskRun).where(
+        TaskRun.run_event_id == run_id,
+        TaskRun.transformation_id == transformation_id,
+        TaskRun.state == "running",
+    )
+    row = session.scalars(query).one_or_none()
+    if row is not None:
+        end_task(session, row, "failed", error_summary=reason)
+    return row is not None
+
+
 def mark_tasks(session: Session, run_id: int, transformation_ids: list[int], state: str) -> None:
     """Give tasks that will not run a final state (``upstream_failed``, ``skipped``)."""
     existing = task_runs(session, run_id)
@@ -151,6 +168,15 @@ class Reaped:
     transformation_id: int | None
     worker: str
     run_ended: bool
+
+    @property
+    def message(self) -> str:
+        """One line: which task of which run, which worker, and what became of the run."""
+        ended = "; the run ended failed" if self.run_ended else ""
+        return (
+            f"run {self.run_id}: transformation {self.transformation_id} was still running but "
+            f"its worker ({self.worker}) is gone; recorded failed{ended}"
+        )
 
 
 def reap(session: Session, run_id: int | None = None) -> list[Reaped]:

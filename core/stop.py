@@ -61,6 +61,24 @@ def interruptible(interrupt: Callable[[], None]) -> Iterator[None]:
 
 
 @contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """In the main thread, SIGTERM raises :class:`Terminated` as SIGINT raises KeyboardInterrupt.
+
+    For a process that waits on others (the local runner): it stops them and records
+    its end instead of vanishing. Elsewhere it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    asked = threading.Event()
+    previous = signal.signal(signal.SIGTERM, _handler(asked))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
 def stop_guard(
     on_overdue: Callable[[str], None] | None = None, grace: float = GRACE_SECONDS
 ) -> Iterator[None]:
@@ -133,7 +151,7 @@ def _watch(
         return
     reason = (
         f"Terminated: stopped by signal {name}; the work did not end within {grace:g} s "
-        "of the request, so the worker ended it (its output was not published)"
+        "of the request, so the worker ended it (a publish it had not committed is discarded)"
     )
     try:
         if on_overdue is not None:

@@ -55,6 +55,11 @@ class ExitCode(IntEnum):
     INVALID = 2  # its configuration is invalid or missing: retrying cannot help
 
     @classmethod
+    def recorded(cls, code: int) -> bool:
+        """Whether a worker ending with this code recorded its task's end (not a crash)."""
+        return code in cls._value2member_map_
+
+    @classmethod
     def retryable(cls, code: int) -> bool:
         """Whether a worker that ended with this code may succeed when run again."""
         return code not in (cls.SUCCESS, cls.INVALID)
@@ -100,6 +105,20 @@ def worker_environment(settings: Settings) -> dict[str, str]:
     """The environment of a local worker: this process's, with the sender's settings."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("CORE_")}
     return {**inherited, **settings.to_environment()}
+
+
+def lost_reason(code: int) -> str:
+    """Why a task that a worker left ``running`` failed, from the worker's exit code."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return (
+            f"the worker was ended by {name} before it could record how the task ended "
+            "(a crash in native code, or killed: out of memory?); nothing was published"
+        )
+    return f"the worker exited with {code} before it could record how the task ended"
 
 
 def worker_identity() -> str:

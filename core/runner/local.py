@@ -10,6 +10,7 @@ sends its failure alert (core.alerts) to the pipeline's owners.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,9 +26,20 @@ from core.errors import ConfigurationError
 from core.helpers.session_helper import SessionHelper
 from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan
 from core.runner.report import RunReport, build_report
-from core.runs import finish_run, get_run, mark_tasks, start_run, task_runs
+from core.runs import (
+    end_lost_task,
+    finish_run,
+    get_run,
+    mark_tasks,
+    reap,
+    start_run,
+    task_runs,
+)
 from core.settings import Settings
-from core.worker import ExitCode, LocalWorker, WorkerJob, start_local
+from core.stop import stop_signals_raise
+from core.worker import ExitCode, LocalWorker, WorkerJob, lost_reason, start_local
+
+logger = logging.getLogger("core.runner")
 
 Listener = Callable[[str, TaskSpec, str], None]
 
@@ -53,6 +65,7 @@ class LocalRunner:
     warm: bool = True
     _live: set[LocalWorker] = field(default_factory=set, init=False, repr=False)
     _stopping: bool = field(default=False, init=False, repr=False)
+    _pipeline: str = field(default="", init=False, repr=False)
 
     def run(self, pipeline: str, resume: int | None = None, only: str | None = None) -> RunReport:
         """Run a pipeline (or resume a run) and report every task.
@@ -71,7 +84,10 @@ class LocalRunner:
             DatabaseError: the configuration database cannot be reached (the message says
                 how to resume the run once it is back).
         """
+        self._pipeline = pipeline
         with self._database(pipeline, resume) as session:
+            for dead in reap(session):  # runs whose worker died without a word end failed
+                logger.warning("%s", dead.message)
             plan, run_id = self._prepare(session, pipeline, resume)
             done = {
                 tid for tid, row in task_runs(session, run_id).items() if row.state == "success"
@@ -84,7 +100,8 @@ class LocalRunner:
                 f"its states: {', '.join(states)}"
             )
         try:
-            failed = self._run_groups(groups, run_id, done, pipeline)
+            with stop_signals_raise():
+                failed = self._run_groups(groups, run_id, done, pipeline)
         except BaseException:  # Ctrl-C, a worker that cannot start: the run must end failed
             with self._database(pipeline, run_id) as session:
                 finish_run(session, run_id, failed=True)
@@ -175,7 +192,11 @@ class LocalRunner:
             code = worker.wait()
         finally:
             self._live.discard(worker)
-        return -1 if code is None else code
+        code = -1 if code is None else code
+        if not ExitCode.recorded(code):
+            with self._database(self._pipeline, run_id) as session:  # it died without a word
+                end_lost_task(session, run_id, task.transformation_id, lost_reason(code))
+        return code
 
     def _mark_downstream(self, groups: list[TaskGroup], run_id: int, pipeline: str) -> None:
         ids = [t.transformation_id for g in groups for t in g.tasks]

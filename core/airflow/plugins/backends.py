@@ -18,8 +18,10 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from core.airflow import jobs
 from core.errors import ConfigurationError, CoreError, SettingsError
+from core.helpers.session_helper import SessionHelper
+from core.runs import end_lost_task
 from core.settings import Settings
-from core.worker import ExitCode, WorkerJob, local_command, start_local
+from core.worker import ExitCode, WorkerJob, local_command, lost_reason, start_local
 
 # Settings a pod inherits; credentials and database URLs come from the pod's own secrets.
 POD_SETTINGS = ("environment", "branch", "lake_root", "log_level", "aws_region", "secrets_backend")
@@ -84,7 +86,11 @@ def run_local(operator: Any, context: Any, job: WorkerJob, settings: Settings) -
         for line in output:
             operator.log.info("%s", line.rstrip())
     code = operator.process.wait()
-    return _check_exit(-1 if code is None else code, job)
+    code = -1 if code is None else code
+    if not ExitCode.recorded(code):
+        with SessionHelper(settings, actor="airflow") as session:  # it died without a word
+            end_lost_task(session, job.run_id, job.transformation_id, lost_reason(code))
+    return _check_exit(code, job)
 
 
 def _check_exit(code: int, job: WorkerJob) -> int:
