@@ -230,3 +230,38 @@ def test_core_runs_reap_finds_a_killed_runner_and_its_workers(world, tmp_path, m
     with SessionHelper(world) as session:
         assert get_run(session, run_id).state == "failed"
         assert "running" not in {row.state for row in task_runs(session, run_id).values()}
+
+
+def test_sigterm_to_core_run_stops_its_workers_and_ends_the_run_failed(
+    world, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("SLOW_MARKER", str(tmp_path / "started"))
+    with SessionHelper(world) as session:  # only the lingering task: the others need no test
+        for template in ("long_query", "deaf"):
+            session.execute(
+                config.Transformation.__table__.delete().where(
+                    config.Transformation.transformation_template_id.in_(
+                        select(config.TransformationTemplate.id).where(
+                            config.TransformationTemplate.name == template
+                        )
+                    )
+                )
+            )
+        session.commit()
+    env = {**os.environ, **world.to_environment()}
+    code = "from core.cli import main; main(['run', 'stoppable'])"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, start_new_session=True, stdout=subprocess.PIPE
+    )
+    try:
+        _wait_for(tmp_path / "started", lambda: process.poll() is None)
+        process.terminate()  # the runner only, as a service manager would
+        assert process.wait(BOUND) != 0
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+    with SessionHelper(world) as session:
+        event = session.scalars(select(config.RunEvent)).one()
+        rows = task_runs(session, event.id)
+    assert event.state == "failed" and event.ended_at is not None
+    assert [row.state for row in rows.values()] == ["failed"]
+    assert "SIGTERM" in next(iter(rows.values())).error_summary
