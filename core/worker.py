@@ -23,6 +23,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import partial
 from typing import Any
 
 from core.settings import Settings
@@ -234,24 +235,38 @@ def start_local(job: WorkerJob, settings: Settings, output: int, warm: bool = Tr
             stderr=subprocess.STDOUT,
         )
         return LocalWorker(job, process)
-    argv = worker_command(job)[1:]
-    child = _server().Process(
+    return LocalWorker(job, _start_warm(worker_command(job)[1:], environment, output, job))
+
+
+def _start_warm(argv: list[str], environment: dict[str, str], output: int, job: WorkerJob) -> Any:
+    """A child of the forkserver (started, with PRELOAD imported, on first use)."""
+    import multiprocessing
+    from multiprocessing import spawn
+
+    context = multiprocessing.get_context("forkserver")
+    child = context.Process(
         target=_run_warm,
         args=(argv, environment, os.getcwd(), _InheritedFd(output)),
         name=f"corebot-t{job.transformation_id}-r{job.run_id}",
     )
-    child.start()
-    return LocalWorker(job, child)
-
-
-def _server() -> Any:
-    """The forkserver context; its server starts, with PRELOAD imported, on first use."""
-    import multiprocessing
-
     with _server_lock:
-        context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(list(PRELOAD))
-        return context
+        # multiprocessing would have the child import this process's main module (the
+        # `core` script, Airflow's, pytest's); a worker is `corebot run` and nothing else.
+        prepared = spawn.get_preparation_data
+        spawn.get_preparation_data = partial(_without_main, prepared)
+        try:
+            child.start()
+        finally:
+            spawn.get_preparation_data = prepared
+    return child
+
+
+def _without_main(prepared: Any, name: str) -> dict[str, Any]:
+    data = dict(prepared(name))
+    data.pop("init_main_from_path", None)
+    data.pop("init_main_from_name", None)
+    return data
 
 
 class _InheritedFd:

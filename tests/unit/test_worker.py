@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +53,21 @@ def test_a_worker_is_gone_only_when_its_process_on_this_host_is() -> None:
         time.sleep(0.05)
     ended.wait()
     assert worker_gone(f"{socket.gethostname()}:{ended.pid}")
+
+
+def test_a_warm_worker_does_not_run_the_sender_s_main_module(world, tmp_path) -> None:
+    script = tmp_path / "sender.py"  # no __main__ guard: importing it again would show
+    script.write_text(
+        "import os, pathlib\n"
+        "with pathlib.Path(os.environ['IMPORTS']).open('a') as f: f.write('imported\\n')\n"
+        "from core.settings import load_settings\n"
+        "from core.worker import WorkerJob, start_local\n"
+        "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
+        "raise SystemExit(worker.wait(120))\n"
+    )
+    imports = tmp_path / "imports"
+    env = {**os.environ, **world.to_environment(), "IMPORTS": str(imports)}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, str(script)], env=env, timeout=300, check=False)
+    assert done.returncode == ExitCode.INVALID
+    assert imports.read_text() == "imported\n"
