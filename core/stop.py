@@ -32,6 +32,8 @@ logger = logging.getLogger("core.stop")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # What the work gets to end by itself after a stop request; the worker ends within 5 s.
 GRACE_SECONDS = 3.0
+# What recording the end gets after that; past it, the next look (core.runs.reap) records it.
+RECORD_SECONDS = 1.5
 
 _interrupts: dict[int, Callable[[], None]] = {}
 _keys = itertools.count()
@@ -153,14 +155,21 @@ def _watch(
         f"Terminated: stopped by signal {name}; the work did not end within {grace:g} s "
         "of the request, so the worker ended it (a publish it had not committed is discarded)"
     )
+    if on_overdue is not None:  # bounded: a locked database must not keep the worker alive
+        recorder = threading.Thread(
+            target=_record, args=(on_overdue, reason), name="core-stop-record", daemon=True
+        )
+        recorder.start()
+        recorder.join(RECORD_SECONDS)
+    os.write(2, f"FAILED: {reason}\n".encode())
+    os._exit(ExitCode.FAILED)  # a stopped task may succeed when run again
+
+
+def _record(on_overdue: Callable[[str], None], reason: str) -> None:
     try:
-        if on_overdue is not None:
-            on_overdue(reason)
+        on_overdue(reason)
     except BaseException:
         logger.warning("could not record the stop", exc_info=True)
-    finally:
-        os.write(2, f"FAILED: {reason}\n".encode())
-        os._exit(ExitCode.FAILED)  # a stopped task may succeed when run again
 
 
 def _wait_for_stop(receiver: socket.socket) -> str | None:

@@ -20,7 +20,7 @@ from core.transforms.authoring import new_notebook_template
 from core.transforms.library import BUILTINS, catalogue
 from core.transforms.runtime import run_transformation
 
-runs_app = typer.Typer(help="List and show pipeline runs.", no_args_is_help=True)
+runs_app = typer.Typer(help="List, show and reap pipeline runs.", no_args_is_help=True)
 transforms_app = typer.Typer(help="List and run transformations.", no_args_is_help=True)
 
 MARKS = {"started": "…", "retrying": "↻", "skipped": "·", "finished": "✓"}

@@ -7,6 +7,7 @@ recorded, never about how fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -89,6 +90,12 @@ def _row(settings: Settings, job: WorkerJob):
         return task_runs(session, job.run_id)[job.transformation_id]
 
 
+def _kill_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 def _wait_for(marker: Path, alive) -> None:
     deadline = time.monotonic() + BOUND
     while not marker.exists():
@@ -151,8 +158,7 @@ def test_a_worker_deaf_to_the_stop_in_native_code_is_ended_and_recorded(
         process.terminate()
         code = process.wait(BOUND)
     finally:
-        os.killpg(process.pid, signal.SIGKILL)  # the deaf transform's own child
-        process.wait()
+        _kill_group(process)  # the deaf transform's own child
     assert code == ExitCode.FAILED
     assert "did not end within" in process.stderr.read().decode()
     row = _row(world, job)
@@ -258,7 +264,7 @@ def test_sigterm_to_core_run_stops_its_workers_and_ends_the_run_failed(
         process.terminate()  # the runner only, as a service manager would
         assert process.wait(BOUND) != 0
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
+        _kill_group(process)
     with SessionHelper(world) as session:
         event = session.scalars(select(config.RunEvent)).one()
         rows = task_runs(session, event.id)
