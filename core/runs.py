@@ -7,6 +7,7 @@ through these functions, so a run looks the same however it was started.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from core.errors import NotFoundError
 from core.models.base import utcnow
 from core.models.runs import RunEvent, TaskRun
 from core.plan import PipelinePlan
+from core.worker import worker_gone
 
 # Task states that end a task; anything else may still change.
 FINISHED = ("success", "failed", "upstream_failed", "skipped")
@@ -66,13 +68,16 @@ def task_runs(session: Session, run_id: int) -> dict[int, TaskRun]:
     return {row.transformation_id: row for row in session.scalars(query) if row.transformation_id}
 
 
-def begin_task(session: Session, run_id: int, transformation_id: int) -> TaskRun:
+def begin_task(
+    session: Session, run_id: int, transformation_id: int, worker: str | None = None
+) -> TaskRun:
     """Mark a task as running: a new attempt, timings reset (committed).
 
     Args:
         session: a configuration session.
         run_id: the run event's id.
         transformation_id: the transformation's id.
+        worker: ``host:pid`` of the process that runs it (core.worker.worker_identity).
 
     Returns:
         The task run row.
@@ -87,6 +92,7 @@ def begin_task(session: Session, run_id: int, transformation_id: int) -> TaskRun
     row.state, row.attempt, row.started_at = "running", row.attempt + 1, utcnow()
     row.ended_at = row.error_summary = row.rows_in = row.rows_out = None
     row.output_references = row.notebook_location = None
+    row.worker = worker
     session.commit()
     return row
 
@@ -107,6 +113,23 @@ def end_task(session: Session, row: TaskRun, state: str, **fields: Any) -> TaskR
         setattr(row, name, value)
     session.commit()
     return row
+
+
+def end_lost_task(session: Session, run_id: int, transformation_id: int, reason: str) -> bool:
+    """Record failed a task still ``running`` after its worker ended (committed).
+
+    Returns:
+        Whether the task was still running (and is now failed).
+    """
+    query = select(TaskRun).where(
+        TaskRun.run_event_id == run_id,
+        TaskRun.transformation_id == transformation_id,
+        TaskRun.state == "running",
+    )
+    row = session.scalars(query).one_or_none()
+    if row is not None:
+        end_task(session, row, "failed", error_summary=reason)
+    return row is not None
 
 
 def mark_tasks(session: Session, run_id: int, transformation_ids: list[int], state: str) -> None:
@@ -135,3 +158,66 @@ def duration(started: dt.datetime | None, ended: dt.datetime | None) -> float | 
     if started is None or ended is None:
         return None
     return (ended - started).total_seconds()
+
+
+@dataclass(frozen=True)
+class Reaped:
+    """A task whose worker died without recording its end, and what became of its run."""
+
+    run_id: int
+    transformation_id: int | None
+    worker: str
+    run_ended: bool
+
+    @property
+    def message(self) -> str:
+        """One line: which task of which run, which worker, and what became of the run."""
+        ended = "; the run ended failed" if self.run_ended else ""
+        return (
+            f"run {self.run_id}: transformation {self.transformation_id} was still running but "
+            f"its worker ({self.worker}) is gone; recorded failed{ended}"
+        )
+
+
+def reap(session: Session, run_id: int | None = None) -> list[Reaped]:
+    """End the tasks whose worker died without a word, and then their runs, failed (committed).
+
+    A task is reaped when it is ``running`` in a running run and its worker
+    (``task_runs.worker``) is a process of this host that no longer exists (killed
+    with SIGKILL, out of memory). Its run ends ``failed`` when no other task of it
+    still runs. Two queries, whatever the number of runs.
+
+    Args:
+        session: a configuration session.
+        run_id: look at this run only (default: every running run).
+
+    Returns:
+        What was reaped, for the caller to report.
+    """
+    query = (
+        select(TaskRun)
+        .join(RunEvent, RunEvent.id == TaskRun.run_event_id)
+        .where(RunEvent.state == "running", TaskRun.state == "running")
+    )
+    if run_id is not None:
+        query = query.where(TaskRun.run_event_id == run_id)
+    running = list(session.scalars(query))
+    dead = [row for row in running if worker_gone(row.worker)]
+    if not dead:
+        return []
+    for row in dead:
+        row.state, row.ended_at = "failed", utcnow()
+        row.error_summary = (
+            f"the worker ({row.worker}) ended without recording how: killed (SIGKILL, out of "
+            "memory) or crashed; its output was not published; resume the run to run it again"
+        )
+    alive = {row.run_event_id for row in running if row not in dead}
+    ended = {row.run_event_id for row in dead} - alive
+    events = session.scalars(select(RunEvent).where(RunEvent.id.in_(ended)))
+    for event in events:
+        event.state, event.ended_at = "failed", utcnow()
+    session.commit()
+    return [
+        Reaped(row.run_event_id, row.transformation_id, row.worker or "", row.run_event_id in ended)
+        for row in dead
+    ]

@@ -1,54 +1,22 @@
-"""What a task asks of a worker: the command, the job's name, definition and overrides.
+"""What a remote worker needs besides the job: its name, the Batch definition and overrides.
 
-Plain functions, no Airflow: the TransformOperator's backends only pass these
-values on to a subprocess, AWS Batch or Kubernetes.
+Plain functions, no Airflow: the TransformOperator's backends pass these values on
+to AWS Batch or Kubernetes. The job and its command are ``core.worker``'s.
 """
 
 from __future__ import annotations
 
 import re
-import sys
-from dataclasses import dataclass
 
 from core.errors import SettingsError
 from core.settings import Settings
+from core.worker import WorkerJob, worker_command
 
 BATCH_JOB_NAME_MAX = 128
 K8S_NAME_MAX = 63
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 # Batch job states in which a job will still run to an end of its own.
 ALIVE_BATCH_STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
-
-
-@dataclass(frozen=True)
-class WorkerJob:
-    """One transformation of one run, as sent to a worker.
-
-    Args:
-        transformation_id: the transformation's id.
-        run_id: the RunEvent id.
-        company: the pipeline's company (the contract's parent).
-        brand: the pipeline's brand (the contract's child).
-        state: the transformation's state.
-        template: the transformation's template name.
-    """
-
-    transformation_id: int
-    run_id: int
-    company: str
-    brand: str
-    state: str
-    template: str
-
-
-def worker_command(job: WorkerJob) -> list[str]:
-    """``corebot run TID RUN_ID``: the one command every worker runs."""
-    return ["corebot", "run", str(job.transformation_id), str(job.run_id)]
-
-
-def local_command(job: WorkerJob) -> list[str]:
-    """The worker command for a local process: this interpreter's corebot."""
-    return [sys.executable, "-m", *worker_command(job)]
 
 
 def job_name(job: WorkerJob, settings: Settings, limit: int = BATCH_JOB_NAME_MAX) -> str:

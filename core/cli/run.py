@@ -15,12 +15,12 @@ from core.models import configuration as cfg
 from core.plan import PipelinePlan, TaskSpec, build_plan
 from core.runner.local import Listener, LocalRunner
 from core.runner.report import RunReport, build_report
-from core.runs import duration, finish_run, get_run, start_run
+from core.runs import duration, finish_run, get_run, reap, start_run
 from core.transforms.authoring import new_notebook_template
 from core.transforms.library import BUILTINS, catalogue
 from core.transforms.runtime import run_transformation
 
-runs_app = typer.Typer(help="List and show pipeline runs.", no_args_is_help=True)
+runs_app = typer.Typer(help="List, show and reap pipeline runs.", no_args_is_help=True)
 transforms_app = typer.Typer(help="List and run transformations.", no_args_is_help=True)
 
 MARKS = {"started": "…", "retrying": "↻", "skipped": "·", "finished": "✓"}
@@ -104,6 +104,8 @@ def show_run(ctx: typer.Context, run_id: int = typer.Argument(..., help="The run
     """Show a run: every task with its state, attempt, duration, rows and error."""
     with session_helper(ctx) as session:
         event = get_run(session, run_id)
+        if event.state == "running":
+            reap(session, run_id)  # a task whose worker died ends failed, and its run
         plan = PipelinePlan.from_dict(event.configuration_snapshot or {})
         runner = LocalRunner(state(ctx).settings)
         report = build_report(session, plan, run_id, runner.log_dir(run_id))
@@ -112,6 +114,19 @@ def show_run(ctx: typer.Context, run_id: int = typer.Argument(..., help="The run
     for task in report.tasks:
         if task.log and task.state not in ("success", "not run"):
             out.print(f"log of {task.task_id}: {task.log}")
+
+
+@runs_app.command("reap")
+def reap_runs(ctx: typer.Context) -> None:
+    """End failed the running tasks whose worker died without a word, and their runs."""
+    with session_helper(ctx) as session:
+        reaped = reap(session)
+    out = console()
+    for dead in reaped:
+        out.print(dead.message)
+    out.print(
+        f"{len(reaped)} task(s) ended failed" if reaped else "no running task has lost its worker"
+    )
 
 
 @transforms_app.command("list")

@@ -83,6 +83,8 @@ class TaskRun(Tracked, Base):
     output_references: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     notebook_location: Mapped[str | None] = mapped_column(Text)
     error_summary: Mapped[str | None] = mapped_column(Text)
+    # host:pid of the worker while it runs: a dead one is found and its task ended (reap).
+    worker: Mapped[str | None] = mapped_column(String(300))
 
     run_event: Mapped[RunEvent] = relationship(back_populates="task_runs")
     transformation: Mapped[Transformation | None] = relationship()

@@ -10,14 +10,12 @@ sends its failure alert (core.alerts) to the pipeline's owners.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -28,11 +26,20 @@ from core.errors import ConfigurationError
 from core.helpers.session_helper import SessionHelper
 from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan
 from core.runner.report import RunReport, build_report
-from core.runs import finish_run, get_run, mark_tasks, start_run, task_runs
+from core.runs import (
+    end_lost_task,
+    finish_run,
+    get_run,
+    mark_tasks,
+    reap,
+    start_run,
+    task_runs,
+)
 from core.settings import Settings
+from core.stop import stop_signals_raise
+from core.worker import ExitCode, LocalWorker, WorkerJob, lost_reason, start_local
 
-# corebot's exit code for an invalid configuration: retrying cannot help.
-EXIT_INVALID = 2
+logger = logging.getLogger("core.runner")
 
 Listener = Callable[[str, TaskSpec, str], None]
 
@@ -47,12 +54,18 @@ class LocalRunner:
         listener: called as ``listener(event, task, detail)`` for started, retrying,
             finished (detail: the state) and skipped tasks.
         sleep: how to wait between retries (tests pass a no-op).
+        warm: start each worker as a child of the warm worker server (core.worker);
+            False starts a new interpreter per task, as Batch and Kubernetes do.
     """
 
     settings: Settings
     workers: int = 1
     listener: Listener | None = None
     sleep: Callable[[float], None] = time.sleep
+    warm: bool = True
+    _live: set[LocalWorker] = field(default_factory=set, init=False, repr=False)
+    _stopping: bool = field(default=False, init=False, repr=False)
+    _pipeline: str = field(default="", init=False, repr=False)
 
     def run(self, pipeline: str, resume: int | None = None, only: str | None = None) -> RunReport:
         """Run a pipeline (or resume a run) and report every task.
@@ -71,7 +84,10 @@ class LocalRunner:
             DatabaseError: the configuration database cannot be reached (the message says
                 how to resume the run once it is back).
         """
+        self._pipeline = pipeline
         with self._database(pipeline, resume) as session:
+            for dead in reap(session):  # runs whose worker died without a word end failed
+                logger.warning("%s", dead.message)
             plan, run_id = self._prepare(session, pipeline, resume)
             done = {
                 tid for tid, row in task_runs(session, run_id).items() if row.state == "success"
@@ -84,7 +100,8 @@ class LocalRunner:
                 f"its states: {', '.join(states)}"
             )
         try:
-            failed = self._run_groups(groups, run_id, done, pipeline)
+            with stop_signals_raise():
+                failed = self._run_groups(groups, run_id, done, pipeline)
         except BaseException:  # Ctrl-C, a worker that cannot start: the run must end failed
             with self._database(pipeline, run_id) as session:
                 finish_run(session, run_id, failed=True)
@@ -138,7 +155,13 @@ class LocalRunner:
                 if task.transformation_id in done:
                     self._tell("skipped", task, "succeeded earlier in this run")
             with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-                codes = list(pool.map(lambda t: self._run_task(t, run_id), pending))
+                try:
+                    codes = list(pool.map(lambda t: self._run_task(t, run_id), pending))
+                except BaseException:  # Ctrl-C, SIGTERM: stop the workers before waiting
+                    self._stopping = True
+                    for worker in list(self._live):
+                        worker.stop()
+                    raise
             if any(code != 0 for code in codes):
                 self._mark_downstream(groups[index + 1 :], run_id, pipeline)
                 return True
@@ -149,7 +172,7 @@ class LocalRunner:
         for attempt in range(1, attempts + 1):
             self._tell("started", task, f"attempt {attempt} of {attempts}")
             code = self._spawn(task, run_id)
-            if code in (0, EXIT_INVALID) or attempt == attempts:
+            if not ExitCode.retryable(code) or attempt == attempts:
                 break
             self._tell("retrying", task, f"in {task.retry_delay_seconds}s")
             self.sleep(task.retry_delay_seconds)
@@ -159,15 +182,21 @@ class LocalRunner:
     def _spawn(self, task: TaskSpec, run_id: int) -> int:
         log = self.log_dir(run_id) / f"{task.task_id}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "corebot", "run", str(task.transformation_id), str(run_id)]
+        job = WorkerJob(task.transformation_id, run_id, state=task.state, template=task.template)
+        if self._stopping:
+            return ExitCode.FAILED
         with log.open("ab") as output:
-            return subprocess.run(
-                command,
-                env=worker_environment(self.settings),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                check=False,
-            ).returncode
+            worker = start_local(job, self.settings, output.fileno(), warm=self.warm)
+        self._live.add(worker)
+        try:
+            code = worker.wait()
+        finally:
+            self._live.discard(worker)
+        code = -1 if code is None else code
+        if not ExitCode.recorded(code):
+            with self._database(self._pipeline, run_id) as session:  # it died without a word
+                end_lost_task(session, run_id, task.transformation_id, lost_reason(code))
+        return code
 
     def _mark_downstream(self, groups: list[TaskGroup], run_id: int, pipeline: str) -> None:
         ids = [t.transformation_id for g in groups for t in g.tasks]
@@ -177,9 +206,3 @@ class LocalRunner:
     def _tell(self, event: str, task: TaskSpec, detail: str) -> None:
         if self.listener is not None:
             self.listener(event, task, detail)
-
-
-def worker_environment(settings: Settings) -> dict[str, str]:
-    """The environment of a worker process: this one's, with the runner's settings."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CORE_")}
-    return {**inherited, **settings.to_environment()}

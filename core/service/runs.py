@@ -1,7 +1,7 @@
 """Start pipeline runs and read them back: the runs list and one run with its tasks.
 
 A run is started by a *trigger*, chosen by the settings: ``local`` (the local runner in
-a detached ``core run`` process) or ``airflow`` (a DAG run through Airflow's REST API,
+a detached process, ``core.runner.detached``) or ``airflow`` (a DAG run through Airflow's REST API,
 when ``CORE_AIRFLOW_API_URL`` is set). Reads load a page of runs, or one run with its
 tasks, in a fixed number of queries however many runs or tasks there are.
 """
@@ -9,10 +9,6 @@ tasks, in a fixed number of queries however many runs or tasks there are.
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import subprocess
-import sys
-import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,24 +17,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.errors import (
-    ConfigurationError,
-    CoreError,
-    InvalidInputError,
-    OrchestratorError,
-    did_you_mean,
-)
-from core.helpers.session_helper import SessionHelper
+from core.errors import ConfigurationError, InvalidInputError, did_you_mean
 from core.models import configuration as cfg
 from core.models.runs import RUN_STATES, RunEvent, TaskRun
 from core.plan import PipelinePlan
-from core.runner.local import worker_environment
-from core.runs import duration, finish_run, get_run, start_run, task_runs
+from core.runner.detached import spawn_runner
+from core.runs import duration, get_run, reap, start_run, task_runs
 from core.service.airflow_api import trigger_dag_run
 from core.service.pipelines import pipeline_plan
 from core.settings import Settings
-
-logger = logging.getLogger("core.service.runs")
 
 TRIGGERED_BY_LENGTH = 100  # run_events.triggered_by
 
@@ -105,53 +92,6 @@ def _start_airflow(
 
 
 TRIGGERS: dict[str, Trigger] = {"local": _start_local, "airflow": _start_airflow}
-
-
-def spawn_runner(settings: Settings, pipeline: str, run_id: int) -> subprocess.Popen[bytes]:
-    """Run ``core run PIPELINE --resume RUN_ID`` detached; its output goes to runner.log.
-
-    A daemon thread waits for the process (no zombie remains) and marks the run failed
-    when the process died before the runner could record the run's end.
-
-    Raises:
-        OrchestratorError: the process could not be started (the run is marked failed).
-    """
-    log = settings.home / "logs" / f"run_{run_id}" / "runner.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    # "--" ends the options: a pipeline name may start with "-".
-    command = [sys.executable, "-m", "core.cli", "run", "--resume", str(run_id), "--", pipeline]
-    try:
-        with log.open("ab") as output:
-            process = subprocess.Popen(
-                command,
-                env=worker_environment(settings),
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-    except OSError as exc:
-        _fail_if_running(settings, run_id)
-        raise OrchestratorError(
-            f"cannot start the local runner for run {run_id} ({' '.join(command[:4])}): {exc}"
-        ) from exc
-    name = f"core-run-{run_id}-reaper"
-    threading.Thread(target=_reap, args=(settings, process, run_id), name=name, daemon=True).start()
-    return process
-
-
-def _reap(settings: Settings, process: subprocess.Popen[bytes], run_id: int) -> None:
-    if process.wait() != 0:
-        _fail_if_running(settings, run_id)
-
-
-def _fail_if_running(settings: Settings, run_id: int) -> None:
-    try:
-        with SessionHelper(settings, actor="core api") as session:
-            if get_run(session, run_id).state == "running":
-                finish_run(session, run_id, failed=True)
-    except CoreError as exc:  # nobody to tell but the log: the request has returned
-        logger.warning("could not mark run %s failed: %s", run_id, exc)
 
 
 @dataclass(frozen=True)
@@ -288,10 +228,14 @@ def run_detail(session: Session, run_id: int) -> RunDetail:
     The tasks come from the run's configuration snapshot, so transformations deleted
     since still show; a task with no task run yet is ``pending``.
 
+    A task whose worker died without a word is ended failed first (``core.runs.reap``).
+
     Raises:
         NotFoundError: no run has this id.
     """
     event = get_run(session, run_id)
+    if event.state == "running":
+        reap(session, run_id)
     name = session.scalar(select(cfg.Pipeline.name).where(cfg.Pipeline.id == event.pipeline_id))
     rows = task_runs(session, run_id)
     tasks = [

@@ -22,15 +22,18 @@ outputs each time it reads or publishes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import math
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +46,7 @@ from core.errors import (
 from core.lake.dataset_contract import RUN_ID, DatasetContract, PublishSummary
 from core.lake.storage import backend_for
 from core.settings import Settings
+from core.stop import interruptible
 from core.transforms.context import TransformContext
 from core.transforms.kinds import KindResult, TemplateRef
 from core.transforms.notebook_validation import notebook_path
@@ -232,10 +236,22 @@ def _started_kernel(work: Path) -> Iterator[Any]:
     )
     run_sync(manager.start_kernel)()
     try:
-        yield manager
+        with interruptible(partial(_kill_kernel, manager)):
+            yield manager
     finally:
         if manager.has_kernel:  # nbclient stops the kernel it adopted; this is for errors
             run_sync(manager.shutdown_kernel)(now=True)
+
+
+def _kill_kernel(manager: Any) -> None:
+    """From the stop watcher (core.stop): kill the kernel and its children at once."""
+    provisioner = getattr(manager, "provisioner", None)
+    pid, group = getattr(provisioner, "pid", None), getattr(provisioner, "pgid", None)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if group and group != os.getpgid(0):  # its own session (jupyter_client starts one)
+            os.killpg(group, signal.SIGKILL)
+        elif pid:
+            os.kill(pid, signal.SIGKILL)
 
 
 def _adopting(manager: Any) -> type:

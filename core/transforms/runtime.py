@@ -9,27 +9,26 @@ timings, rows, output and error. Never imports Airflow.
 from __future__ import annotations
 
 import logging
-import signal
 import traceback
 from dataclasses import dataclass
-from types import FrameType
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from core.errors import ConfigurationError, CoreError, SettingsError
+from core.helpers.session_helper import SessionHelper
 from core.lake.contracts import contracts_by_transformation, load_transformation
 from core.models import configuration as cfg
+from core.models.runs import TaskRun
 from core.runs import begin_task, end_task, get_run, task_runs
 from core.settings import Settings
+from core.stop import Terminated, stop_guard
 from core.transforms.context import TransformContext
 from core.transforms.kinds import KindResult, TemplateRef, kind_runner
+from core.worker import ExitCode, worker_identity
 
 logger = logging.getLogger("core.transforms.runtime")
-
-EXIT_SUCCESS, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-# Batch and Kubernetes stop a worker with SIGTERM, a person with Ctrl-C (SIGINT).
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 @dataclass(frozen=True)
@@ -42,11 +41,7 @@ class Outcome:
     @property
     def succeeded(self) -> bool:
         """True when the transformation succeeded."""
-        return self.exit_code == EXIT_SUCCESS
-
-
-class Terminated(BaseException):
-    """The worker was asked to stop (SIGTERM from Batch, Kubernetes or the runner)."""
+        return self.exit_code == ExitCode.SUCCESS
 
 
 def run_transformation(
@@ -61,26 +56,38 @@ def run_transformation(
         run_id: the run event's id (it must belong to the transformation's pipeline).
 
     Returns:
-        The outcome: exit code 0 (success), 1 (the transformation failed) or
-        2 (the configuration is invalid or missing).
+        The outcome: exit code 0 (success), 1 (the transformation failed or was
+        stopped) or 2 (the configuration is invalid or missing).
+
+    SIGTERM and SIGINT stop it within seconds, even inside native code
+    (core.stop); the row is recorded failed either way.
     """
     try:
         transformation = _load(session, transform_id, run_id)
     except CoreError as exc:
-        return Outcome(EXIT_INVALID, str(exc))
-    row = begin_task(session, run_id, transform_id)
-    try:
-        ctx, template = _context(settings, session, transformation, run_id)
-    except CoreError as exc:  # invalid variables, an unusable contract: not worth a retry
-        _end_failed(session, row, str(exc))
-        return Outcome(EXIT_INVALID, str(exc))
-    except BaseException as exc:  # even Ctrl-C: the row must not stay "running"
-        _end_failed(session, row, _summary(exc))
-        raise
-    # End the read transaction: a transform may run for hours, and an open transaction
-    # would hold locks on the configuration tables all that time.
-    session.commit()
-    return _execute(session, row, ctx, template)
+        return Outcome(ExitCode.INVALID, str(exc))
+    row = begin_task(session, run_id, transform_id, worker=worker_identity())
+    with stop_guard(partial(_record_overdue, settings, row.id)):
+        try:
+            ctx, template = _context(settings, session, transformation, run_id)
+        except CoreError as exc:  # invalid variables, an unusable contract: not worth a retry
+            _end_failed(session, row, str(exc))
+            return Outcome(ExitCode.INVALID, str(exc))
+        except BaseException as exc:  # even Ctrl-C: the row must not stay "running"
+            _end_failed(session, row, _summary(exc))
+            raise
+        # End the read transaction: a transform may run for hours, and an open transaction
+        # would hold locks on the configuration tables all that time.
+        session.commit()
+        return _execute(session, row, ctx, template)
+
+
+def _record_overdue(settings: Settings, row_id: int, reason: str) -> None:
+    """From the stop watcher: the work ignored the stop; record the task failed."""
+    with SessionHelper(settings, actor="corebot") as session:
+        row = session.get(TaskRun, row_id)
+        if row is not None and row.state == "running":
+            end_task(session, row, "failed", error_summary=reason)
 
 
 def _end_failed(session: Session, row: Any, summary: str) -> None:
@@ -140,22 +147,18 @@ def _context(
 
 
 def _execute(session: Session, row: Any, ctx: TransformContext, template: TemplateRef) -> Outcome:
-    previous = {sig: signal.signal(sig, _raise_terminated) for sig in STOP_SIGNALS}
     result = KindResult()
     try:
         result = kind_runner(template.kind)(ctx, template)
     except (ConfigurationError, SettingsError) as exc:
         _record_failure(session, row, ctx, result, exc)
-        return Outcome(EXIT_INVALID, str(exc))
+        return Outcome(ExitCode.INVALID, str(exc))
     except (Exception, Terminated) as exc:
         _record_failure(session, row, ctx, getattr(exc, "kind_result", result), exc)
         logger.debug("transformation %s failed", ctx.transform_id, exc_info=True)
-        return Outcome(EXIT_FAILED, _summary(exc))
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        return Outcome(ExitCode.FAILED, _summary(exc))
     end_task(session, row, "success", **_fields(ctx, result))
-    return Outcome(EXIT_SUCCESS, _success_line(ctx, result))
+    return Outcome(ExitCode.SUCCESS, _success_line(ctx, result))
 
 
 def _record_failure(
@@ -192,7 +195,3 @@ def _success_line(ctx: TransformContext, result: KindResult) -> str:
     if result.notebook_location:
         line += f"; notebook: {result.notebook_location}"
     return line
-
-
-def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
-    raise Terminated(f"terminated by signal {signal.Signals(signum).name}")

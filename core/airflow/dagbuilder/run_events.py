@@ -1,25 +1,37 @@
 """What the DAG's first and last tasks do, without Airflow: open and close a run.
 
 ``open_run`` creates the RunEvent (with the plan as its configuration snapshot);
-``close_run`` records how the run ended from the task_runs rows and the Airflow
-task states, marks transformations that never ran, says what failed, and sends a
-failed run's alert (core.alerts) to the pipeline's owners.
+``close_run`` waits until no task of the run is still running (Airflow may have marked
+a task failed while its worker is still stopping), records how the run ended from the
+task_runs rows and the Airflow task states, marks transformations that never ran, says
+what failed, and sends a failed run's alert (core.alerts) to the pipeline's owners.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
 from core.alerts import notify_failure
+from core.errors import CoreError
 from core.helpers.session_helper import SessionHelper
+from core.models.runs import TaskRun
 from core.plan import PipelinePlan
-from core.runs import finish_run, mark_tasks, start_run, task_runs
+from core.runs import finish_run, mark_tasks, reap, start_run, task_runs
 from core.settings import Settings
 
 ACTOR = "airflow"
 # Airflow task states of a transformation that make the run fail.
 FAILED_STATES = ("failed", "upstream_failed")
+# How long EndRun waits for workers still running (a stopped one ends within 5 s).
+END_WAIT_SECONDS = 120.0
+
+
+class TasksStillRunningError(CoreError):
+    """A run cannot be closed yet: some of its tasks' workers are still running."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,12 @@ def open_run(settings: Settings, plan: PipelinePlan) -> int:
 
 
 def close_run(
-    settings: Settings, plan: PipelinePlan, run_id: int, airflow_states: Mapping[str, str | None]
+    settings: Settings,
+    plan: PipelinePlan,
+    run_id: int,
+    airflow_states: Mapping[str, str | None],
+    wait: float = END_WAIT_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> RunEnd:
     """Record the end of a run: ``failed`` if any transformation failed, else ``success``.
 
@@ -59,12 +76,18 @@ def close_run(
         plan: the pipeline's plan.
         run_id: the RunEvent id.
         airflow_states: Airflow's state of each task of the DAG run, by task id.
+        wait: at most this many seconds to wait for tasks that are still running.
+        sleep: how to wait between looks (tests pass their own).
 
     Returns:
         The run's end, naming the failed transformations in execution order.
+
+    Raises:
+        TasksStillRunningError: a task still ran after ``wait`` seconds; the run is
+            left running (never closed under a running worker).
     """
     with SessionHelper(settings, actor=ACTOR) as session:
-        rows = task_runs(session, run_id)
+        rows = _when_none_running(session, plan, run_id, wait, sleep)
         failed: list[str] = []
         unrecorded: dict[str, list[int]] = {state: [] for state in FAILED_STATES}
         for task in plan.tasks:
@@ -81,3 +104,27 @@ def close_run(
         if failed:
             notify_failure(settings, session, run_id)  # logs, never raises
     return RunEnd(run_id, failed)
+
+
+def _when_none_running(
+    session: Session, plan: PipelinePlan, run_id: int, wait: float, sleep: Callable[[float], None]
+) -> dict[int, TaskRun]:
+    """The run's task runs once none is running; dead workers' tasks are ended on the way."""
+    deadline = time.monotonic() + wait
+    while True:
+        reap(session, run_id)
+        rows = task_runs(session, run_id)
+        running = {tid: row.worker for tid, row in rows.items() if row.state == "running"}
+        if not running:
+            return rows
+        if time.monotonic() >= deadline:
+            names = {task.transformation_id: task.task_id for task in plan.tasks}
+            which = ", ".join(f"{names.get(t, t)} (worker {w})" for t, w in running.items())
+            raise TasksStillRunningError(
+                f"run {run_id} of {plan.name!r}: expected every task to have ended, but "
+                f"{which} still ran after {wait:g} s; the run stays running: clear EndRun "
+                "once the worker has ended (`core runs reap` ends a dead worker's task)"
+            )
+        session.commit()  # end the read: the next look must see what workers recorded
+        session.expire_all()
+        sleep(1.0)

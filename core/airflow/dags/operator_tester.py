@@ -14,11 +14,11 @@ from airflow.sdk import DAG, Param
 from core.airflow.dagbuilder.run_events import close_run, open_run
 from core.airflow.dagbuilder.shape import END_RUN_TASK_ID, RUN_EVENT_TASK_ID, start_date
 from core.airflow.dagbuilder.task_orchestrator import RunFailedError
-from core.airflow.jobs import WorkerJob
 from core.airflow.plugins.backends import get_backend
 from core.helpers.session_helper import SessionHelper
 from core.plan import PipelinePlan, plan_of_transformation
 from core.settings import load_settings
+from core.worker import WorkerJob
 
 DAG_ID = "core_operator_tester"
 RUN_TASK_ID = "RunTransformation"

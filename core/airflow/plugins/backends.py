@@ -3,13 +3,14 @@
 A registry keyed by the ``worker_backend`` setting: ``local`` (a subprocess on the
 Airflow worker), ``batch`` (the Amazon provider's BatchOperator) and
 ``kubernetes`` (the cncf provider's KubernetesPodOperator, an optional extra).
-Each backend is a function ``(operator, context, job, settings) -> result``; the
-values it passes on come from ``core.airflow.jobs``.
+Each backend is a function ``(operator, context, job, settings) -> result``; the job,
+its command, environment and exit codes are ``core.worker``'s, the remote jobs' names
+and definitions ``core.airflow.jobs``'.
 """
 
 from __future__ import annotations
 
-import subprocess
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +18,10 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from core.airflow import jobs
 from core.errors import ConfigurationError, CoreError, SettingsError
-from core.runner.local import EXIT_INVALID, worker_environment
+from core.helpers.session_helper import SessionHelper
+from core.runs import end_lost_task
 from core.settings import Settings
+from core.worker import ExitCode, WorkerJob, local_command, lost_reason, start_local
 
 # Settings a pod inherits; credentials and database URLs come from the pod's own secrets.
 # The roots are where its transformations may read and write (core/roots.py).
@@ -32,7 +35,7 @@ POD_SETTINGS = (
     "landing_roots",
     "export_roots",
 )
-Backend = Callable[[Any, Any, jobs.WorkerJob, Settings], Any]
+Backend = Callable[[Any, Any, WorkerJob, Settings], Any]
 BACKENDS: dict[str, Backend] = {}
 
 
@@ -73,33 +76,38 @@ def get_backend(name: str) -> Backend:
 
 
 @register_backend("local")
-def run_local(operator: Any, context: Any, job: jobs.WorkerJob, settings: Settings) -> int:
-    """Run the worker command as a subprocess here, its output in the task's log.
+def run_local(operator: Any, context: Any, job: WorkerJob, settings: Settings) -> int:
+    """Run the worker here, a child of the warm worker server, its output in the task's log.
 
     Raises:
         InvalidWorkerConfigurationError: exit code 2 (fails without retry).
         WorkerFailedError: any other non-zero exit code (retried).
     """
-    command = jobs.local_command(job)
-    operator.log.info("running %s", " ".join(command[1:]))
-    with subprocess.Popen(
-        command,
-        env=worker_environment(settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    ) as process:
-        operator.process = process
-        for line in process.stdout or ():
+    operator.log.info("running %s", " ".join(local_command(job)[2:]))
+    read, write = os.pipe()
+    try:
+        operator.process = start_local(job, settings, write)
+    except BaseException:
+        os.close(read)
+        raise
+    finally:
+        os.close(write)  # the worker has its own copy: the pipe ends when the worker does
+    with os.fdopen(read, encoding="utf-8", errors="replace") as output:
+        for line in output:
             operator.log.info("%s", line.rstrip())
-    return _check_exit(process.returncode, job)
+    code = operator.process.wait()
+    code = -1 if code is None else code
+    if not ExitCode.recorded(code):
+        with SessionHelper(settings, actor="airflow") as session:  # it died without a word
+            end_lost_task(session, job.run_id, job.transformation_id, lost_reason(code))
+    return _check_exit(code, job)
 
 
-def _check_exit(code: int, job: jobs.WorkerJob) -> int:
-    if code == 0:
+def _check_exit(code: int, job: WorkerJob) -> int:
+    if code == ExitCode.SUCCESS:
         return code
-    what = f"transformation {job.transformation_id} of run {job.run_id}"
-    if code == EXIT_INVALID:
+    what = job.name
+    if code == ExitCode.INVALID:
         raise InvalidWorkerConfigurationError(
             f"{what}: corebot exited with 2 (invalid configuration), expected 0; fix the "
             "configuration named in the log above, then clear the task"
@@ -108,7 +116,7 @@ def _check_exit(code: int, job: jobs.WorkerJob) -> int:
 
 
 @register_backend("batch")
-def run_batch(operator: Any, context: Any, job: jobs.WorkerJob, settings: Settings) -> str:
+def run_batch(operator: Any, context: Any, job: WorkerJob, settings: Settings) -> str:
     """Run the worker command as an AWS Batch job, re-attaching to a live one of an earlier try.
 
     Returns:
@@ -152,14 +160,14 @@ def alive_batch_job(client: Any, queue: str, name: str) -> str | None:
 
 
 @register_backend("kubernetes")
-def run_kubernetes(operator: Any, context: Any, job: jobs.WorkerJob, settings: Settings) -> Any:
+def run_kubernetes(operator: Any, context: Any, job: WorkerJob, settings: Settings) -> Any:
     """Run the worker command in a Kubernetes pod of the worker image."""
     pod = kubernetes_pod_operator(operator.task_id, job, settings)
     operator.pod = pod
     return pod.execute_sync(context)
 
 
-def kubernetes_pod_operator(task_id: str, job: jobs.WorkerJob, settings: Settings) -> Any:
+def kubernetes_pod_operator(task_id: str, job: WorkerJob, settings: Settings) -> Any:
     """The KubernetesPodOperator that runs one worker job.
 
     Raises:

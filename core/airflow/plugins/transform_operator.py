@@ -14,11 +14,11 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from core.airflow.dagbuilder.shape import RUN_EVENT_TASK_ID
-from core.airflow.jobs import WorkerJob
 from core.airflow.plugins.backends import get_backend
 from core.errors import CoreError
 from core.plan import TaskSpec
 from core.settings import load_settings
+from core.worker import WorkerJob
 
 
 class MissingRunError(CoreError):
@@ -36,7 +36,7 @@ class TransformOperator(BaseOperator):
     ui_color = "#d9ead3"
     # The worker job, but for the run id, which only the RunEvent task knows (0 until then).
     transform: WorkerJob | None = None
-    process: Any = None  # the local worker process, while it runs
+    process: Any = None  # the local worker (core.worker.LocalWorker), while it runs
     batch: Any = None  # the BatchOperator a batch backend delegates to
     pod: Any = None  # the KubernetesPodOperator a kubernetes backend delegates to
 
@@ -88,9 +88,9 @@ class TransformOperator(BaseOperator):
         return get_backend(settings.worker_backend)(self, context, job, settings)
 
     def on_kill(self) -> None:
-        """Stop the worker: the local process, the Batch job or the pod."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+        """Stop the worker: the local process (killed after 5 s), the Batch job or the pod."""
+        if self.process is not None:
+            self.process.stop()
         for delegate in (self.batch, self.pod):
             if delegate is not None:
                 delegate.on_kill()

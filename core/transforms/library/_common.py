@@ -7,7 +7,8 @@ code 2); problems with the data raise :class:`~core.errors.TransformError`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -15,14 +16,33 @@ import pyarrow.compute as pc
 
 from core.errors import TransformationVariableTypeError, TransformError
 from core.lake.dataset_contract import METADATA_COLUMNS
+from core.stop import interruptible
 
 if TYPE_CHECKING:
+    import duckdb
+
     from core.transforms.context import TransformContext
 
 SOURCE_FILE = "__metadata_source_file"
 # How many names or values an error message or a metadata list shows at most.
 SHOWN = 20
 EXAMPLES = 5
+
+
+@contextmanager
+def duckdb_connection() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB connection without external access, interrupted on a stop request.
+
+    A query runs in native code, where Python's signal handlers wait; the worker's
+    stop watcher (core.stop) calls the connection's ``interrupt()`` instead.
+    """
+    import duckdb
+
+    with (
+        duckdb.connect(config={"enable_external_access": False}) as con,
+        interruptible(con.interrupt),
+    ):
+        yield con
 
 
 def spec(kind: str, description: str, default: Any = None, **extra: Any) -> dict[str, Any]:

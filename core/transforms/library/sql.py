@@ -16,7 +16,13 @@ import pyarrow as pa
 
 from core.errors import TransformationVariableTypeError, TransformError
 from core.transforms.library import Builtin
-from core.transforms.library._common import owner, spec, variable, without_metadata
+from core.transforms.library._common import (
+    duckdb_connection,
+    owner,
+    spec,
+    variable,
+    without_metadata,
+)
 
 if TYPE_CHECKING:
     from core.transforms.context import TransformContext
@@ -52,7 +58,7 @@ def sql(ctx: TransformContext) -> None:
     inputs, query = _inputs(ctx), str(variable(ctx, "query", "")).strip()
     if not query:
         raise TransformationVariableTypeError(f"{owner(ctx)}: variable 'query' is empty")
-    with duckdb.connect(config={"enable_external_access": False}) as con:
+    with duckdb_connection() as con:
         for name in inputs:
             con.register(name, without_metadata(ctx.input(name)))
         result = run_query(ctx, con, query)

@@ -21,6 +21,7 @@ from core.errors import TransformationVariableTypeError
 from core.transforms.library import Builtin
 from core.transforms.library._common import (
     check_rejections,
+    duckdb_connection,
     examples,
     owner,
     quote,
@@ -104,7 +105,7 @@ def date_formats(ctx: TransformContext) -> dict[str, str | list[str]]:
             'of column to strptime format, such as {"status_date": "%Y-%m-%d"} (a list of '
             "formats is tried in order)"
         )
-    with duckdb.connect(config={"enable_external_access": False}) as con:
+    with duckdb_connection() as con:
         for column, formats in value.items():
             try:
                 con.execute("select try_strptime('', ?)", [formats])
@@ -215,6 +216,6 @@ def standardize(ctx: TransformContext, expressions: dict[str, str], params: dict
 def evaluate(table: pa.Table, expressions: dict[str, str], params: dict[str, Any]) -> pa.Table:
     """``select expression as column, …`` over the table in DuckDB, rows in order."""
     select = ", ".join(f"{sql} AS {quote(column)}" for column, sql in expressions.items())
-    with duckdb.connect(config={"enable_external_access": False}) as con:
+    with duckdb_connection() as con:
         con.register("input", table)
         return con.sql(f"SELECT {select} FROM input", params=params).to_arrow_table()  # noqa: S608

@@ -9,13 +9,14 @@ import requests
 from airflow.providers.amazon.aws.hooks.batch_client import BatchClientHook
 
 from core.airflow.dagbuilder.dag_builder import DagBuilder
-from core.airflow.jobs import WorkerJob, batch_job_definition, job_name
+from core.airflow.jobs import batch_job_definition, job_name
 from core.helpers.session_helper import SessionHelper
 from core.lake import DatasetContract
 from core.models.runs import RunEvent
 from core.runner.local import LocalRunner
 from core.runs import task_runs
 from core.settings import load_settings
+from core.worker import WorkerJob
 
 pytestmark = pytest.mark.integration
 

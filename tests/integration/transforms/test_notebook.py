@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -163,3 +164,30 @@ def test_on_an_s3_lake_the_notebook_is_stored_in_the_bucket(
     )
     assert (row.rows_in, row.rows_out) == (4, 4)
     assert _stored(settings, row.notebook_location).metadata.papermill.exception is None
+
+
+def test_sigterm_while_a_cell_runs_ends_the_worker_and_its_kernel(kernel, notebook_world) -> None:
+    import psutil
+
+    settings = load_settings()
+    ids, run_id = _started(settings)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "corebot", "run", str(ids["sleepy"]), str(run_id)],
+        env={**os.environ, **settings.to_environment()},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    worker, deadline = psutil.Process(process.pid), time.monotonic() + 120
+    while not (kernels := worker.children(recursive=True)):
+        assert process.poll() is None and time.monotonic() < deadline, "no kernel started"
+        time.sleep(0.1)
+    time.sleep(2)  # into the sleeping cell (a stop during the kernel's start must hold too)
+    process.terminate()
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr
+    row = _task_run(settings, ids["sleepy"])
+    assert row.state == "failed" and row.ended_at is not None
+    assert "SIGTERM" in row.error_summary
+    _, alive = psutil.wait_procs(kernels, timeout=30)
+    assert not alive, "the kernel outlived its worker"

@@ -6,18 +6,16 @@ import pytest
 
 from core.airflow.dagbuilder.shape import dag_arguments, dag_shape, schedule_for
 from core.airflow.jobs import (
-    WorkerJob,
     batch_container_overrides,
     batch_job_definition,
     job_name,
-    local_command,
     pod_name,
-    worker_command,
     worker_image,
 )
 from core.errors import ContractError, SettingsError
 from core.plan import PipelinePlan, TaskGroup, TaskSpec
 from core.settings import load_settings
+from core.worker import WorkerJob, local_command, worker_command
 
 
 def _task(tid: int, state: str, order: int = 0) -> TaskSpec:

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from core.airflow.jobs import WorkerJob
 from core.airflow.plugins.backends import (
     BackendUnavailableError,
     InvalidWorkerConfigurationError,
@@ -22,6 +21,7 @@ from core.lake import DatasetContract
 from core.plan import load_plan
 from core.runs import start_run, task_runs
 from core.settings import load_settings
+from core.worker import WorkerJob
 
 
 def _run(world, pipeline: str):

@@ -130,10 +130,10 @@ def test_a_worker_killed_mid_transform_then_resume_leaves_no_duplicates(
 def test_a_runner_that_cannot_start_a_worker_ends_the_run_failed(world, monkeypatch) -> None:
     import core.runner.local as local
 
-    def broken_run(*args, **kwargs):
+    def broken_start(*args, **kwargs):
         raise OSError("fork failed: no memory")
 
-    monkeypatch.setattr(local.subprocess, "run", broken_run)
+    monkeypatch.setattr(local, "start_local", broken_start)
     with pytest.raises(OSError, match="fork failed"):
         LocalRunner(world).run("small")
     with SessionHelper(world) as session:

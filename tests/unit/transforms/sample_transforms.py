@@ -31,3 +31,54 @@ def slow_doubled(ctx) -> None:
     pathlib.Path(os.environ["SLOW_MARKER"]).touch()
     time.sleep(float(os.environ.get("SLOW_SECONDS", "30")))
     doubled(ctx)
+
+
+def _started() -> None:
+    import os
+    import pathlib
+
+    pathlib.Path(os.environ["SLOW_MARKER"]).touch()
+
+
+def aborting(ctx) -> None:
+    """Crash the worker as a segfault in native code would: no word, no record."""
+    import os
+
+    os.abort()
+
+
+def memory_hog(ctx) -> None:
+    """Blow up memory (capped to 1 GiB of address space, so only this process suffers)."""
+    import resource
+
+    limit = 1 << 30
+    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    hoard = [bytearray(64 << 20) for _ in range(64)]  # 4 GiB
+    ctx.publish(pa.table({"n": [len(hoard)]}))
+
+
+def long_query(ctx) -> None:
+    """A DuckDB query that runs for minutes in native code, after announcing it started."""
+    from core.transforms.library._common import duckdb_connection
+
+    _started()
+    with duckdb_connection() as con:
+        rows = con.sql("select count(*) from range(1000000000000) a").fetchall()
+    ctx.publish(pa.table({"n": [rows[0][0]]}))
+
+
+def deaf(ctx) -> None:
+    """Native code that does not return when signalled (as a Delta write may not)."""
+    import ctypes
+
+    _started()
+    ctypes.CDLL(None).system(b"sleep 120")
+    ctx.publish(pa.table({"n": [1]}))
+
+
+def lingering(ctx) -> None:
+    """Announce it started, then linger (to be killed)."""
+    import time
+
+    _started()
+    time.sleep(120)

@@ -1,0 +1,184 @@
+"""Stopping on request: SIGTERM or SIGINT ends a worker within seconds, even inside native code.
+
+Python runs a signal handler only when the main thread is back in Python code, so a
+worker inside a long DuckDB query, a Delta write or a wait on a notebook kernel would
+not notice a stop for minutes. :func:`stop_guard` therefore does two things: its
+handlers raise :class:`Terminated` in the main thread (the work ends, its failure is
+recorded as any other), and the C-level handler's wakeup byte (``signal.set_wakeup_fd``)
+wakes a watcher thread at once, which calls what was registered with
+:func:`interruptible` (DuckDB's ``interrupt()``, killing a notebook's kernel). When the
+work has still not ended ``grace`` seconds later, the watcher records the end itself
+(``on_overdue``) and leaves with ``os._exit``: an unfinished Delta write commits
+nothing, so the lake stays as it was.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from core.worker import ExitCode
+
+logger = logging.getLogger("core.stop")
+
+# Batch, Kubernetes, Airflow and the runner stop a worker with SIGTERM, a person with Ctrl-C.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# What the work gets to end by itself after a stop request; the worker ends within 5 s.
+GRACE_SECONDS = 3.0
+# What recording the end gets after that; past it, the next look (core.runs.reap) records it.
+RECORD_SECONDS = 1.5
+
+_interrupts: dict[int, Callable[[], None]] = {}
+_keys = itertools.count()
+_lock = threading.Lock()
+
+
+class Terminated(BaseException):
+    """The process was asked to stop (SIGTERM or SIGINT)."""
+
+
+@contextmanager
+def interruptible(interrupt: Callable[[], None]) -> Iterator[None]:
+    """While inside, a stop request calls ``interrupt()`` from the watcher thread.
+
+    Args:
+        interrupt: ends the native work the main thread waits for, e.g. a DuckDB
+            connection's ``interrupt``; it must be safe to call from another thread.
+    """
+    key = next(_keys)
+    with _lock:
+        _interrupts[key] = interrupt
+    try:
+        yield
+    finally:
+        with _lock:
+            _interrupts.pop(key, None)
+
+
+@contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """In the main thread, SIGTERM raises :class:`Terminated` as SIGINT raises KeyboardInterrupt.
+
+    For a process that waits on others (the local runner): it stops them and records
+    its end instead of vanishing. Elsewhere it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    asked = threading.Event()
+    previous = signal.signal(signal.SIGTERM, _handler(asked))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def stop_guard(
+    on_overdue: Callable[[str], None] | None = None, grace: float = GRACE_SECONDS
+) -> Iterator[None]:
+    """Turn SIGTERM and SIGINT into :class:`Terminated`, and make sure they end the process.
+
+    Args:
+        on_overdue: called from the watcher thread with a one-line reason when the
+            work has not ended ``grace`` seconds after the stop request, just before
+            the process exits with code 1 (e.g. to record the task failed).
+        grace: seconds the work gets to end by itself.
+
+    Outside the main thread (where no signal arrives) it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    receiver, sender = socket.socketpair()
+    sender.setblocking(False)
+    done = threading.Event()
+    asked = threading.Event()
+    previous_fd = signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
+    handler = _handler(asked)
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    watcher = threading.Thread(
+        target=_watch,
+        args=(receiver, done, on_overdue, grace),
+        name="core-stop-watcher",
+        daemon=True,
+    )
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+        signal.set_wakeup_fd(previous_fd)
+        sender.close()  # the watcher reads the end of the stream and returns
+        watcher.join(grace + 1)
+        receiver.close()
+
+
+def _handler(asked: threading.Event) -> Callable[[int, FrameType | None], None]:
+    def raise_terminated(signum: int, _frame: FrameType | None) -> None:
+        if asked.is_set():  # a second signal must not break the recording of the first
+            return
+        asked.set()
+        raise Terminated(f"terminated by signal {signal.Signals(signum).name}")
+
+    return raise_terminated
+
+
+def _watch(
+    receiver: socket.socket,
+    done: threading.Event,
+    on_overdue: Callable[[str], None] | None,
+    grace: float,
+) -> None:
+    name = _wait_for_stop(receiver)
+    if name is None or done.is_set():
+        return
+    with _lock:
+        interrupts = list(_interrupts.values())
+    for interrupt in interrupts:
+        try:
+            interrupt()
+        except Exception:
+            logger.debug("interrupt %r failed", interrupt, exc_info=True)
+    if done.wait(grace):
+        return
+    reason = (
+        f"Terminated: stopped by signal {name}; the work did not end within {grace:g} s "
+        "of the request, so the worker ended it (a publish it had not committed is discarded)"
+    )
+    if on_overdue is not None:  # bounded: a locked database must not keep the worker alive
+        recorder = threading.Thread(
+            target=_record, args=(on_overdue, reason), name="core-stop-record", daemon=True
+        )
+        recorder.start()
+        recorder.join(RECORD_SECONDS)
+    os.write(2, f"FAILED: {reason}\n".encode())
+    os._exit(ExitCode.FAILED)  # a stopped task may succeed when run again
+
+
+def _record(on_overdue: Callable[[str], None], reason: str) -> None:
+    try:
+        on_overdue(reason)
+    except BaseException:
+        logger.warning("could not record the stop", exc_info=True)
+
+
+def _wait_for_stop(receiver: socket.socket) -> str | None:
+    """The name of the first stop signal received, or None when the guard ended first."""
+    wanted = {int(signum) for signum in STOP_SIGNALS}
+    while True:
+        data = receiver.recv(64)
+        if not data:
+            return None
+        for number in data:
+            if number in wanted:
+                return signal.Signals(number).name

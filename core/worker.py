@@ -1,0 +1,307 @@
+"""The worker: one transformation of one run, as every backend starts and stops it.
+
+A *worker job* is a transformation id and a run id; a worker runs it as
+``corebot run TRANSFORM_ID RUN_ID`` with the ``CORE_*`` variables of the settings
+that sent it, and says how it ended with an :class:`ExitCode`. Batch and
+Kubernetes get the command itself (``core.airflow.plugins.backends``); on this
+machine (the local runner, the Airflow ``local`` backend) :func:`start_local`
+starts it as a fresh child of a warm worker server — Python's ``multiprocessing``
+forkserver with CORE, pyarrow, DuckDB and deltalake already imported — so each
+task is still one process of its own (a crash, a leak or a kill touches that task
+only) but pays neither the interpreter's start nor the imports. No Airflow here.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from enum import IntEnum
+from functools import partial
+from typing import Any
+
+from core.settings import Settings
+
+# What a warm worker server imports once, so that no task pays for it.
+PRELOAD = (
+    "pyarrow",
+    "pyarrow.compute",
+    "pyarrow.dataset",
+    "duckdb",
+    "deltalake",
+    "sqlalchemy",
+    "corebot.cli",
+    "core.helpers.session_helper",
+    "core.transforms.runtime",
+    "core.lake.dataset_contract",
+    "core.lake.raw_contract",
+    "core.transforms.library",
+)
+# How long a worker asked to stop gets before it is killed (it records its end in less).
+STOP_GRACE_SECONDS = 5.0
+_server_lock = threading.Lock()
+
+
+class ExitCode(IntEnum):
+    """How ``corebot run`` ends: the protocol between a worker and what started it."""
+
+    SUCCESS = 0  # the transformation succeeded
+    FAILED = 1  # it failed or was stopped: retrying may help
+    INVALID = 2  # its configuration is invalid or missing: retrying cannot help
+
+    @classmethod
+    def recorded(cls, code: int) -> bool:
+        """Whether a worker ending with this code recorded its task's end (not a crash)."""
+        return code in cls._value2member_map_
+
+    @classmethod
+    def retryable(cls, code: int) -> bool:
+        """Whether a worker that ended with this code may succeed when run again."""
+        return code not in (cls.SUCCESS, cls.INVALID)
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """One transformation of one run, as sent to a worker.
+
+    Args:
+        transformation_id: the transformation's id.
+        run_id: the RunEvent id.
+        company: the pipeline's company (names Batch jobs and pods).
+        brand: the pipeline's brand.
+        state: the transformation's state.
+        template: the transformation's template name.
+    """
+
+    transformation_id: int
+    run_id: int
+    company: str = ""
+    brand: str = ""
+    state: str = ""
+    template: str = ""
+
+    @property
+    def name(self) -> str:
+        """``transformation T of run R``, for messages."""
+        return f"transformation {self.transformation_id} of run {self.run_id}"
+
+
+def worker_command(job: WorkerJob) -> list[str]:
+    """``corebot run TID RUN_ID``: the one command every worker runs."""
+    return ["corebot", "run", str(job.transformation_id), str(job.run_id)]
+
+
+def local_command(job: WorkerJob) -> list[str]:
+    """The worker command for a cold local process: this interpreter's corebot."""
+    return [sys.executable, "-m", *worker_command(job)]
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    """The environment of a local worker: this process's, with the sender's settings."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CORE_")}
+    return {**inherited, **settings.to_environment()}
+
+
+def lost_reason(code: int) -> str:
+    """Why a task that a worker left ``running`` failed, from the worker's exit code."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return (
+            f"the worker was ended by {name} before it could record how the task ended "
+            "(a crash in native code, or killed: out of memory?); nothing was published"
+        )
+    return f"the worker exited with {code} before it could record how the task ended"
+
+
+def worker_identity() -> str:
+    """``host:pid`` of this process: recorded with a running task, to find it dead later."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_gone(identity: str | None) -> bool:
+    """Whether the worker of this identity has certainly ended without a word.
+
+    Only a worker of this host can be checked (its process id no longer exists); one
+    of another host (a Batch job, a pod) or of unknown identity counts as alive.
+    """
+    host, _, pid = (identity or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, as another user's process
+        return False
+    return _zombie(int(pid))
+
+
+def _zombie(pid: int) -> bool:
+    """A process that has ended but not been waited for is gone too (Linux only)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[:1] == ["Z"]
+    except OSError:
+        return False
+
+
+class LocalWorker:
+    """A worker process on this machine: wait for it, or stop it.
+
+    Build it with :func:`start_local`. ``pid``, ``poll()`` and ``wait()`` behave as
+    a ``subprocess.Popen``'s: the exit code, negative when a signal ended it.
+    """
+
+    def __init__(self, job: WorkerJob, process: Any) -> None:
+        self.job = job
+        self._process = process
+
+    @property
+    def pid(self) -> int:
+        """The worker's process id."""
+        return int(self._process.pid)
+
+    def poll(self) -> int | None:
+        """The exit code, or None while the worker runs."""
+        if isinstance(self._process, subprocess.Popen):
+            return self._process.poll()
+        return self._process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for the worker's end (at most ``timeout`` seconds); its exit code or None."""
+        if isinstance(self._process, subprocess.Popen):
+            try:
+                return self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return None
+        self._process.join(timeout)
+        return self._process.exitcode
+
+    def terminate(self) -> None:
+        """Ask the worker to stop (SIGTERM): it records its task failed and exits."""
+        self._signal(signal.SIGTERM)
+
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> int | None:
+        """Ask the worker to stop; kill it when it has not ended after ``grace`` seconds.
+
+        Returns:
+            The exit code (None if even SIGKILL did not end it within a second).
+        """
+        if self.poll() is None:
+            self.terminate()
+            if self.wait(grace) is None:
+                self._signal(signal.SIGKILL)
+        return self.wait(1.0 if self.poll() is None else 0)
+
+    def _signal(self, signum: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                os.kill(self.pid, signum)
+
+
+def start_local(job: WorkerJob, settings: Settings, output: int, warm: bool = True) -> LocalWorker:
+    """Start ``corebot run`` for a job on this machine, its stdout and stderr on ``output``.
+
+    Args:
+        job: the worker job.
+        settings: the sender's settings; the worker loads the same ones.
+        output: a file descriptor (a log file, a pipe) for the worker's output; the
+            caller keeps and closes its own copy.
+        warm: a fresh child of the warm worker server (the default), or a new
+            interpreter (``python -m corebot run``), as Batch and Kubernetes start one.
+
+    Returns:
+        The running worker.
+
+    Raises:
+        OSError: the process could not be started.
+    """
+    environment = worker_environment(settings)
+    if not warm:
+        process = subprocess.Popen(
+            local_command(job),
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        return LocalWorker(job, process)
+    return LocalWorker(job, _start_warm(worker_command(job)[1:], environment, output, job))
+
+
+def _start_warm(argv: list[str], environment: dict[str, str], output: int, job: WorkerJob) -> Any:
+    """A child of the forkserver (started, with PRELOAD imported, on first use)."""
+    import multiprocessing
+    from multiprocessing import spawn
+
+    context = multiprocessing.get_context("forkserver")
+    child = context.Process(
+        target=_run_warm,
+        args=(argv, environment, os.getcwd(), _InheritedFd(output)),
+        name=f"corebot-t{job.transformation_id}-r{job.run_id}",
+    )
+    with _server_lock:
+        context.set_forkserver_preload(list(PRELOAD))
+        # multiprocessing would have the child import this process's main module (the
+        # `core` script, Airflow's, pytest's); a worker is `corebot run` and nothing else.
+        prepared = spawn.get_preparation_data
+        spawn.get_preparation_data = partial(_without_main, prepared)
+        try:
+            child.start()
+        finally:
+            spawn.get_preparation_data = prepared
+    return child
+
+
+def _without_main(prepared: Any, name: str) -> dict[str, Any]:
+    data = dict(prepared(name))
+    data.pop("init_main_from_path", None)
+    data.pop("init_main_from_name", None)
+    return data
+
+
+class _InheritedFd:
+    """A file descriptor handed to a forkserver child (pickled as a duplicate of it)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> tuple[Any, tuple[Any]]:
+        from multiprocessing import reduction
+
+        return _received_fd, (reduction.DupFd(self.fd),)
+
+
+def _received_fd(duplicate: Any) -> int:
+    return int(duplicate.detach())
+
+
+def _run_warm(argv: list[str], environment: dict[str, str], cwd: str, output: int) -> None:
+    """In the child: become ``python -m corebot run …`` as a new interpreter would be."""
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir(cwd)
+    # As `python -m` would have it: the working directory, then PYTHONPATH, first.
+    paths = [cwd, *filter(None, environment.get("PYTHONPATH", "").split(os.pathsep))]
+    sys.path[:0] = [path for path in paths if path not in sys.path]
+    sys.argv = ["corebot", *argv]
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a fresh interpreter has them
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    from corebot.cli import main
+
+    try:
+        main(argv)
+    finally:
+        atexit._run_exitfuncs()  # multiprocessing children skip them; an interpreter does not

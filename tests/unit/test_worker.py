@@ -1,0 +1,73 @@
+"""core.worker: the exit-code protocol, warm and cold local workers, finding dead ones."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.helpers.session_helper import SessionHelper
+from core.plan import load_plan
+from core.runs import start_run, task_runs
+from core.worker import ExitCode, WorkerJob, start_local, worker_gone, worker_identity
+
+
+def test_the_exit_code_protocol() -> None:
+    assert [int(code) for code in ExitCode] == [0, 1, 2]
+    assert ExitCode.retryable(ExitCode.FAILED) and ExitCode.retryable(-9)
+    assert not ExitCode.retryable(ExitCode.SUCCESS) and not ExitCode.retryable(ExitCode.INVALID)
+    assert ExitCode.recorded(2) and not ExitCode.recorded(-6) and not ExitCode.recorded(3)
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
+def test_a_local_worker_is_corebot_run_with_the_sender_s_settings(world, tmp_path, warm) -> None:
+    with SessionHelper(world) as session:
+        plan = load_plan(session, "small")
+        run_id = start_run(session, plan, "test").id
+    log = tmp_path / "worker.log"
+    with log.open("ab") as output:
+        ingest = start_local(
+            WorkerJob(plan.tasks[0].transformation_id, run_id), world, output.fileno(), warm=warm
+        )
+        missing = start_local(WorkerJob(999, run_id), world, output.fileno(), warm=warm)
+    assert (ingest.wait(120), missing.wait(120)) == (ExitCode.SUCCESS, ExitCode.INVALID)
+    said = log.read_text()
+    assert "ingest/numbers" in said and "wrote 5 rows" in said
+    assert "FAILED: no transformation has id 999" in said
+    with SessionHelper(world) as session:  # the sender's database, from its settings
+        assert task_runs(session, run_id)[plan.tasks[0].transformation_id].state == "success"
+
+
+def test_a_worker_is_gone_only_when_its_process_on_this_host_is() -> None:
+    assert not worker_gone(worker_identity())
+    assert not worker_gone(None) and not worker_gone("elsewhere:1")
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 60
+    while not worker_gone(f"{socket.gethostname()}:{ended.pid}"):  # a zombie until waited
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    ended.wait()
+    assert worker_gone(f"{socket.gethostname()}:{ended.pid}")
+
+
+def test_a_warm_worker_does_not_run_the_sender_s_main_module(world, tmp_path) -> None:
+    script = tmp_path / "sender.py"  # no __main__ guard: importing it again would show
+    script.write_text(
+        "import os, pathlib\n"
+        "with pathlib.Path(os.environ['IMPORTS']).open('a') as f: f.write('imported\\n')\n"
+        "from core.settings import load_settings\n"
+        "from core.worker import WorkerJob, start_local\n"
+        "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
+        "raise SystemExit(worker.wait(120))\n"
+    )
+    imports = tmp_path / "imports"
+    env = {**os.environ, **world.to_environment(), "IMPORTS": str(imports)}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, str(script)], env=env, timeout=300, check=False)
+    assert done.returncode == ExitCode.INVALID
+    assert imports.read_text() == "imported\n"
