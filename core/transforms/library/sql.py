@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from core.errors import TransformationVariableTypeError, TransformError
 from core.transforms.library import Builtin
-from core.transforms.library._common import owner, spec, variable, without_metadata
+from core.transforms.library._common import DATASET, owner, spec, variable, without_metadata
 
 if TYPE_CHECKING:
     from core.transforms.context import TransformContext
@@ -30,9 +30,16 @@ TEMPLATES = [
         description="A DuckDB query over upstream datasets; the result is published.",
         tags=("sql",),
         variables={
-            "inputs": spec("list", "the upstream datasets the query reads, by name"),
-            "dataset": spec("string", "name of the output dataset"),
-            "query": spec("string", "a DuckDB SELECT; each input is a view of its name"),
+            "inputs": spec(
+                "list", "the upstream datasets the query reads, by name", check="inputs"
+            ),
+            "dataset": spec("string", "name of the output dataset", check=DATASET),
+            "query": spec(
+                "string",
+                "one DuckDB SELECT; each input is a view of its name, and every table it "
+                "reads must be listed in inputs",
+                check={"kind": "sql", "inputs": "inputs"},
+            ),
         },
     )
 ]
