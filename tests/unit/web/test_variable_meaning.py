@@ -72,7 +72,8 @@ def places(settings: Settings) -> dict[str, Any]:
     """Template ids by name, state ids by (pipeline, state), pipeline ids by name."""
     with SessionHelper(settings) as session:
         template = cfg.TransformationTemplate
-        templates = {name: tid for name, tid in session.execute(select(template.name, template.id))}
+        rows = session.execute(select(template.name, template.id)).tuples()
+        templates = {name: tid for name, tid in rows}  # noqa: C416 - Rows, not pairs
         states = {
             (pipeline, state): sid
             for pipeline, state, sid in session.execute(
@@ -82,7 +83,7 @@ def places(settings: Settings) -> dict[str, Any]:
             )
         }
         rows = session.execute(select(cfg.Pipeline.name, cfg.Pipeline.id))
-        pipelines = {name: pid for name, pid in rows}
+        pipelines = {name: pid for name, pid in rows}  # noqa: C416 - Rows, not pairs
     return {"templates": templates, "states": states, "pipelines": pipelines}
 
 
