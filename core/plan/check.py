@@ -190,6 +190,12 @@ def cross_problems(tasks: Sequence[CheckedTask], schemas: Schemas) -> list[Check
     for task in ordered:
         writers.setdefault(output_name(task, _schema(schemas, task)), []).append(task)
     problems = _duplicates(writers, schemas)
+    # What a message offers as inputs: datasets named by a `dataset` variable.
+    known = sorted(
+        n
+        for n, ws in writers.items()
+        if any(w.state != RAW_STATE and DATASET_VARIABLE in _schema(schemas, w) for w in ws)
+    )
     for task in ordered:
         schema = _schema(schemas, task)
         for name, spec in schema.items():
@@ -199,7 +205,7 @@ def cross_problems(tasks: Sequence[CheckedTask], schemas: Schemas) -> list[Check
             value = _typed(spec, task.variables.get(name))
             if ref.kind in ("input", "inputs") and value:
                 names = value if isinstance(value, list) else [value]
-                problems += _inputs(task, name, names, ref.args, writers)
+                problems += _inputs(task, name, names, ref.args, writers, known)
             elif ref.kind == "sql":
                 problems += _tables(task, name, value, schema, ref.args)
     return problems
@@ -250,22 +256,26 @@ def _inputs(
     names: list[Any],
     args: Any,
     writers: dict[str, list[CheckedTask]],
+    known: list[str],
 ) -> list[CheckProblem]:
     allow_raw = isinstance(args, InputArgs) and args.raw
     problems = []
     for name in names:
-        why = _input_refused(task, str(name), allow_raw, writers)
+        why = _input_refused(task, str(name), allow_raw, writers, known)
         if why:
             problems.append(_problem(task, f"variables.{variable}", name, why))
     return problems
 
 
 def _input_refused(
-    task: CheckedTask, name: str, allow_raw: bool, writers: dict[str, list[CheckedTask]]
+    task: CheckedTask,
+    name: str,
+    allow_raw: bool,
+    writers: dict[str, list[CheckedTask]],
+    known: list[str],
 ) -> str | None:
     found = [w for w in writers.get(name, []) if w is not task]
     if not found:
-        known = sorted(n for n, ws in writers.items() if any(w.state != RAW_STATE for w in ws))
         return (
             f"reads dataset {name!r}, which no other transformation of this pipeline writes; "
             f"expected one of {', '.join(map(repr, known)) or 'none yet'}."
