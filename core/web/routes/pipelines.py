@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from core.api.deps import Editor, SessionDep, SettingsDep, Viewer
 from core.errors import ConflictError, InvalidInputError
+from core.names import DAG_ID_RULE
 from core.plan.check import PipelineCheckError, check_plan
 from core.plan.model import build_plan, ordered_states
 from core.plan.queries import PlanFilters
@@ -106,6 +107,7 @@ def _new_form(
         "values": values,
         "errors": errors,
         "fields": NEW_FIELDS,
+        "name_rule": DAG_ID_RULE,
         "brands": lookups.brands(session),
         "pipeline_types": lookups.pipeline_types(session),
     }
