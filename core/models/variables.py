@@ -175,7 +175,9 @@ def _typed(owner: str, name: str, spec: VariableSpec, text: str | None) -> Any:
         )
     refused = spec.refuses(value)
     if refused:
-        raise TransformationVariableTypeError(f"{owner}: variable {name!r}={text!r}: {refused}")
+        raise TransformationVariableTypeError(
+            f"{owner}: variable {name!r}={text!r} is not valid: {refused}"
+        )
     return value
 
 

@@ -31,6 +31,7 @@ from core.plan.model import PipelinePlan
 
 DATASET_VARIABLE = "dataset"
 RAW_STATE = "raw"
+NEW_LAST = 2**63
 Schemas = Mapping[str, Mapping[str, VariableSpec] | ConfigurationError]
 
 
@@ -185,7 +186,9 @@ def check_tasks(tasks: Sequence[CheckedTask], schemas: Schemas) -> list[CheckPro
 
 def cross_problems(tasks: Sequence[CheckedTask], schemas: Schemas) -> list[CheckProblem]:
     """The problems between transformations: duplicate outputs, inputs, SQL tables."""
-    ordered = sorted(tasks, key=lambda t: (t.order, t.transformation_id or 0))
+    # A new transformation (no id yet) comes after the saved ones of its group, so a
+    # clash with one of them is its problem.
+    ordered = sorted(tasks, key=lambda t: (t.order, t.transformation_id or NEW_LAST))
     writers: dict[str, list[CheckedTask]] = {}
     for task in ordered:
         writers.setdefault(output_name(task, _schema(schemas, task)), []).append(task)

@@ -133,8 +133,9 @@ def _cause(
     old = next((t for t in before if t.transformation_id == row.id), None)
     schema = schemas.get(mine.template)
     schema = schema if isinstance(schema, dict) else {}
-    if old is not None and output_name(old, schema) != output_name(mine, schema):
-        return f"variables.{DATASET_VARIABLE}"
+    if old is None or output_name(old, schema) != output_name(mine, schema):
+        declared = DATASET_VARIABLE in schema
+        return f"variables.{DATASET_VARIABLE}" if declared else "transformation_template_id"
     if old is not None and old.state != mine.state:
         return "pipeline_state_id"
     return "graph_order"
