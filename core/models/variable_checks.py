@@ -194,8 +194,8 @@ def _strftime(value: Any, _args: Args) -> str | None:
 
 
 _DATE_FORMAT_EXPECTED = (
-    "expected a strptime date format with a year, a month and a day such as '%Y-%m-%d' "
-    "or '%m/%d/%Y'"
+    "expected a strptime date format with date directives (%Y, %m, %d …) such as "
+    "'%Y-%m-%d' or '%m/%d/%Y'"
 )
 
 
