@@ -15,6 +15,8 @@ from core.errors import InvalidNameError
 
 DAG_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 DAG_ID_MAX_LENGTH = 250
+# What validate_dag_id allows, in words: its message and the new-pipeline form's help.
+DAG_ID_RULE = f"1 to {DAG_ID_MAX_LENGTH} letters, digits, '_', '.' or '-' (no spaces)"
 PATH_PART_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 PATH_PART_MAX_LENGTH = 100
 LABEL_MAX_LENGTH = 200
@@ -46,8 +48,7 @@ def validate_dag_id(value: object, field: str) -> str:
     text = _as_text(value, field)
     if len(text) > DAG_ID_MAX_LENGTH or not DAG_ID_PATTERN.match(text):
         raise InvalidNameError(
-            f"{field} {text!r} is not a valid Airflow dag id: expected 1 to "
-            f"{DAG_ID_MAX_LENGTH} letters, digits, '_', '.' or '-' (no spaces)"
+            f"{field} {text!r} is not a valid Airflow dag id: expected {DAG_ID_RULE}"
         )
     return text
 

@@ -1,4 +1,4 @@
-"""``core pipelines``: list and show the configured pipelines."""
+"""``core pipelines``: list, show and check the configured pipelines."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from core.cli.common import console, session_helper
+from core.errors import ConfigurationError
 from core.models import configuration as cfg
 from core.plan import PipelinePlan, PlanFilters, load_plan, load_plans
+from core.plan.check import check_plan
 
-app = typer.Typer(help="List and show the configured pipelines.", no_args_is_help=True)
+app = typer.Typer(help="List, show and check the configured pipelines.", no_args_is_help=True)
 
 
 @app.command("list")
@@ -60,6 +62,37 @@ def show(
     out = console()
     for plan in plans:
         _print_plan(out, plan, variables)
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The pipeline's name."),
+) -> None:
+    """Check a whole pipeline as a run would: every variable (type and meaning), every input
+    written by an earlier group, SQL tables declared in inputs, no dataset written twice.
+    Lists every problem; exits 2 when there is one (`core run` refuses such a pipeline)."""
+    with session_helper(ctx) as session:
+        result = check_plan(session, load_plan(session, name))
+    out = console()
+    if result.ok:
+        out.print(f"pipeline {name!r}: no problems")
+        return
+    table = Table("transformation", "state", "field", "value", "problem")
+    for problem in result.problems:
+        table.add_row(
+            problem.transformation,
+            problem.state,
+            problem.field,
+            repr(problem.value),
+            problem.message,
+        )
+    out.print(table)
+    count = len(result.problems)
+    raise ConfigurationError(
+        f"pipeline {name!r} fails its check: {count} problem{'s' if count > 1 else ''} (listed "
+        "above); fix them in the web UI, the API or the configuration"
+    )
 
 
 def _print_plan(out: Console, plan: PipelinePlan, variables: dict[int, str]) -> None:

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, joinedload
 from core.errors import NotFoundError, did_you_mean
 from core.lake.contract import RAW_STATE, Contract
 from core.models import configuration as cfg
+from core.models.variables import load_schema
+from core.plan.check import CheckedTask, output_name
 from core.settings import Settings, load_settings
-
-DATASET_VARIABLE = "dataset"
 
 
 def contract_class(state: str) -> type[Contract]:
@@ -112,14 +112,17 @@ def relative_contract(
 
 
 def dataset_name(transformation: cfg.Transformation) -> str:
-    """The transformation's ``dataset`` variable when its template declares one, else its name."""
+    """The transformation's ``dataset`` variable when its template declares one, else its name.
+
+    Only that variable is read, so a sibling whose other variables are invalid does not
+    stop this transformation from finding its contracts (the pipeline check reports it).
+    """
     template = transformation.transformation_template
-    declared = (template.variable_structures or {}).keys()
-    if DATASET_VARIABLE in declared:
-        value = transformation.variables.get(DATASET_VARIABLE)
-        if value:
-            return str(value)
-    return template.name
+    schema = load_schema(template.variable_structures, template.name)
+    task = CheckedTask(
+        transformation.id, template.name, "", 0, (0,), transformation.stored_variables
+    )
+    return output_name(task, schema)
 
 
 def _contract_of(transformation: cfg.Transformation, settings: Settings) -> Any:

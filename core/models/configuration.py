@@ -68,6 +68,14 @@ STATE_TYPE_ORDER = ("raw", "ingest", "master", "enhance", "enrich", "metrics", "
 TRANSFORMATION_KINDS = ("python", "notebook")
 
 
+def transformation_label(transformation_id: int | None, template: str) -> str:
+    """How messages name a transformation: ``transformation 12 (sql)``, or
+    ``new transformation (sql)`` before it has an id."""
+    if transformation_id is None:
+        return f"new transformation ({template})"
+    return f"transformation {transformation_id} ({template})"
+
+
 def _non_negative(column: str) -> CheckConstraint:
     return CheckConstraint(f"{column} >= 0", name=f"{column}_non_negative")
 
@@ -343,13 +351,13 @@ class Transformation(Tracked, Base):
 
     @validates("graph_order")
     def _order(self, _key: str, value: int) -> int:
-        return _check_order(value, f"transformation {self.id or '(new)'}")
+        return _check_order(value, self.label)
 
     @property
     def label(self) -> str:
         """How messages name this transformation."""
         template = self.transformation_template.name if self.transformation_template else "?"
-        return f"transformation {self.id} ({template})"
+        return transformation_label(self.id, template)
 
     @property
     def stored_variables(self) -> dict[str, str | None]:

@@ -3,7 +3,11 @@
 A template declares its variables in ``variable_structures``::
 
     {"delimiter": {"type": "string", "default": ","},
-     "skip_rows": {"type": "int", "required": false, "default": 0}}
+     "skip_rows": {"type": "int", "required": false, "default": 0},
+     "dataset": {"type": "string", "check": "dataset_name"}}
+
+``check`` names what the value means (core.models.variable_checks): a dataset
+name, one character, a range, a pattern, SQL ... and is checked after the type.
 
 A transformation stores each value as text; :func:`parse_variables` turns the
 stored texts into typed values per the schema, and :func:`check_variables`
@@ -20,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from core.errors import (
+    ConfigurationError,
     ExtraTransformationVariableError,
     MissingTransformationVariableError,
     TransformationVariableError,
@@ -27,6 +32,7 @@ from core.errors import (
     VariableSchemaError,
     did_you_mean,
 )
+from core.models.variable_checks import CheckRef, check_ref
 
 VariableType = Literal["string", "int", "float", "bool", "date", "datetime", "json", "list"]
 TRUE_WORDS = {"true", "yes", "1", "on"}
@@ -43,12 +49,30 @@ class VariableSpec(BaseModel):
     default: Any = None
     description: str = ""
     choices: list[Any] | None = None
+    check: str | dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _default_has_the_type(self) -> VariableSpec:
+        if self.check is not None:
+            check_ref(self.check)  # an unknown kind or bad arguments: the spec is invalid
         if self.default is not None:
-            parse_value(self.type, to_text(self.default))
+            value = parse_value(self.type, to_text(self.default))
+            refused = self.refuses(value)
+            if refused:
+                raise ValueError(f"default {self.default!r} is refused by its check: {refused}")
         return self
+
+    @property
+    def check_ref(self) -> CheckRef | None:
+        """The check this spec names, or None."""
+        return None if self.check is None else check_ref(self.check)
+
+    def refuses(self, value: Any) -> str | None:
+        """Why a typed value is refused by the spec's check (empty text is no value), or None."""
+        ref = self.check_ref
+        if ref is None or (value == "" and not self.required):
+            return None
+        return ref.refuses(value)
 
 
 def load_schema(structures: Mapping[str, Any] | None, template: str) -> dict[str, VariableSpec]:
@@ -75,11 +99,11 @@ def load_schema(structures: Mapping[str, Any] | None, template: str) -> dict[str
     for name, spec in structures.items():
         try:
             schema[name] = VariableSpec.model_validate(spec)
-        except (ValidationError, ValueError) as exc:
+        except (ValidationError, ValueError, ConfigurationError) as exc:
             raise VariableSchemaError(
                 f"template {template!r}: variable {name!r} has an invalid spec {spec!r}: "
                 f"{_first_message(exc)}; expected keys type ({', '.join(VariableType.__args__)}), "
-                "required, default, description, choices"
+                "required, default, description, choices, check"
             ) from None
     return schema
 
@@ -148,6 +172,11 @@ def _typed(owner: str, name: str, spec: VariableSpec, text: str | None) -> Any:
         raise TransformationVariableTypeError(
             f"{owner}: variable {name!r}={text!r} is not allowed; expected one of "
             + ", ".join(repr(c) for c in spec.choices)
+        )
+    refused = spec.refuses(value)
+    if refused:
+        raise TransformationVariableTypeError(
+            f"{owner}: variable {name!r}={text!r} is not valid: {refused}"
         )
     return value
 

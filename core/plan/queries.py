@@ -85,6 +85,7 @@ def load_plans(
     only_active: bool = True,
     names: Sequence[str] | None = None,
     filters: PlanFilters | None = None,
+    ids: Sequence[int] | None = None,
 ) -> list[PipelinePlan]:
     """The plans of the configured pipelines, ordered by name, in four queries.
 
@@ -96,12 +97,15 @@ def load_plans(
         only_active: leave out inactive pipelines.
         names: only these pipelines (all when None).
         filters: only pipelines of this company, brand, type or activity.
+        ids: only the pipelines with these ids (all when None).
 
     Returns:
         One plan per pipeline, equal to ``build_plan`` of the same ORM pipelines.
     """
     db = session.connection()
     scope = _scope(only_active, names) + (filters.conditions() if filters else [])
+    if ids is not None:
+        scope.append(PIPELINE.c.id.in_(list(ids)))
     pipelines = db.execute(_pipelines_query(scope)).all()
     states = _by_key(db.execute(_states_query(scope)).all())
     tasks = _by_key(db.execute(_transformations_query(scope)).all())

@@ -25,6 +25,7 @@ from core.database.engine import database_lost_means
 from core.errors import ConfigurationError
 from core.helpers.session_helper import SessionHelper
 from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan
+from core.plan.check import require_check
 from core.runner.report import RunReport, build_report
 from core.runs import (
     end_lost_task,
@@ -81,6 +82,7 @@ class LocalRunner:
         Raises:
             NotFoundError: no such pipeline or run.
             ConfigurationError: the run belongs to another pipeline, or the state is unknown.
+            PipelineCheckError: the pipeline fails its check (nothing was started).
             DatabaseError: the configuration database cannot be reached (the message says
                 how to resume the run once it is back).
         """
@@ -134,6 +136,7 @@ class LocalRunner:
     ) -> tuple[PipelinePlan, int]:
         if resume is None:
             plan = load_plan(session, pipeline)
+            require_check(session, plan)  # a pipeline that fails its check starts no worker
             return plan, start_run(session, plan, "core run").id
         event = get_run(session, resume)
         plan = PipelinePlan.from_dict(event.configuration_snapshot or {})
@@ -142,6 +145,7 @@ class LocalRunner:
                 f"run {resume} is a run of {plan.name!r}, not {pipeline!r}; "
                 f"resume it with `core run {plan.name} --resume {resume}`"
             )
+        require_check(session, plan)
         event.state, event.ended_at = "running", None
         session.commit()
         return plan, resume

@@ -12,6 +12,15 @@ from core.errors import ConfigurationError, TransformationVariableError
 from core.models import configuration as cfg
 from core.models.base import utcnow
 from core.models.variables import load_schema
+from core.plan.check import (
+    DATASET_VARIABLE,
+    CheckedTask,
+    cross_problems,
+    load_schemas,
+    output_name,
+    tasks_of_plan,
+)
+from core.plan.queries import load_plans
 from core.roots import transformation_problems
 from core.service.resources import Problem, Resource
 from core.settings import Settings
@@ -67,11 +76,84 @@ def check_transformation(
     problems += [_field_of(row, problem) for problem in transformation_problems(row, settings)]
     template = row.transformation_template
     problems += _containers_for_text(row, _SENT_VARIABLES.pop(row, {}))
+    problems += breaks(session, row)
     if template.kind == "notebook" and settings is not None:
         names = list(template.variable_structures or {})
         for message in check_notebook_parameters(template.name, names, settings):
             problems.append(("transformation_template_id", template.id, message))
     return problems
+
+
+def breaks(session: Session, row: cfg.Transformation) -> list[Problem]:
+    """The problems a transformation about to be saved makes across its pipeline.
+
+    Its own: an input no earlier group writes, a SQL table not in its inputs, an output
+    another transformation writes. Others': a problem of another transformation that
+    this change creates (renaming an output a later SQL reads), named and refused here.
+    """
+    if row.pipeline_state is None or row.transformation_template is None:
+        return []  # row.check() reports the missing template or state
+    pipeline_id = row.pipeline_state.pipeline_id
+    plans = load_plans(session, only_active=False, ids=[pipeline_id])
+    if not plans:
+        return []
+    orders = _state_orders(session, pipeline_id)
+    before = tasks_of_plan(plans[0], orders)
+    state = row.pipeline_state.pipeline_state_type.name
+    order = row.graph_order if isinstance(row.graph_order, int) else 0  # a refused one is None
+    mine = CheckedTask(
+        row.id,
+        row.transformation_template.name,
+        state,
+        order,
+        (*orders.get(state, (0,)), order),
+        row.stored_variables,
+    )
+    after = [t for t in before if t.transformation_id != row.id] + [mine]
+    schemas = load_schemas(session, {t.template for t in after})
+    known = {(p.transformation_id, p.field, p.message) for p in cross_problems(before, schemas)}
+    problems: list[Problem] = []
+    for problem in cross_problems(after, schemas):
+        if problem.transformation_id == row.id:
+            problems.append((problem.field, problem.value, problem.message))
+        elif (problem.transformation_id, problem.field, problem.message) not in known:
+            problems.append(
+                (
+                    _cause(row, before, mine, schemas),
+                    problem.value,
+                    f"{row.label}: this change would break {problem.transformation}: "
+                    f"{problem.message}",
+                )
+            )
+    return problems
+
+
+def _cause(
+    row: cfg.Transformation, before: list[CheckedTask], mine: CheckedTask, schemas: Any
+) -> str:
+    """The field of a change that breaks another transformation: its output, else its place."""
+    old = next((t for t in before if t.transformation_id == row.id), None)
+    schema = schemas.get(mine.template)
+    schema = schema if isinstance(schema, dict) else {}
+    if old is None or output_name(old, schema) != output_name(mine, schema):
+        declared = DATASET_VARIABLE in schema
+        return f"variables.{DATASET_VARIABLE}" if declared else "transformation_template_id"
+    if old is not None and old.state != mine.state:
+        return "pipeline_state_id"
+    return "graph_order"
+
+
+def _state_orders(session: Session, pipeline_id: int) -> dict[str, tuple[int, ...]]:
+    """Each state's sort key in the plan's order (core.plan.model.ordered_states), one query."""
+    S, ST = cfg.PipelineState, cfg.PipelineStateType
+    query = (
+        select(ST.name, S.graph_order, ST.graph_order, S.id)
+        .join(ST, S.pipeline_state_type_id == ST.id)
+        .where(S.pipeline_id == pipeline_id)
+    )
+    return {
+        name: (order, type_order, sid) for name, order, type_order, sid in session.execute(query)
+    }
 
 
 def check_template(

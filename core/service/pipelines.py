@@ -23,8 +23,15 @@ from core.errors import (
     did_you_mean,
 )
 from core.models import configuration as cfg
+from core.plan.check import (
+    PipelineCheck,
+    check_plan,
+    cross_problems,
+    load_schemas,
+    tasks_of_plan,
+)
 from core.plan.model import PipelinePlan, build_plan
-from core.plan.queries import PlanFilters
+from core.plan.queries import PlanFilters, load_plans
 from core.service.listing import page_problems, text_search
 from core.service.resources import commit, unstorable, valid_id
 
@@ -196,6 +203,20 @@ def pipeline_plan(session: Session, pipeline_id: int) -> PipelinePlan:
     return build_plan(load_pipeline(session, pipeline_id))
 
 
+def check_pipeline(session: Session, pipeline_id: int) -> PipelineCheck:
+    """Every problem of a pipeline: what ``core pipelines check``, the API and the UI show,
+    and what refuses a run (core.plan.check), in five queries.
+
+    Raises:
+        NotFoundError: no such pipeline.
+    """
+    valid = valid_id(pipeline_id)
+    plans = load_plans(session, only_active=False, ids=[pipeline_id]) if valid else []
+    if not plans:
+        raise NotFoundError(f"no pipeline with id {pipeline_id}")
+    return check_plan(session, plans[0])
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where one transformation goes: its state and its graph_order there."""
@@ -219,16 +240,32 @@ def arrange(
             or a template placed in a state it does not belong to.
     """
     pipeline = load_pipeline(session, pipeline_id)
+    before = build_plan(pipeline)
     problems = _place(pipeline, placements)
+    plan = build_plan(pipeline)
+    if not problems:
+        problems = _broken_by_order(session, before, plan)
     if problems:
         session.rollback()
         raise InvalidInputError(problems)
-    plan = build_plan(pipeline)
     if save:
         commit(session, f"pipeline {pipeline.name!r}")
     else:
         session.rollback()
     return plan
+
+
+def _broken_by_order(session: Session, before: PipelinePlan, after: PipelinePlan) -> list[Any]:
+    """Problems across transformations that a new order creates (an input now read before
+    it is written), each naming the transformation it breaks."""
+    old_tasks, new_tasks = tasks_of_plan(before), tasks_of_plan(after)
+    schemas = load_schemas(session, {t.template for t in new_tasks})
+    known = {(p.transformation_id, p.field, p.value) for p in cross_problems(old_tasks, schemas)}
+    return [
+        ("placements", p.value, f"this order would break {p.transformation}: {p.message}")
+        for p in cross_problems(new_tasks, schemas)
+        if (p.transformation_id, p.field, p.value) not in known
+    ]
 
 
 def _place(pipeline: cfg.Pipeline, placements: Sequence[Placement]) -> list[Any]:

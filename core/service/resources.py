@@ -246,13 +246,20 @@ def _problems(
     adding: bool,
 ) -> list[Problem]:
     problems = _assign(session, resource, row, values)
-    problems += _missing_references(session, resource, values)
+    unusable = _missing_references(session, resource, values)
     if adding:
-        problems += [(f, None, "is required") for f in _required(resource, values)]
-    if not problems:
-        problems += _taken(session, resource, row)
-    if not problems and resource.before_save:
-        problems += resource.before_save(session, row, settings)
+        unusable += [(f, None, "is required") for f in _required(resource, values)]
+    if unusable:  # the checks below need every referenced row and required value
+        return problems + unusable
+    problems += _taken(session, resource, row)
+    # Every problem at once: the checks of the whole row run even when a field was refused
+    # (each refused field keeps its stored value, or none), unless a setter's field was.
+    refused = {field for field, _value, _message in problems}
+    if resource.before_save and not refused & set(resource.setters):
+        seen = {(field, message) for field, _value, message in problems}
+        more = resource.before_save(session, row, settings)
+        problems += [p for p in more if (p[0], p[2]) not in seen]
+    # Whole-row checks (variables, the pipeline, path confinement) go in before_save.
     return problems
 
 

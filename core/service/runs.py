@@ -21,6 +21,7 @@ from core.errors import ConfigurationError, InvalidInputError, did_you_mean
 from core.models import configuration as cfg
 from core.models.runs import RUN_STATES, RunEvent, TaskRun
 from core.plan import PipelinePlan
+from core.plan.check import require_check
 from core.runner.detached import spawn_runner
 from core.runs import duration, get_run, reap, start_run, task_runs
 from core.service.airflow_api import trigger_dag_run
@@ -59,6 +60,7 @@ def start_pipeline_run(
     Raises:
         NotFoundError: no such pipeline.
         ConfigurationError: the pipeline has no transformations.
+        PipelineCheckError: the pipeline fails its check (409; nothing was started).
         OrchestratorError: Airflow could not be reached or refused the DAG run.
     """
     plan = pipeline_plan(session, pipeline_id)
@@ -67,6 +69,7 @@ def start_pipeline_run(
             f"pipeline {plan.name!r} (id {pipeline_id}) has no transformations, so a run "
             "would do nothing; add a transformation to one of its states first"
         )
+    require_check(session, plan)
     return TRIGGERS[trigger_name(settings)](settings, session, plan, user_email)
 
 

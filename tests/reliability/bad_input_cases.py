@@ -1390,7 +1390,7 @@ INGEST = [
         {"b.csv": b"id,name\n2,bo\n"},
         variables={"encoding": "klingon"},
         exit_code=2,
-        says=("variable 'encoding'='klingon' is not a known text encoding",),
+        says=("variable 'encoding'='klingon' is not valid", "expected a text encoding"),
     ),
     IngestCase(
         "two-character-delimiter",
@@ -1406,7 +1406,7 @@ INGEST = [
         {"b.csv": b"id,name\n2,bo\n"},
         variables={"dataset": "../evil"},
         exit_code=2,
-        says=("contract dataset '../evil' is not valid in a data-lake path",),
+        says=("variable 'dataset'='../evil' is not valid", "expected a dataset name"),
     ),
 ]
 
@@ -1690,3 +1690,82 @@ def unique_ids() -> bool:
     """Whether no two cases share an id."""
     ids = case_ids(CASES)
     return len(ids) == len(set(ids))
+
+
+# --- cfgval (issue 12): variables checked by their meaning, and across the pipeline ----
+_SQL_OK = {"inputs": ["pharmacy_a_status"], "dataset": "status_sql"}
+MEANING = [
+    ApiCase(
+        "dataset-name-with-a-space",
+        "configuration",
+        "`initial_ingest` dataset `Flights 2013`",
+        "POST",
+        "/api/transformations",
+        422,
+        ("variable 'dataset'='Flights 2013' is not valid", "expected a dataset name"),
+        body=new_transformation("initial_ingest", dataset="Flights 2013"),
+        loc=("body", "variables", "dataset"),
+    ),
+    ApiCase(
+        "dataset-name-a-path",
+        "configuration",
+        "`initial_ingest` dataset `bad name with spaces/..`",
+        "POST",
+        "/api/transformations",
+        422,
+        ("variable 'dataset'='bad name with spaces/..' is not valid",),
+        body=new_transformation("initial_ingest", dataset="bad name with spaces/.."),
+        loc=("body", "variables", "dataset"),
+    ),
+    ApiCase(
+        "four-character-delimiter",
+        "configuration",
+        "`initial_ingest` delimiter `||||`",
+        "POST",
+        "/api/transformations",
+        422,
+        ("variable 'delimiter'='||||' is not valid", "expected one character"),
+        body=new_transformation("initial_ingest", dataset="status_c", delimiter="||||"),
+        loc=("body", "variables", "delimiter"),
+    ),
+    ApiCase(
+        "sql-that-does-not-parse",
+        "configuration",
+        "`sql` query `selec carrier from pharmacy_a_status`",
+        "POST",
+        "/api/transformations",
+        422,
+        ("variable 'query'", "syntax error"),
+        body=new_transformation("sql", **_SQL_OK, query="selec carrier from pharmacy_a_status"),
+        loc=("body", "variables", "query"),
+    ),
+    ApiCase(
+        "sql-input-no-transformation-writes",
+        "configuration",
+        '`sql` inputs `["no_such_dataset"]`',
+        "POST",
+        "/api/transformations",
+        422,
+        ("reads dataset 'no_such_dataset', which no other transformation",),
+        body=new_transformation(
+            "sql",
+            inputs=["no_such_dataset"],
+            dataset="status_sql",
+            query="select * from no_such_dataset",
+        ),
+        loc=("body", "variables", "inputs"),
+    ),
+    ApiCase(
+        "second-writer-of-a-dataset",
+        "configuration",
+        "`initial_ingest` dataset `pharmacy_a_status`, which another transformation writes",
+        "POST",
+        "/api/transformations",
+        422,
+        ("writes dataset 'pharmacy_a_status'", "(initial_ingest) in state 'ingest' writes too"),
+        body=new_transformation("initial_ingest", dataset="pharmacy_a_status"),
+        loc=("body", "variables", "dataset"),
+    ),
+]
+CONFIGURATION.extend(MEANING)
+CASES.extend(MEANING)

@@ -20,6 +20,7 @@ from core.errors import CoreError
 from core.helpers.session_helper import SessionHelper
 from core.models.runs import TaskRun
 from core.plan import PipelinePlan
+from core.plan.check import require_check
 from core.runs import finish_run, mark_tasks, reap, start_run, task_runs
 from core.settings import Settings
 
@@ -56,8 +57,13 @@ def open_run(settings: Settings, plan: PipelinePlan) -> int:
 
     Returns:
         The new RunEvent id.
+
+    Raises:
+        PipelineCheckError: the pipeline fails its check; no run is created, so no
+            transformation task starts a worker (they end upstream_failed).
     """
     with SessionHelper(settings, actor=ACTOR) as session:
+        require_check(session, plan)
         return start_run(session, plan, ACTOR).id
 
 

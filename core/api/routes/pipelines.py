@@ -116,6 +116,30 @@ def get_plan(pipeline_id: PipelineId, session: SessionDep, _: Viewer) -> dict[st
     return JSONResponse(plan_body(service.pipeline_plan(session, pipeline_id)))
 
 
+class CheckProblemOut(BaseModel):
+    transformation_id: int | None
+    transformation: str
+    state: str
+    field: str
+    value: Any
+    message: str
+
+
+class PipelineCheckOut(BaseModel):
+    pipeline_id: int
+    pipeline: str
+    ok: bool
+    problems: list[CheckProblemOut]
+
+
+@router.get("/pipelines/{pipeline_id}/check", response_model=PipelineCheckOut)
+def check(pipeline_id: PipelineId, session: SessionDep, _: Viewer) -> Any:
+    """Every problem of the whole pipeline at once: each transformation's variables (type
+    and meaning), then across transformations (inputs, SQL tables, duplicate outputs).
+    A pipeline with problems is not run: "run now" answers 409 with the same list."""
+    return JSONResponse(service.check_pipeline(session, pipeline_id).to_dict())
+
+
 @router.put("/pipelines/{pipeline_id}/arrangement")
 def arrange(pipeline_id: PipelineId, body: Arrangement, session: SessionDep, _: Editor) -> Any:
     """Move and reorder transformations; with save=false, preview the plan it would give."""

@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from core.transforms.context import TransformContext
 
 SOURCE_FILE = "__metadata_source_file"
+# What the spec of a variable names as its check (core.models.variable_checks).
+DATASET = "dataset_name"
+INPUT = "input"
+RATE = {"kind": "range", "min": 0, "max": 1}
+# A part of a file name that files are matched by: no wildcards, brackets or control
+# characters (they are matched literally, never as a glob).
+FILE_PART = {"kind": "pattern", "regex": r"[^*?\[\]\x00-\x1f]*", "example": ".csv"}
 # How many names or values an error message or a metadata list shows at most.
 SHOWN = 20
 EXAMPLES = 5

@@ -27,7 +27,15 @@ from core.errors import TransformationVariableTypeError, TransformError
 from core.lake.dataset_contract import METADATA_PREFIX
 from core.lake.raw_contract import RawContract, RawFile
 from core.transforms.library import Builtin
-from core.transforms.library._common import SHOWN, SOURCE_FILE, owner, spec, variable
+from core.transforms.library._common import (
+    DATASET,
+    FILE_PART,
+    SHOWN,
+    SOURCE_FILE,
+    owner,
+    spec,
+    variable,
+)
 
 if TYPE_CHECKING:
     from core.transforms.context import TransformContext
@@ -57,12 +65,28 @@ TEMPLATES = [
         state="ingest",
         tags=("ingest", "csv"),
         variables={
-            "dataset": spec("string", "name of the output dataset"),
-            "prefix": spec("string", "read raw files whose names start with this", ""),
-            "suffix": spec("string", "read raw files whose names end with this", ".csv"),
-            "delimiter": spec("string", "one character; 'tab' or \\t for a tab", ","),
-            "encoding": spec("string", "text encoding: utf-8, latin-1, cp1252…", "utf-8"),
-            "skip_rows": spec("int", "lines to skip before the header (or the data)", 0),
+            "dataset": spec("string", "name of the output dataset", check=DATASET),
+            "prefix": spec(
+                "string", "read raw files whose names start with this", "", check=FILE_PART
+            ),
+            "suffix": spec(
+                "string", "read raw files whose names end with this", ".csv", check=FILE_PART
+            ),
+            "delimiter": spec(
+                "string",
+                "one character; 'tab' or \\t for a tab",
+                ",",
+                check={"kind": "single_char", "words": DELIMITER_WORDS, "forbidden": '\r\n"'},
+            ),
+            "encoding": spec(
+                "string", "text encoding: utf-8, latin-1, cp1252…", "utf-8", check="encoding"
+            ),
+            "skip_rows": spec(
+                "int",
+                "lines to skip before the header (or the data)",
+                0,
+                check={"kind": "range", "min": 0},
+            ),
             "header": spec("bool", "the first row names the columns; else column_1..n", True),
             "cumulate_flag": spec("bool", "read every matching file; else only the latest", False),
         },

@@ -23,7 +23,7 @@ from core.errors import ConfigurationError
 from core.lake.raw_contract import COPY_CHUNK, RawContract
 from core.roots import check_file, protected_inodes
 from core.transforms.library import Builtin
-from core.transforms.library._common import owner
+from core.transforms.library._common import FILE_PART, owner
 from core.transforms.library.transfer import (
     HIDDEN_MARK,
     Location,
@@ -55,12 +55,14 @@ TEMPLATES = [
                 "required": False,
                 "default": "",
                 "description": "only files whose names start with this",
+                "check": FILE_PART,
             },
             "suffix": {
                 "type": "string",
                 "required": False,
                 "default": "",
                 "description": "only files whose names end with this, e.g. .csv",
+                "check": FILE_PART,
             },
             "recursive": {
                 "type": "bool",

@@ -15,7 +15,10 @@ import pyarrow.compute as pc
 from core.errors import TransformationVariableTypeError, TransformError
 from core.transforms.library import Builtin
 from core.transforms.library._common import (
+    DATASET,
     EXAMPLES,
+    INPUT,
+    RATE,
     SOURCE_FILE,
     blank,
     check_rejections,
@@ -41,9 +44,9 @@ TEMPLATES = [
         description="Rename and select columns per a mapping.",
         tags=("mapping",),
         variables={
-            "input": spec("string", "the upstream dataset"),
-            "dataset": spec("string", "name of the output dataset"),
-            "mapping": spec("json", "{source column: target column}"),
+            "input": spec("string", "the upstream dataset", check=INPUT),
+            "dataset": spec("string", "name of the output dataset", check=DATASET),
+            "mapping": spec("json", "{source column: target column}", check="text_map"),
             "keep_unmapped": spec("bool", "also keep the columns the mapping does not name", False),
         },
     ),
@@ -54,14 +57,21 @@ TEMPLATES = [
         state="master",
         tags=("mapping", "master"),
         variables={
-            "input": spec("string", "the upstream dataset"),
-            "dataset": spec("string", "name of the output dataset"),
+            "input": spec("string", "the upstream dataset", check=INPUT),
+            "dataset": spec("string", "name of the output dataset", check=DATASET),
             "column": spec("string", "the column whose values are mapped"),
-            "mapping": spec("json", "{raw value: controlled value}", required=False),
-            "bridge_dataset": spec(
-                "string", "instead of mapping: an upstream dataset with columns from, to", ""
+            "mapping": spec(
+                "json", "{raw value: controlled value}", required=False, check="text_map"
             ),
-            "max_rejection_rate": spec("float", "fail above this fraction of rejected rows", 0.05),
+            "bridge_dataset": spec(
+                "string",
+                "instead of mapping: an upstream dataset with columns from, to",
+                "",
+                check=INPUT,
+            ),
+            "max_rejection_rate": spec(
+                "float", "fail above this fraction of rejected rows (0 to 1)", 0.05, check=RATE
+            ),
             "ignore_case": spec("bool", "match raw values regardless of case", False),
             "reject_blanks": spec("bool", "also reject rows whose value is empty", False),
         },

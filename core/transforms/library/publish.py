@@ -22,7 +22,7 @@ from pyarrow import fs as pafs
 from core.errors import DuplicateError
 from core.lake.raw_contract import COPY_CHUNK
 from core.transforms.library import Builtin
-from core.transforms.library._common import owner
+from core.transforms.library._common import INPUT, owner
 from core.transforms.library.transfer import (
     DEFAULT_FILE_PATTERN,
     HIDDEN_MARK,
@@ -38,13 +38,14 @@ if TYPE_CHECKING:
     from core.transforms.context import TransformContext
 
 EXPORT_VARIABLES = {
-    "input": {"type": "string", "description": "the upstream dataset to export"},
+    "input": {"type": "string", "description": "the upstream dataset to export", "check": INPUT},
     "file_pattern": {
         "type": "string",
         "required": False,
         "default": DEFAULT_FILE_PATTERN,
         "description": "the file name: strftime codes on the run's start (UTC), "
         "{dataset} and {run_id}",
+        "check": "file_pattern",
     },
     "gzip": {
         "type": "bool",

@@ -31,7 +31,7 @@ from core.errors import ConfigurationError
 from core.lake.raw_contract import COPY_CHUNK
 from core.roots import check_remote_path
 from core.transforms.library import Builtin
-from core.transforms.library._common import owner
+from core.transforms.library._common import FILE_PART, owner
 from core.transforms.library.publish import EXPORT_VARIABLES, exists_error, export_name
 from core.transforms.library.sftp_client import (
     RETRY_VARIABLES,
@@ -90,8 +90,8 @@ TEMPLATES = [
                 "description": "the secret's type; only SFTP is supported",
             },
             "remote_path": SECRET_VARIABLES["remote_path"],
-            "prefix": {"type": "string", "required": False, "default": ""},
-            "suffix": {"type": "string", "required": False, "default": ""},
+            "prefix": {"type": "string", "required": False, "default": "", "check": FILE_PART},
+            "suffix": {"type": "string", "required": False, "default": "", "check": FILE_PART},
             "secret_mode": _secret_mode("read"),
             **RETRY_VARIABLES,
         },

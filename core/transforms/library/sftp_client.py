@@ -38,13 +38,15 @@ RETRY_VARIABLES = {
         "type": "int",
         "required": False,
         "default": DEFAULT_RETRIES,
-        "description": "new connections to try after a dropped one",
+        "description": "new connections to try after a dropped one (0 to 20)",
+        "check": {"kind": "range", "min": 0, "max": 20},
     },
     "backoff_seconds": {
         "type": "float",
         "required": False,
         "default": DEFAULT_BACKOFF_SECONDS,
-        "description": "wait before the first retry; doubled for each next one",
+        "description": "wait before the first retry; doubled for each next one (0 to 600)",
+        "check": {"kind": "range", "min": 0, "max": 600},
     },
 }
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 from core.errors import TransformationVariableTypeError, TransformError
 from core.transforms.library import Builtin
 from core.transforms.library._common import (
+    DATASET,
     duckdb_connection,
     owner,
     spec,
@@ -36,9 +37,16 @@ TEMPLATES = [
         description="A DuckDB query over upstream datasets; the result is published.",
         tags=("sql",),
         variables={
-            "inputs": spec("list", "the upstream datasets the query reads, by name"),
-            "dataset": spec("string", "name of the output dataset"),
-            "query": spec("string", "a DuckDB SELECT; each input is a view of its name"),
+            "inputs": spec(
+                "list", "the upstream datasets the query reads, by name", check="inputs"
+            ),
+            "dataset": spec("string", "name of the output dataset", check=DATASET),
+            "query": spec(
+                "string",
+                "one DuckDB SELECT; each input is a view of its name, and every table it "
+                "reads must be listed in inputs",
+                check={"kind": "sql", "inputs": "inputs"},
+            ),
         },
     )
 ]

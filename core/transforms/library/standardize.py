@@ -20,6 +20,9 @@ import pyarrow.compute as pc
 from core.errors import TransformationVariableTypeError
 from core.transforms.library import Builtin
 from core.transforms.library._common import (
+    DATASET,
+    INPUT,
+    RATE,
     check_rejections,
     duckdb_connection,
     examples,
@@ -41,10 +44,13 @@ NUMBER_TYPES = {"int": ("BIGINT", INTEGER), "float": ("DOUBLE", REAL)}
 DECIMAL = re.compile(r"decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)")
 MAX_PRECISION = 38
 
+MARK = {"kind": "single_char", "forbidden": "0123456789"}
 _COMMON = {
-    "input": spec("string", "the upstream dataset"),
-    "dataset": spec("string", "name of the output dataset"),
-    "max_rejection_rate": spec("float", "fail above this fraction of rejected values", 0.05),
+    "input": spec("string", "the upstream dataset", check=INPUT),
+    "dataset": spec("string", "name of the output dataset", check=DATASET),
+    "max_rejection_rate": spec(
+        "float", "fail above this fraction of rejected values (0 to 1)", 0.05, check=RATE
+    ),
 }
 TEMPLATES = [
     Builtin(
@@ -54,7 +60,11 @@ TEMPLATES = [
         tags=("cleaning",),
         variables={
             **_COMMON,
-            "columns": spec("json", "{column: strptime format, or a list of formats to try}"),
+            "columns": spec(
+                "json",
+                "{column: strptime format, or a list of formats to try}",
+                check="date_formats",
+            ),
         },
     ),
     Builtin(
@@ -64,9 +74,18 @@ TEMPLATES = [
         tags=("cleaning",),
         variables={
             **_COMMON,
-            "columns": spec("json", '{column: "int" | "float" | "decimal(p,s)"}'),
-            "thousands_separator": spec("string", "removed before parsing ('' for none)", ","),
-            "decimal_separator": spec("string", "the decimal mark of the source", "."),
+            "columns": spec(
+                "json", '{column: "int" | "float" | "decimal(p,s)"}', check="number_types"
+            ),
+            "thousands_separator": spec(
+                "string",
+                "removed before parsing: one character, or '' for none",
+                ",",
+                check={"kind": "pattern", "regex": r"[^0-9]?", "example": ","},
+            ),
+            "decimal_separator": spec(
+                "string", "the decimal mark of the source: one character", ".", check=MARK
+            ),
         },
     ),
 ]

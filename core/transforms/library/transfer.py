@@ -21,6 +21,9 @@ from core.errors import ConfigurationError
 from core.lake.dataset_contract import METADATA_PREFIX
 from core.lake.raw_contract import RawContract
 from core.lake.storage import BACKENDS, scheme_of
+from core.models.variable_checks import GZIP_SUFFIX as GZIP_SUFFIX
+from core.models.variable_checks import HIDDEN_MARK as HIDDEN_MARK
+from core.models.variable_checks import render_file_name
 from core.roots import RootKind, confine
 from core.runs import get_run
 from core.transforms.library._common import owner
@@ -30,10 +33,8 @@ if TYPE_CHECKING:
 
 LOCAL_SCHEMES = ("", "file")
 DEFAULT_FILE_PATTERN = "{dataset}_%Y%m%d.csv"
-GZIP_SUFFIX = ".gz"
 # Files whose names start with this are skipped when listing a source: uploads in
 # progress, editors' swap files, and the temporary names CORE itself writes.
-HIDDEN_MARK = "."
 
 
 @dataclass(frozen=True)
@@ -183,22 +184,9 @@ def file_name(
         ConfigurationError: unknown placeholder, or the result is not a plain file name.
     """
     try:
-        name = when.strftime(pattern).format_map({"dataset": dataset, "run_id": run_id})
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigurationError(
-            f"{who}: variable 'file_pattern'={pattern!r} is not valid "
-            f"({type(exc).__name__}: {exc}): "
-            "expected strftime codes (%Y, %m, %d, ...) and the placeholders {dataset} and "
-            "{run_id}; write a literal brace as {{ or }}"
-        ) from None
-    if gzip and not name.endswith(GZIP_SUFFIX):
-        name += GZIP_SUFFIX
-    if not name.strip() or "/" in name or "\\" in name or name.startswith(HIDDEN_MARK):
-        raise ConfigurationError(
-            f"{who}: variable 'file_pattern'={pattern!r} gives the file name {name!r}: expected a "
-            "plain file name (no '/' or '\\', not empty, not starting with '.')"
-        )
-    return name
+        return render_file_name(pattern, dataset, run_id, when, gzip)
+    except ValueError as exc:
+        raise ConfigurationError(f"{who}: variable 'file_pattern'={pattern!r} {exc}") from None
 
 
 def run_time(ctx: TransformContext) -> dt.datetime:

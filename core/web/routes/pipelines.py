@@ -9,6 +9,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from core.api.deps import Editor, SessionDep, SettingsDep, Viewer
 from core.errors import ConflictError, InvalidInputError
+from core.names import DAG_ID_RULE
+from core.plan.check import PipelineCheckError, check_plan
 from core.plan.model import build_plan, ordered_states
 from core.plan.queries import PlanFilters
 from core.service import catalog, resources, runs
@@ -105,6 +107,7 @@ def _new_form(
         "values": values,
         "errors": errors,
         "fields": NEW_FIELDS,
+        "name_rule": DAG_ID_RULE,
         "brands": lookups.brands(session),
         "pipeline_types": lookups.pipeline_types(session),
     }
@@ -149,6 +152,7 @@ def detail_context(
         "free_state_types": [c for c in lookups.state_types(session) if c.id not in used],
         "next_state_order": max((s.graph_order for s in states), default=-1) + 1,
         "runs": recent_runs(session, pipeline_id),
+        "check": check_plan(session, plan),
         "errors": errors or {},
     }
 
@@ -186,10 +190,26 @@ def run_now(
 ) -> Response:
     """Start a run of the pipeline now, and show it (or its runs, when Airflow starts it).
 
+    Returns:
+        A redirect to the run; the pipeline page with its Check panel (409) when the
+        pipeline fails its check (nothing was started).
+
     Raises:
         ConfigurationError: the pipeline has no transformations (shown as a 422 page).
     """
-    started = runs.start_pipeline_run(settings, session, pipeline_id, user.email_address)
+    try:
+        started = runs.start_pipeline_run(settings, session, pipeline_id, user.email_address)
+    except PipelineCheckError as exc:
+        count = len(exc.check.problems)
+        flash(
+            request,
+            f"Not started: pipeline {exc.check.pipeline} fails its check ({count} problem"
+            f"{'s' if count > 1 else ''}, listed under Check). Fix them and run it again.",
+            "error",
+        )
+        return render(
+            request, "pipelines/detail.html", detail_context(session, pipeline_id), status_code=409
+        )
     if started.run_id is None:
         flash(request, f"Airflow started DAG run {started.dag_run_id}; it appears here shortly.")
         return redirect(request, f"/runs?pipeline_id={pipeline_id}")

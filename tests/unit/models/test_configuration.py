@@ -225,9 +225,9 @@ def test_check_validates_an_unsaved_transformation_before_it_is_saved(session) -
         problems = [str(p) for p in candidate.check()]
     session.rollback()
     assert problems == [
-        "transformation None (initial_ingest): template 'initial_ingest' belongs in the 'ingest' "
+        "new transformation (initial_ingest): template 'initial_ingest' belongs in the 'ingest' "
         "state, but the transformation is placed in 'raw'; move it or pick another template",
-        "transformation None (initial_ingest): variable 'skip_rows'='many' is not a valid int: "
+        "new transformation (initial_ingest): variable 'skip_rows'='many' is not a valid int: "
         "expected a whole number such as 3",
     ]
     assert (

@@ -146,3 +146,18 @@ def test_deactivating_and_a_stale_version(
     assert "is now inactive" in page and ">Activate</button>" in page
     stale = client.post("/pipelines/1/active", data={**data, "active": "true"}).text
     assert "changed since you read it" in stale and ">Activate</button>" in stale
+
+
+def test_the_name_help_allows_exactly_what_the_check_allows(
+    client: TestClient, as_editor: str, settings: Settings
+) -> None:
+    form = client.get("/pipelines/new").text
+    help_text = re.search(r'<p class="help" id="name-help">([^<]+)</p>', form).group(1)
+    assert "letters, digits, &#39;_&#39;, &#39;.&#39; or &#39;-&#39; (no spaces)" in help_text
+    data = {"csrf_token": as_editor, "pipeline_type_id": "1", "brand_id": "1"}
+    accepted = client.post(
+        "/pipelines/new", data={**data, "name": "acme.zentrix-v2_new"}, follow_redirects=False
+    )
+    assert accepted.status_code == 303  # '.', '-' and '_' as the help says
+    refused = client.post("/pipelines/new", data={**data, "name": "acme zentrix"})
+    assert refused.status_code == 422 and "(no spaces)" in refused.text

@@ -145,10 +145,10 @@ def test_an_ascii_file_with_other_bytes_fails_naming_the_encoding() -> None:
 @pytest.mark.parametrize(
     ("variables", "expected"),
     [
-        ({"encoding": "klingon"}, "variable 'encoding'='klingon' is not a known text encoding"),
-        ({"encoding": "base64"}, "variable 'encoding'='base64' is not a known text encoding"),
+        ({"encoding": "klingon"}, "'encoding'='klingon' is not valid: expected a text encoding"),
+        ({"encoding": "base64"}, "'encoding'='base64' is not valid: expected a text encoding"),
         ({"delimiter": ";;"}, "variable 'delimiter'=';;' is not valid"),
-        ({"skip_rows": -1}, "variable 'skip_rows'=-1 is not valid"),
+        ({"skip_rows": -1}, "variable 'skip_rows'='-1' is not valid: expected a number from 0"),
     ],
 )
 def test_invalid_variables_are_configuration_errors(variables: dict, expected: str) -> None:

@@ -73,8 +73,8 @@ def test_missing_source_columns_are_all_named_with_the_columns_present() -> None
     ("mapping", "expected"),
     [
         ({"PatientID": "id", "Qty": "id"}, "maps several columns onto 'id'"),
-        (["PatientID"], "variable 'mapping'=['PatientID'] is not valid"),
-        ({}, "variable 'mapping'={} is not valid"),
+        (["PatientID"], "variable 'mapping'='[\"PatientID\"]' is not valid"),
+        ({}, "variable 'mapping'='{}' is not valid: expected a non-empty JSON object"),
     ],
 )
 def test_invalid_mappings_are_configuration_errors(mapping: Any, expected: str) -> None:

@@ -70,9 +70,15 @@ def test_dates_above_the_threshold_fail_with_counts_and_publish_nothing() -> Non
 @pytest.mark.parametrize(
     ("variables", "expected"),
     [
-        ({"columns": {"day": "%Q"}}, "the format '%Q' of column 'day' is not valid"),
-        ({"columns": ["day"]}, "variable 'columns'=['day'] is not valid"),
-        ({"max_rejection_rate": 2}, "variable 'max_rejection_rate'=2.0 is not valid"),
+        (
+            {"columns": {"day": "%Q"}},
+            "format '%Q' is not valid; expected a strptime date format",
+        ),
+        ({"columns": ["day"]}, "variable 'columns'='[\"day\"]' is not valid"),
+        (
+            {"max_rejection_rate": 2},
+            "'max_rejection_rate'='2' is not valid: expected a number from 0 to 1",
+        ),
     ],
 )
 def test_invalid_date_variables_are_configuration_errors(variables: dict, expected: str) -> None:
@@ -128,8 +134,16 @@ def test_numbers_above_the_threshold_fail_and_publish_nothing() -> None:
 @pytest.mark.parametrize(
     ("kind", "variables", "expected"),
     [
-        ("number", {}, "column 'n' has type 'number'; expected 'int', 'float' or 'decimal(p,s)'"),
-        ("decimal(40,2)", {}, "column 'n' has type 'decimal(40,2)'"),
+        (
+            "number",
+            {},
+            "type 'number' is not valid; expected a JSON object of column to 'int'",
+        ),
+        (
+            "decimal(40,2)",
+            {},
+            "'decimal(40,2)' is not valid; expected decimal(p,s) with 1 <= p <= 38",
+        ),
         ("int", {"thousands_separator": "."}, "'decimal_separator'='.' are not valid"),
     ],
 )
