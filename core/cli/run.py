@@ -23,6 +23,11 @@ from core.transforms.runtime import run_transformation
 runs_app = typer.Typer(help="List and show pipeline runs.", no_args_is_help=True)
 transforms_app = typer.Typer(help="List and run transformations.", no_args_is_help=True)
 
+# How a run's configuration choice is shown (core.models.runs.RUN_CONFIGURATIONS).
+CONFIGURATIONS = {
+    "current": "current, pinned when it started or was resumed",
+    "pinned": "as it was, the snapshot kept on resume",
+}
 MARKS = {"started": "…", "retrying": "↻", "skipped": "·", "finished": "✓"}
 
 
@@ -34,11 +39,21 @@ def run(
         None, "--resume", help="Re-run what failed or never ran in this run id."
     ),
     only: str | None = typer.Option(None, "--only", help="Run only this state's groups."),
+    configuration: str = typer.Option(
+        "current",
+        "--configuration",
+        help="With --resume: 'current' re-pins the run to the configuration now (after a "
+        "fix); 'pinned' keeps its snapshot as it was.",
+    ),
 ) -> None:
-    """Run one pipeline on this machine and print a summary; exit 1 when a task failed."""
+    """Run one pipeline on this machine and print a summary; exit 1 when a task failed.
+
+    A run uses the configuration it was pinned to when it started: edits saved while it
+    goes reach the next run, not this one.
+    """
     out = console()
     runner = LocalRunner(state(ctx).settings, workers=workers, listener=progress_printer(out))
-    report = runner.run(pipeline, resume=resume, only=only)
+    report = runner.run(pipeline, resume=resume, only=only, configuration=configuration)
     print_report(out, report)
     if report.failed:
         raise typer.Exit(1)
@@ -68,9 +83,11 @@ def print_report(out: Console, report: RunReport) -> None:
             (task.error or "")[:120],
         )
     out.print(table)
+    resumed = f", resumed by {report.resumed_by}" if report.resumed_by else ""
     out.print(
         f"run {report.run_id} of {report.pipeline}: {report.state} in "
-        f"{_number(report.seconds)}s; `core runs show {report.run_id}` for details"
+        f"{_number(report.seconds)}s (configuration: {CONFIGURATIONS[report.configuration]}"
+        f"{resumed}); `core runs show {report.run_id}` for details"
     )
 
 

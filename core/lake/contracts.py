@@ -16,9 +16,8 @@ from sqlalchemy.orm import Session, joinedload
 from core.errors import NotFoundError, did_you_mean
 from core.lake.contract import RAW_STATE, Contract
 from core.models import configuration as cfg
+from core.plan.model import output_dataset
 from core.settings import Settings, load_settings
-
-DATASET_VARIABLE = "dataset"
 
 
 def contract_class(state: str) -> type[Contract]:
@@ -114,12 +113,9 @@ def relative_contract(
 def dataset_name(transformation: cfg.Transformation) -> str:
     """The transformation's ``dataset`` variable when its template declares one, else its name."""
     template = transformation.transformation_template
-    declared = (template.variable_structures or {}).keys()
-    if DATASET_VARIABLE in declared:
-        value = transformation.variables.get(DATASET_VARIABLE)
-        if value:
-            return str(value)
-    return template.name
+    return output_dataset(
+        template.name, template.variable_structures, transformation.stored_variables
+    )
 
 
 def _contract_of(transformation: cfg.Transformation, settings: Settings) -> Any:

@@ -110,6 +110,9 @@ TRIGGERS: dict[str, Trigger] = {"local": _start_local, "airflow": _start_airflow
 def spawn_runner(settings: Settings, pipeline: str, run_id: int) -> subprocess.Popen[bytes]:
     """Run ``core run PIPELINE --resume RUN_ID`` detached; its output goes to runner.log.
 
+    The run is already pinned (to the plan it started with, or by the resume that asked
+    for it), so the runner goes on with its snapshot as it is (``--configuration pinned``).
+
     A daemon thread waits for the process (no zombie remains) and marks the run failed
     when the process died before the runner could record the run's end.
 
@@ -119,7 +122,8 @@ def spawn_runner(settings: Settings, pipeline: str, run_id: int) -> subprocess.P
     log = settings.home / "logs" / f"run_{run_id}" / "runner.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     # "--" ends the options: a pipeline name may start with "-".
-    command = [sys.executable, "-m", "core.cli", "run", "--resume", str(run_id), "--", pipeline]
+    command = [sys.executable, "-m", "core.cli", "run", "--resume", str(run_id)]
+    command += ["--configuration", "pinned", "--", pipeline]
     try:
         with log.open("ab") as output:
             process = subprocess.Popen(
