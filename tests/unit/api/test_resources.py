@@ -21,6 +21,7 @@ from core.api.app import create_app
 from core.models import configuration as cfg
 from core.plan import load_plan
 from core.settings import Settings
+from tests.support.locking import patch_latest
 from tests.unit.api.conftest import PASSWORD
 from tests.unit.api.resource_cases import (
     CASE_IDS,
@@ -203,7 +204,7 @@ def test_patch_changes_only_the_fields_it_names(
 ) -> None:
     headers = writer[case.role]
     row = create(client, headers, case.path, case.create(world))
-    response = client.patch(f"/api/{case.path}/{row['id']}", json=case.patch, headers=headers)
+    response = patch_latest(client, f"/api/{case.path}/{row['id']}", case.patch, headers)
     assert response.status_code == 200, response.text
     updated = response.json()
     changing = {*case.patch, "updated_at", "version"}
@@ -315,7 +316,7 @@ def test_a_rename_to_an_invalid_name_is_refused_and_the_old_name_kept(
     client: TestClient, admin: Headers, world: World
 ) -> None:
     pipeline = world.pipeline["bluepeak_orvida_sales"]
-    response = client.patch(f"/api/pipelines/{pipeline}", json={"name": "a b"}, headers=admin)
+    response = patch_latest(client, f"/api/pipelines/{pipeline}", {"name": "a b"}, admin)
     assert ("body", "name") in problems(response)
     kept = client.get(f"/api/pipelines/{pipeline}", headers=admin).json()
     assert kept["name"] == "bluepeak_orvida_sales"
@@ -326,8 +327,8 @@ def test_a_bad_cron_run_frequency_is_a_422(
     client: TestClient, admin: Headers, world: World, schedule: str
 ) -> None:
     pipeline = world.pipeline["bluepeak_orvida_sales"]
-    response = client.patch(
-        f"/api/pipelines/{pipeline}", json={"run_frequency": schedule}, headers=admin
+    response = patch_latest(
+        client, f"/api/pipelines/{pipeline}", {"run_frequency": schedule}, admin
     )
     problem = problems(response)[("body", "run_frequency")]
     assert problem["input"] == schedule and "cron expression" in problem["msg"]
@@ -338,8 +339,8 @@ def test_a_preset_or_cron_run_frequency_is_accepted(
 ) -> None:
     pipeline = world.pipeline["bluepeak_orvida_sales"]
     for schedule in ("hourly", "*/15 6-18 * * 1-5"):
-        response = client.patch(
-            f"/api/pipelines/{pipeline}", json={"run_frequency": schedule}, headers=admin
+        response = patch_latest(
+            client, f"/api/pipelines/{pipeline}", {"run_frequency": schedule}, admin
         )
         assert response.json()["run_frequency"] == schedule
 
@@ -601,10 +602,11 @@ def test_a_refused_variables_update_leaves_the_stored_variables_as_they_were(
 ) -> None:
     transformation = world.transformations["bluepeak_orvida_hub_services"][0]
     stored = client.get(f"/api/transformations/{transformation}", headers=admin).json()
-    response = client.patch(
+    response = patch_latest(
+        client,
         f"/api/transformations/{transformation}",
-        json={"variables": {"remote_path": "/in"}},  # drops the required secret_name
-        headers=admin,
+        {"variables": {"remote_path": "/in"}},  # drops the required secret_name
+        admin,
     )
     assert ("body", "variables", "secret_name") in problems(response)
     again = client.get(f"/api/transformations/{transformation}", headers=admin).json()
@@ -728,6 +730,38 @@ def test_a_patch_from_a_stale_version_is_a_409_and_changes_nothing(
     stored = client.get(f"/api/pipelines/{pipeline}", headers=admin).json()
     assert (stored["description"], stored["version"]) == ("first", read["version"] + 1)
     assert stored["last_actor"] == "editor@example.com"
+    saved_at = dt.datetime.fromisoformat(stored["updated_at"]).astimezone(dt.UTC)
+    assert (
+        f"editor@example.com saved version {stored['version']} at "
+        f"{saved_at:%Y-%m-%d %H:%M:%S} UTC" in stale.json()["detail"]
+    )
+
+
+@pytest.mark.parametrize("resource", ["pipelines", "transformations"])
+def test_a_patch_without_a_version_is_a_428_and_changes_nothing(
+    client: TestClient, admin: Headers, world: World, resource: str
+) -> None:
+    row_id = (
+        world.pipeline["bluepeak_orvida_sales"]
+        if resource == "pipelines"
+        else world.transformations["acme_zentrix_patient_status"][0]
+    )
+    path = f"/api/{resource}/{row_id}"
+    before = client.get(path, headers=admin).json()
+    response = client.patch(
+        path,
+        json={"retries": 3} if resource != "pipelines" else {"description": "no version"},
+        headers=admin,
+    )
+    assert response.status_code == 428, response.text
+    assert "must name the version it was made from; send `version`" in response.json()["detail"]
+    assert client.get(path, headers=admin).json() == before
+    assert (
+        "428"
+        in client.get("/openapi.json").json()["paths"][f"/api/{resource}/{{row_id}}"]["patch"][
+            "responses"
+        ]
+    )
 
 
 def test_the_version_increments_on_every_update_including_variables_only(

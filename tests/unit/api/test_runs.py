@@ -16,6 +16,7 @@ from core.plan import load_plan
 from core.runs import begin_task, end_task, start_run
 from core.service import runs as service
 from core.settings import Settings
+from tests.support.locking import patch_latest
 from tests.unit.api.worlds import pipeline_id, transformation_ids, users_for, wait_for_run
 
 
@@ -73,8 +74,8 @@ def test_a_started_run_completes_then_its_dataset_is_previewed_and_diffed(
     assert shown["rows"] == [[0], [2], [4], [6], [8]] and shown["total_rows"] == 5
 
     numbers = transformation_ids(world, "small")["numbers"]
-    patched = wclient.patch(
-        f"/api/transformations/{numbers}", json={"variables": {"count": 7}}, headers=editor
+    patched = patch_latest(
+        wclient, f"/api/transformations/{numbers}", {"variables": {"count": 7}}, editor
     )
     assert patched.status_code == 200, patched.text
     again = wclient.post(f"/api/pipelines/{small}/runs", headers=editor).json()
