@@ -364,8 +364,10 @@ class TransformationOut(Stamped):
     retries: int
     retry_delay_seconds: int
     version: int
-    variables: dict[str, str | None] = Field(
-        validation_alias=AliasChoices("stored_variables", "variables")
+    variables: dict[str, Any] = Field(
+        validation_alias=AliasChoices("variable_values", "variables"),
+        description="Each value in its declared JSON type: booleans, numbers, lists and "
+        "objects come back as they were sent.",
     )
 
 

@@ -541,7 +541,7 @@ def test_a_transformations_variables_are_checked_against_its_template_all_at_onc
     assert "not declared" in found[("body", "variables", "colour")]["msg"]
 
 
-def test_valid_variables_are_stored_as_text_and_defaults_are_not_stored(
+def test_valid_variables_come_back_in_their_types_and_defaults_are_not_stored(
     client: TestClient, admin: Headers, world: World
 ) -> None:
     template = typed_template(client, admin, world)
@@ -555,7 +555,52 @@ def test_valid_variables_are_stored_as_text_and_defaults_are_not_stored(
             "variables": {"dataset": "claims", "rows": 12},
         },
     )
-    assert row["variables"] == {"dataset": "claims", "rows": "12"}
+    assert row["variables"] == {"dataset": "claims", "rows": 12}
+
+
+def test_variables_keep_their_json_types_through_the_api(
+    client: TestClient, admin: Headers, world: World
+) -> None:
+    kinds = {"flag": "bool", "ratio": "float", "count": "int", "names": "list", "options": "json"}
+    template = create(
+        client,
+        admin,
+        "templates",
+        {
+            "name": "typed_everything",
+            "variable_structures": {name: {"type": kind} for name, kind in kinds.items()}
+            | {"label": {"type": "string"}},
+            "pipeline_state_type_id": world.state_type["ingest"],
+        },
+    )
+    sent = {
+        "flag": False,
+        "ratio": 0.25,
+        "count": 3,
+        "names": ["a", "b"],
+        "options": {"header": True, "skip": [1, 2]},
+        "label": "12",  # a string that looks like a number stays a string
+    }
+    row = create(
+        client,
+        admin,
+        "transformations",
+        {
+            "transformation_template_id": template["id"],
+            "pipeline_state_id": world.state[("acme_zentrix_patient_status", "ingest")],
+            "variables": sent,
+        },
+    )
+    assert row["variables"] == sent
+    path = f"/api/transformations/{row['id']}"
+    assert client.get(path, headers=admin).json()["variables"] == sent
+    changed = {**sent, "flag": True, "names": []}
+    patched = patch_latest(client, path, {"variables": changed}, admin).json()
+    assert patched["variables"] == changed
+    listed = client.get(
+        f"/api/transformations?pipeline_state_id={row['pipeline_state_id']}", headers=admin
+    ).json()["items"]
+    assert next(item for item in listed if item["id"] == row["id"])["variables"] == changed
 
 
 def test_a_template_placed_in_the_wrong_state_is_a_422_on_pipeline_state_id(
