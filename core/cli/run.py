@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -15,7 +17,7 @@ from core.models import configuration as cfg
 from core.plan import PipelinePlan, TaskSpec, build_plan
 from core.runner.local import Listener, LocalRunner
 from core.runner.report import RunReport, build_report
-from core.runs import duration, finish_run, get_run, start_run
+from core.runs import finish_run, get_run, run_duration, start_run
 from core.transforms.authoring import new_notebook_template
 from core.transforms.library import BUILTINS, catalogue
 from core.transforms.runtime import run_transformation
@@ -110,7 +112,7 @@ def list_runs(
                 name,
                 event.state,
                 str(event.started_at or "")[:19],
-                _number(duration(event.started_at, event.ended_at)),
+                _number(run_duration(event)),
                 event.triggered_by or "",
             )
     console().print(table)
@@ -118,17 +120,49 @@ def list_runs(
 
 @runs_app.command("show")
 def show_run(ctx: typer.Context, run_id: int = typer.Argument(..., help="The run id.")) -> None:
-    """Show a run: every task with its state, attempt, duration, rows and error."""
+    """Show a run: every task with its state, attempt, duration, rows and error, the
+    configuration it used, and what changed in it since the pipeline's previous run."""
+    from core.service.runs import run_detail
+
     with session_helper(ctx) as session:
         event = get_run(session, run_id)
         plan = PipelinePlan.from_dict(event.configuration_snapshot or {})
         runner = LocalRunner(state(ctx).settings)
         report = build_report(session, plan, run_id, runner.log_dir(run_id))
+        detail = run_detail(session, run_id)
     out = console()
     print_report(out, report)
     for task in report.tasks:
         if task.log and task.state not in ("success", "not run"):
             out.print(f"log of {task.task_id}: {task.log}")
+    for snapshot in detail.snapshots if len(detail.snapshots) > 1 else []:
+        out.print(
+            f"snapshot {snapshot.number}: pinned by {snapshot.pinned_by or '?'} at "
+            f"{str(snapshot.pinned_at or '')[:19]}"
+        )
+    print_changes(out, detail.previous_run_id, detail.changes)
+
+
+def print_changes(out: Console, previous: int | None, changes: list[Any]) -> None:
+    """What changed in the configuration since the previous run, as a table."""
+    if previous is None:
+        out.print("the pipeline's first run: no earlier configuration to compare with")
+        return
+    if not changes:
+        out.print(f"configuration unchanged since run {previous}")
+        return
+    table = Table(
+        "transformation", "what", "before", "after", title=f"changes since run {previous}"
+    )
+    for change in changes:
+        table.add_row(
+            change.transformation, change.what, _shown(change.before), _shown(change.after)
+        )
+    out.print(table)
+
+
+def _shown(value: Any) -> str:
+    return "—" if value is None else str(value)
 
 
 @transforms_app.command("list")
