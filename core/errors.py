@@ -137,6 +137,10 @@ class ConflictError(ConfigurationError):
     """A change conflicts with the stored state (a newer version, rows that refer to it)."""
 
 
+class VersionRequiredError(ConflictError):
+    """An update of a versioned row did not say which version it changes (HTTP 428)."""
+
+
 class AuthenticationError(CoreError):
     """Who is asking cannot be established (no or bad credentials)."""
 

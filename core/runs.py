@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import NotFoundError
+from core.errors import ConfigurationError, InvalidInputError, NotFoundError, did_you_mean
 from core.models.base import utcnow
-from core.models.runs import RunEvent, TaskRun
+from core.models.runs import RUN_CONFIGURATIONS, RunEvent, RunSnapshot, TaskRun
 from core.plan import PipelinePlan
 from core.worker import worker_gone
 
@@ -45,6 +45,112 @@ def start_run(session: Session, plan: PipelinePlan, triggered_by: str) -> RunEve
     session.add(event)
     session.commit()
     return event
+
+
+def resume_run(
+    session: Session,
+    run_id: int,
+    configuration: str,
+    resumed_by: str,
+    current: PipelinePlan | None = None,
+) -> PipelinePlan:
+    """Make a run ready to go on, with the configuration asked for (committed).
+
+    A run that had ended (failed, or success) is marked running again, records who
+    resumed it, and the time it spent ended is added to its idle time, which its
+    duration leaves out. With ``current``, the run is re-pinned: the current plan
+    becomes its snapshot (so the tasks still to run use it), and the snapshots it
+    used before are kept in run_snapshots. A run still marked running (just started
+    or resumed by the API, or left behind by a runner that died) is not resumed
+    again; it is only re-pinned when ``current`` is asked for.
+
+    Args:
+        session: a configuration session (its actor is who the audit trail names).
+        run_id: the run event's id.
+        configuration: ``current`` or ``pinned`` (the snapshot as it was).
+        resumed_by: who resumes it.
+        current: the pipeline's plan now; required for ``current``.
+
+    Returns:
+        The plan the rest of the run uses.
+
+    Raises:
+        NotFoundError: no such run.
+        InvalidInputError: an unknown configuration choice.
+        ConfigurationError: ``current`` is a plan of another pipeline.
+    """
+    check_configuration_choice(configuration)
+    event = get_run(session, run_id)
+    now = utcnow()
+    if event.state != "running":
+        if event.ended_at is not None:
+            event.idle_seconds = (event.idle_seconds or 0.0) + max(
+                0.0, (now - _aware(event.ended_at)).total_seconds()
+            )
+        event.state, event.ended_at = "running", None
+        event.resumed_by, event.resumed_at = resumed_by, now
+        event.configuration = configuration
+    if configuration == "current":
+        assert current is not None, "resume_run needs the current plan to re-pin"
+        _repin(session, event, current, resumed_by, now)
+        event.configuration = "current"
+    session.commit()
+    return PipelinePlan.from_dict(event.configuration_snapshot or {})
+
+
+def check_configuration_choice(configuration: str) -> None:
+    """Refuse a resume's configuration choice that is not ``current`` or ``pinned``.
+
+    Raises:
+        InvalidInputError: naming the field, the value and the choices.
+    """
+    if configuration not in RUN_CONFIGURATIONS:
+        message = (
+            "expected current (the configuration now) or pinned (the run's snapshot as it was)."
+            + did_you_mean(configuration, RUN_CONFIGURATIONS)
+        )
+        raise InvalidInputError([("configuration", configuration, message)])
+
+
+def _repin(
+    session: Session, event: RunEvent, plan: PipelinePlan, by: str, now: dt.datetime
+) -> None:
+    if plan.pipeline_id != event.pipeline_id:
+        raise ConfigurationError(
+            f"run {event.id} is a run of another pipeline than {plan.name!r}; "
+            "it cannot be re-pinned to that pipeline's configuration"
+        )
+    snapshot = plan.to_dict()
+    if snapshot == event.configuration_snapshot:
+        return  # nothing changed since it was pinned: no new snapshot to keep
+    kept = snapshot_history(session, event)
+    if not kept:  # the first re-pin keeps the snapshot the run started with
+        session.add(_history_row(event, 1, event.triggered_by, event.started_at, None))
+        kept = [None]
+    session.add(_history_row(event, len(kept) + 1, by, now, snapshot))
+    event.configuration_snapshot = snapshot
+
+
+def _history_row(
+    event: RunEvent,
+    number: int,
+    by: str | None,
+    at: dt.datetime | None,
+    snapshot: dict[str, Any] | None,
+) -> RunSnapshot:
+    return RunSnapshot(
+        run_event_id=event.id,
+        number=number,
+        pinned_by=by,
+        pinned_at=at,
+        snapshot=snapshot if snapshot is not None else (event.configuration_snapshot or {}),
+    )
+
+
+def snapshot_history(session: Session, event: RunEvent) -> list[RunSnapshot]:
+    """The snapshots a re-pinned run used, oldest first (empty when never re-pinned)."""
+    query = select(RunSnapshot).where(RunSnapshot.run_event_id == event.id)
+    return list(session.scalars(query.order_by(RunSnapshot.number)))
 
 
 def get_run(session: Session, run_id: int) -> RunEvent:
@@ -157,7 +263,18 @@ def duration(started: dt.datetime | None, ended: dt.datetime | None) -> float | 
     """Seconds between two times, or None when either is missing."""
     if started is None or ended is None:
         return None
-    return (ended - started).total_seconds()
+    return (_aware(ended) - _aware(started)).total_seconds()
+
+
+def run_duration(event: RunEvent) -> float | None:
+    """A run's working time: start to end, less the time it spent failed before resumes."""
+    total = duration(event.started_at, event.ended_at)
+    return None if total is None else max(0.0, total - (event.idle_seconds or 0.0))
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; they were stored in UTC.
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
 
 
 @dataclass(frozen=True)

@@ -149,13 +149,10 @@ class Settings(BaseSettings):
             # so that a kernel started elsewhere finds the same folder.
             "transforms_dir": (self.transforms_dir or Path("transforms")).expanduser().resolve(),
         }
+        # uat and prod have no default lake: what touches it asks for one (require_lake_root),
+        # so database-only commands (core db, core pipelines list) run without it.
         if self.lake_root is None and local:
             derived["lake_root"] = str(self.home.expanduser() / "lake")
-        if self.lake_root is None and not local:
-            raise ValueError(
-                f"CORE_LAKE_ROOT is required when CORE_ENVIRONMENT={self.environment} "
-                "(expected an s3://bucket URL)"
-            )
         for name, value in derived.items():
             object.__setattr__(self, name, value)
         self._derive_roots(local)
@@ -176,6 +173,20 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{ENV_PREFIX}{name.upper()}: {exc}") from None
             object.__setattr__(self, name, roots)
+
+    def require_lake_root(self) -> str:
+        """The lake's root, for what reads or writes the lake.
+
+        Raises:
+            SettingsError: none is configured (uat and prod have no default).
+        """
+        if not self.lake_root:
+            raise SettingsError(
+                f"CORE_LAKE_ROOT is required when CORE_ENVIRONMENT={self.environment} to read "
+                "or write the lake (expected an s3://bucket URL); commands that use only the "
+                "configuration database (core db, core pipelines list) do not need it"
+            )
+        return self.lake_root
 
     def to_environment(self) -> dict[str, str]:
         """These settings as ``CORE_*`` variables, so a child process loads the same ones."""

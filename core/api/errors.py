@@ -33,6 +33,7 @@ from core.errors import (
     PermissionDeniedError,
     SecretError,
     SecretNotFoundError,
+    VersionRequiredError,
 )
 
 # Fields whose values never appear in a response, even when refused.
@@ -45,6 +46,7 @@ STATUS_BY_ERROR: tuple[tuple[type[CoreError], int], ...] = (
     (PermissionDeniedError, 403),
     (NotFoundError, 404),
     (ContractNotFoundError, 404),
+    (VersionRequiredError, 428),
     (DuplicateError, 409),
     (ConflictError, 409),
     (InvalidInputError, 422),

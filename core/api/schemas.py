@@ -254,7 +254,11 @@ class PipelinePatch(In):
     run_frequency: Annotated[str, Field(max_length=100)] | None = None
     description: Annotated[str, Field(max_length=10_000)] | None = None
     owners: Owners | None = Field(None, description="Emailed when a run fails.")
-    version: int | None = Field(None, description="The version you read; a newer one is a 409.")
+    version: int | None = Field(
+        None,
+        description="Required: the version you read. Without it the update is refused "
+        "(428); when the row has changed since, it is a conflict (409).",
+    )
 
 
 class PipelineOut(Stamped):
@@ -345,7 +349,11 @@ class TransformationPatch(In):
     retries: Annotated[int, Field(ge=0, le=100)] | None = None
     retry_delay_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
     variables: Variables | None = None
-    version: int | None = Field(None, description="The version you read; a newer one is a 409.")
+    version: int | None = Field(
+        None,
+        description="Required: the version you read. Without it the update is refused "
+        "(428); when the row has changed since, it is a conflict (409).",
+    )
 
 
 class TransformationOut(Stamped):
@@ -356,8 +364,10 @@ class TransformationOut(Stamped):
     retries: int
     retry_delay_seconds: int
     version: int
-    variables: dict[str, str | None] = Field(
-        validation_alias=AliasChoices("stored_variables", "variables")
+    variables: dict[str, Any] = Field(
+        validation_alias=AliasChoices("variable_values", "variables"),
+        description="Each value in its declared JSON type: booleans, numbers, lists and "
+        "objects come back as they were sent.",
     )
 
 

@@ -36,7 +36,7 @@ def ls(
 ) -> None:
     """List what is stored below a lake path of the branch (folders end with '/')."""
     settings = state(ctx).settings
-    root = normalise_root(settings.lake_root or "")
+    root = normalise_root(settings.require_lake_root())
     uri = "/".join(p for p in (root, branch or settings.branch or "", path.strip("/")) if p)
     backend = backend_for(uri)
     selector = pafs.FileSelector(backend.fs_path(uri), allow_not_found=True)

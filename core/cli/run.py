@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -15,7 +17,7 @@ from core.models import configuration as cfg
 from core.plan import PipelinePlan, TaskSpec, build_plan
 from core.runner.local import Listener, LocalRunner
 from core.runner.report import RunReport, build_report
-from core.runs import duration, finish_run, get_run, reap, start_run
+from core.runs import finish_run, get_run, reap, run_duration, start_run
 from core.transforms.authoring import new_notebook_template
 from core.transforms.library import BUILTINS, catalogue
 from core.transforms.runtime import run_transformation
@@ -23,6 +25,11 @@ from core.transforms.runtime import run_transformation
 runs_app = typer.Typer(help="List, show and reap pipeline runs.", no_args_is_help=True)
 transforms_app = typer.Typer(help="List and run transformations.", no_args_is_help=True)
 
+# How a run's configuration choice is shown (core.models.runs.RUN_CONFIGURATIONS).
+CONFIGURATIONS = {
+    "current": "current, pinned when it started or was resumed",
+    "pinned": "as it was, the snapshot kept on resume",
+}
 MARKS = {"started": "…", "retrying": "↻", "skipped": "·", "finished": "✓"}
 
 
@@ -34,11 +41,21 @@ def run(
         None, "--resume", help="Re-run what failed or never ran in this run id."
     ),
     only: str | None = typer.Option(None, "--only", help="Run only this state's groups."),
+    configuration: str = typer.Option(
+        "current",
+        "--configuration",
+        help="With --resume: 'current' re-pins the run to the configuration now (after a "
+        "fix); 'pinned' keeps its snapshot as it was.",
+    ),
 ) -> None:
-    """Run one pipeline on this machine and print a summary; exit 1 when a task failed."""
+    """Run one pipeline on this machine and print a summary; exit 1 when a task failed.
+
+    A run uses the configuration it was pinned to when it started: edits saved while it
+    goes reach the next run, not this one.
+    """
     out = console()
     runner = LocalRunner(state(ctx).settings, workers=workers, listener=progress_printer(out))
-    report = runner.run(pipeline, resume=resume, only=only)
+    report = runner.run(pipeline, resume=resume, only=only, configuration=configuration)
     print_report(out, report)
     if report.failed:
         raise typer.Exit(1)
@@ -68,9 +85,11 @@ def print_report(out: Console, report: RunReport) -> None:
             (task.error or "")[:120],
         )
     out.print(table)
+    resumed = f", resumed by {report.resumed_by}" if report.resumed_by else ""
     out.print(
         f"run {report.run_id} of {report.pipeline}: {report.state} in "
-        f"{_number(report.seconds)}s; `core runs show {report.run_id}` for details"
+        f"{_number(report.seconds)}s (configuration: {CONFIGURATIONS[report.configuration]}"
+        f"{resumed}); `core runs show {report.run_id}` for details"
     )
 
 
@@ -93,7 +112,7 @@ def list_runs(
                 name,
                 event.state,
                 str(event.started_at or "")[:19],
-                _number(duration(event.started_at, event.ended_at)),
+                _number(run_duration(event)),
                 event.triggered_by or "",
             )
     console().print(table)
@@ -101,7 +120,10 @@ def list_runs(
 
 @runs_app.command("show")
 def show_run(ctx: typer.Context, run_id: int = typer.Argument(..., help="The run id.")) -> None:
-    """Show a run: every task with its state, attempt, duration, rows and error."""
+    """Show a run: every task with its state, attempt, duration, rows and error, the
+    configuration it used, and what changed in it since the pipeline's previous run."""
+    from core.service.runs import run_detail
+
     with session_helper(ctx) as session:
         event = get_run(session, run_id)
         if event.state == "running":
@@ -109,11 +131,40 @@ def show_run(ctx: typer.Context, run_id: int = typer.Argument(..., help="The run
         plan = PipelinePlan.from_dict(event.configuration_snapshot or {})
         runner = LocalRunner(state(ctx).settings)
         report = build_report(session, plan, run_id, runner.log_dir(run_id))
+        detail = run_detail(session, run_id)
     out = console()
     print_report(out, report)
     for task in report.tasks:
         if task.log and task.state not in ("success", "not run"):
             out.print(f"log of {task.task_id}: {task.log}")
+    for snapshot in detail.snapshots if len(detail.snapshots) > 1 else []:
+        out.print(
+            f"snapshot {snapshot.number}: pinned by {snapshot.pinned_by or '?'} at "
+            f"{str(snapshot.pinned_at or '')[:19]}"
+        )
+    print_changes(out, detail.previous_run_id, detail.changes)
+
+
+def print_changes(out: Console, previous: int | None, changes: list[Any]) -> None:
+    """What changed in the configuration since the previous run, as a table."""
+    if previous is None:
+        out.print("the pipeline's first run: no earlier configuration to compare with")
+        return
+    if not changes:
+        out.print(f"configuration unchanged since run {previous}")
+        return
+    table = Table(
+        "transformation", "what", "before", "after", title=f"changes since run {previous}"
+    )
+    for change in changes:
+        table.add_row(
+            change.transformation, change.what, _shown(change.before), _shown(change.after)
+        )
+    out.print(table)
+
+
+def _shown(value: Any) -> str:
+    return "—" if value is None else str(value)
 
 
 @runs_app.command("reap")

@@ -59,7 +59,7 @@ class Contract:
         self.state = _state(state)
         self.branch = _branch(branch or self.settings.branch or "", self.settings.environment)
         self.dataset = self._dataset(dataset)
-        self.root = normalise_root(self.settings.lake_root or "")
+        self.root = normalise_root(self.settings.require_lake_root())
 
     def _dataset(self, dataset: str | None) -> str | None:
         if dataset is None and not self.dataset_required:

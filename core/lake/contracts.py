@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from core.errors import NotFoundError, did_you_mean
 from core.lake.contract import RAW_STATE, Contract
 from core.models import configuration as cfg
-from core.models.variables import load_schema
-from core.plan.check import CheckedTask, output_name
+from core.plan.model import output_dataset
 from core.settings import Settings, load_settings
 
 
@@ -118,11 +117,9 @@ def dataset_name(transformation: cfg.Transformation) -> str:
     stop this transformation from finding its contracts (the pipeline check reports it).
     """
     template = transformation.transformation_template
-    schema = load_schema(template.variable_structures, template.name)
-    task = CheckedTask(
-        transformation.id, template.name, "", 0, (0,), transformation.stored_variables
+    return output_dataset(
+        template.name, template.variable_structures, transformation.stored_variables
     )
-    return output_name(task, schema)
 
 
 def _contract_of(transformation: cfg.Transformation, settings: Settings) -> Any:

@@ -29,7 +29,13 @@ from core.models.administrators import ROLES, Administrator, ApiToken
 from core.models.audit import AuditEvent
 from core.models.base import Base, JsonType, Tracked
 from core.models.runs import RUN_STATES, TASK_STATES, RunEvent, TaskRun
-from core.models.variables import check_variables, load_schema, parse_variables, to_text
+from core.models.variables import (
+    check_variables,
+    load_schema,
+    parse_variables,
+    to_text,
+    typed_values,
+)
 from core.names import (
     validate_dag_id,
     validate_email_list,
@@ -363,6 +369,16 @@ class Transformation(Tracked, Base):
     def stored_variables(self) -> dict[str, str | None]:
         """The variable values as stored (text)."""
         return {v.name: v.value for v in self.transformation_variables}
+
+    @property
+    def variable_values(self) -> dict[str, Any]:
+        """The stored values read back as their declared JSON types (booleans, numbers,
+        lists, objects), as the API shows them; see core.models.variables.typed_values."""
+        try:
+            schema = self._schema()
+        except ConfigurationError:  # a template whose schema is broken: show the text
+            schema = {}
+        return typed_values(schema, self.stored_variables)
 
     @property
     def variables(self) -> dict[str, Any]:

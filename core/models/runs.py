@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 
 RUN_STATES = ("queued", "running", "success", "failed")
 TASK_STATES = ("pending", "running", "success", "failed", "upstream_failed", "skipped")
+# Which configuration a run's remaining tasks use: "current" (the configuration when the
+# run started, or when a resume re-pinned it) or "pinned" (resumed with its snapshot as
+# it was).
+RUN_CONFIGURATIONS = ("current", "pinned")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
@@ -34,11 +39,17 @@ class RunEvent(Tracked, Base):
     """One run of a pipeline; its id is the run id every task of the run shares.
 
     configuration_snapshot holds the pipeline's plan as it was when the run
-    started, so a run can be explained after the configuration changed.
+    started (or when a resume re-pinned it to the current configuration): its
+    workers read their configuration from it, never from the live rows. The
+    snapshots a re-pinned run used before are kept in run_snapshots.
+    idle_seconds is the time spent failed before resumes, which its duration leaves out.
     """
 
     __tablename__ = "run_events"
-    __table_args__ = (_one_of("state", RUN_STATES),)
+    __table_args__ = (
+        _one_of("state", RUN_STATES),
+        _one_of("configuration", RUN_CONFIGURATIONS),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pipeline_id: Mapped[int] = mapped_column(
@@ -49,6 +60,12 @@ class RunEvent(Tracked, Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     configuration_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    configuration: Mapped[str] = mapped_column(
+        String(10), default="current", server_default="current"
+    )
+    resumed_by: Mapped[str | None] = mapped_column(String(100))
+    resumed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    idle_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
     pipeline: Mapped[Pipeline] = relationship(back_populates="run_events")
     task_runs: Mapped[list[TaskRun]] = relationship(
@@ -88,3 +105,25 @@ class TaskRun(Tracked, Base):
 
     run_event: Mapped[RunEvent] = relationship(back_populates="task_runs")
     transformation: Mapped[Transformation | None] = relationship()
+
+
+class RunSnapshot(Tracked, Base):
+    """A configuration snapshot a run was pinned to, kept once the run is re-pinned.
+
+    A run that is never re-pinned has none (its snapshot is on the run). The first
+    re-pin keeps the snapshot the run started with (number 1) and the new one
+    (number 2); each later re-pin adds one. The table is audited: the trail says
+    who re-pinned a run and when.
+    """
+
+    __tablename__ = "run_snapshots"
+    __table_args__ = (UniqueConstraint("run_event_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_event_id: Mapped[int] = mapped_column(
+        ForeignKey("run_events.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    pinned_by: Mapped[str | None] = mapped_column(String(100))
+    pinned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JsonType)

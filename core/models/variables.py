@@ -152,6 +152,25 @@ def parse_variables(
     return {name: _typed(owner, name, spec, values.get(name)) for name, spec in schema.items()}
 
 
+def typed_values(
+    schema: Mapping[str, VariableSpec], values: Mapping[str, str | None]
+) -> dict[str, Any]:
+    """The stored values, each read back as its declared type (what the API shows).
+
+    Unlike :func:`parse_variables`, nothing is refused and no default is filled in:
+    a value its schema does not declare, or that does not read as its type, is
+    shown as stored (text), so a row saved before a schema changed still shows.
+    """
+    typed: dict[str, Any] = {}
+    for name, text in values.items():
+        spec = schema.get(name)
+        try:
+            typed[name] = text if spec is None or text is None else parse_value(spec.type, text)
+        except ValueError:
+            typed[name] = text
+    return typed
+
+
 def _typed(owner: str, name: str, spec: VariableSpec, text: str | None) -> Any:
     if text is None:
         if spec.default is not None:

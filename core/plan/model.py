@@ -15,6 +15,9 @@ from typing import Any
 
 from core.models import configuration as cfg
 
+# The variable that names a transformation's output dataset, when its template declares it.
+DATASET_VARIABLE = "dataset"
+
 
 @dataclass(frozen=True)
 class TaskSpec:
@@ -29,6 +32,11 @@ class TaskSpec:
     retries: int
     retry_delay_seconds: int
     variables: dict[str, str | None]
+    # What a worker needs besides the above to run from the snapshot alone: the
+    # template's variable schema and the output dataset's name (its contract's last
+    # part). None in snapshots taken before runs were pinned to them.
+    variable_structures: dict[str, Any] | None = None
+    dataset: str | None = None
 
     @property
     def task_id(self) -> str:
@@ -116,6 +124,8 @@ def build_plan(pipeline: cfg.Pipeline) -> PipelinePlan:
 
 def _task(transformation: cfg.Transformation, state: str) -> TaskSpec:
     template = transformation.transformation_template
+    structures = dict(template.variable_structures or {})
+    stored = transformation.stored_variables
     return TaskSpec(
         transformation_id=transformation.id,
         template=template.name,
@@ -125,5 +135,24 @@ def _task(transformation: cfg.Transformation, state: str) -> TaskSpec:
         graph_order=transformation.graph_order,
         retries=transformation.retries,
         retry_delay_seconds=transformation.retry_delay_seconds,
-        variables=transformation.stored_variables,
+        variables=stored,
+        variable_structures=structures,
+        dataset=output_dataset(template.name, structures, stored),
     )
+
+
+def output_dataset(
+    template: str, structures: dict[str, Any] | None, variables: dict[str, str | None]
+) -> str:
+    """The name of a transformation's output dataset.
+
+    Its ``dataset`` variable (or that variable's default) when its template declares
+    one, else the template's name.
+    """
+    if DATASET_VARIABLE in (structures or {}):
+        value = variables.get(DATASET_VARIABLE)
+        if value is None:
+            value = (structures or {})[DATASET_VARIABLE].get("default")
+        if value:
+            return str(value)
+    return template

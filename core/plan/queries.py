@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import NotFoundError, did_you_mean
 from core.models import configuration as cfg
-from core.plan.model import PipelinePlan, TaskGroup, TaskSpec
+from core.plan.model import PipelinePlan, TaskGroup, TaskSpec, output_dataset
 
 COMPANY = cfg.PharmaceuticalCompany.__table__
 BRAND = cfg.Brand.__table__
@@ -211,6 +211,7 @@ def _transformations_query(scope: list[Any]) -> Select[Any]:
             TRANSFORMATION.c.graph_order,
             TRANSFORMATION.c.retries,
             TRANSFORMATION.c.retry_delay_seconds,
+            TEMPLATE.c.variable_structures,
         )
         .join(TEMPLATE, TRANSFORMATION.c.transformation_template_id == TEMPLATE.c.id)
         .join(STATE, TRANSFORMATION.c.pipeline_state_id == STATE.c.id)
@@ -264,7 +265,9 @@ def _plan(
 
 
 def _task(row: Any, state: str, variables: dict[int, dict[str, str | None]]) -> TaskSpec:
-    _, transformation_id, template, kind, entrypoint, order, retries, delay = row
+    _, transformation_id, template, kind, entrypoint, order, retries, delay, structures = row
+    stored = variables.get(transformation_id, {})
+    structures = dict(structures or {})
     return TaskSpec(
         transformation_id=transformation_id,
         template=template,
@@ -274,7 +277,9 @@ def _task(row: Any, state: str, variables: dict[int, dict[str, str | None]]) -> 
         graph_order=order,
         retries=retries,
         retry_delay_seconds=delay,
-        variables=variables.get(transformation_id, {}),
+        variables=stored,
+        variable_structures=structures,
+        dataset=output_dataset(template, structures, stored),
     )
 
 

@@ -26,13 +26,17 @@ logger = logging.getLogger("core.runner.detached")
 def spawn_runner(settings: Settings, pipeline: str, run_id: int) -> subprocess.Popen[bytes]:
     """Run ``core run PIPELINE --resume RUN_ID`` detached; its output goes to runner.log.
 
+    The run is already pinned (to the plan it started with, or by the resume that asked
+    for it), so the runner goes on with its snapshot as it is (``--configuration pinned``).
+
     Raises:
         OrchestratorError: the process could not be started (the run is marked failed).
     """
     log = settings.home / "logs" / f"run_{run_id}" / "runner.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     # "--" ends the options: a pipeline name may start with "-".
-    command = [sys.executable, "-m", "core.cli", "run", "--resume", str(run_id), "--", pipeline]
+    command = [sys.executable, "-m", "core.cli", "run", "--resume", str(run_id)]
+    command += ["--configuration", "pinned", "--", pipeline]
     try:
         with log.open("ab") as output:
             process = subprocess.Popen(

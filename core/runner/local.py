@@ -4,7 +4,8 @@ The plan (core/plan.py) gives the groups in exactly the order the Airflow DAG
 has them. Each transformation runs as its own worker process (``corebot run``);
 those of one group run in parallel, up to ``workers`` at a time. A failure stops
 the downstream groups (their tasks become ``upstream_failed``); ``resume`` re-runs
-what failed or never ran in an earlier run, under the same run id. A failed run
+what failed or never ran in an earlier run, under the same run id, with the current
+configuration (the run is re-pinned) or its snapshot as it was. A failed run
 sends its failure alert (core.alerts) to the pipeline's owners.
 """
 
@@ -28,11 +29,13 @@ from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan
 from core.plan.check import require_check
 from core.runner.report import RunReport, build_report
 from core.runs import (
+    check_configuration_choice,
     end_lost_task,
     finish_run,
     get_run,
     mark_tasks,
     reap,
+    resume_run,
     start_run,
     task_runs,
 )
@@ -41,6 +44,8 @@ from core.stop import stop_signals_raise
 from core.worker import ExitCode, LocalWorker, WorkerJob, lost_reason, start_local
 
 logger = logging.getLogger("core.runner")
+# Who the run records as having started or resumed it.
+ACTOR = "core run"
 
 Listener = Callable[[str, TaskSpec, str], None]
 
@@ -68,13 +73,21 @@ class LocalRunner:
     _stopping: bool = field(default=False, init=False, repr=False)
     _pipeline: str = field(default="", init=False, repr=False)
 
-    def run(self, pipeline: str, resume: int | None = None, only: str | None = None) -> RunReport:
+    def run(
+        self,
+        pipeline: str,
+        resume: int | None = None,
+        only: str | None = None,
+        configuration: str = "current",
+    ) -> RunReport:
         """Run a pipeline (or resume a run) and report every task.
 
         Args:
             pipeline: the pipeline's name.
             resume: an earlier run id of this pipeline: re-run what did not succeed.
             only: run only the groups of this state.
+            configuration: for a resume, ``current`` (re-pin the run to the configuration
+                now) or ``pinned`` (its snapshot as it was); see core.runs.resume_run.
 
         Returns:
             The run's report (its state is ``failed`` when any task failed).
@@ -90,7 +103,7 @@ class LocalRunner:
         with self._database(pipeline, resume) as session:
             for dead in reap(session):  # runs whose worker died without a word end failed
                 logger.warning("%s", dead.message)
-            plan, run_id = self._prepare(session, pipeline, resume)
+            plan, run_id = self._prepare(session, pipeline, resume, configuration)
             done = {
                 tid for tid, row in task_runs(session, run_id).items() if row.state == "success"
             }
@@ -132,23 +145,22 @@ class LocalRunner:
             yield session
 
     def _prepare(
-        self, session: Session, pipeline: str, resume: int | None
+        self, session: Session, pipeline: str, resume: int | None, configuration: str
     ) -> tuple[PipelinePlan, int]:
         if resume is None:
             plan = load_plan(session, pipeline)
             require_check(session, plan)  # a pipeline that fails its check starts no worker
-            return plan, start_run(session, plan, "core run").id
-        event = get_run(session, resume)
-        plan = PipelinePlan.from_dict(event.configuration_snapshot or {})
-        if plan.name != pipeline:
+            return plan, start_run(session, plan, ACTOR).id
+        check_configuration_choice(configuration)
+        snapshot = PipelinePlan.from_dict(get_run(session, resume).configuration_snapshot or {})
+        if snapshot.name != pipeline:
             raise ConfigurationError(
-                f"run {resume} is a run of {plan.name!r}, not {pipeline!r}; "
-                f"resume it with `core run {plan.name} --resume {resume}`"
+                f"run {resume} is a run of {snapshot.name!r}, not {pipeline!r}; "
+                f"resume it with `core run {snapshot.name} --resume {resume}`"
             )
-        require_check(session, plan)
-        event.state, event.ended_at = "running", None
-        session.commit()
-        return plan, resume
+        current = load_plan(session, pipeline) if configuration == "current" else None
+        require_check(session, current or snapshot)
+        return resume_run(session, resume, configuration, ACTOR, current), resume
 
     def _run_groups(
         self, groups: list[TaskGroup], run_id: int, done: set[int], pipeline: str

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from core.plan import PipelinePlan
-from core.runs import duration, get_run, task_runs
+from core.runs import duration, get_run, run_duration, task_runs
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class RunReport:
     state: str
     seconds: float | None
     tasks: list[TaskReport]
+    configuration: str = "current"
+    resumed_by: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -71,6 +73,8 @@ def build_report(
         run_id=run_id,
         pipeline=plan.name,
         state=event.state,
-        seconds=duration(event.started_at, event.ended_at),
+        seconds=run_duration(event),
         tasks=tasks,
+        configuration=event.configuration,
+        resumed_by=event.resumed_by,
     )

@@ -71,7 +71,7 @@ def notebook_location(
 
 
 def _check_in_lake(settings: Settings, location: str) -> None:
-    root = normalise_root(settings.lake_root or "")
+    root = normalise_root(settings.require_lake_root())
     if not location.startswith(f"{root}/") or "/../" in location:
         raise LakeError(
             f"the recorded notebook location {location!r} is not inside the lake {root!r}; "

@@ -13,6 +13,7 @@ work for all of them, so the API, the UI and the tests share one behaviour:
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from core.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    VersionRequiredError,
     did_you_mean,
 )
 from core.models.base import Base
@@ -148,11 +150,13 @@ def update_row(
     """Validate and apply a partial update; committed, or nothing written.
 
     Args:
-        version: the version the client read; a newer stored one is a conflict.
+        version: the version the client read; required for versioned rows (pipelines,
+            transformations); a newer stored one is a conflict.
         settings: CORE's settings, for checks that read files (notebook parameters).
 
     Raises:
         NotFoundError: no such row.
+        VersionRequiredError: the row is versioned and ``version`` is missing.
         ConflictError: the row changed since the client read ``version``.
         InvalidInputError: every problem with the values.
     """
@@ -185,17 +189,36 @@ def delete_row(session: Session, resource: Resource, row_id: int) -> Any:
 
 
 def check_version(resource: Resource, row: Any, version: int | None) -> None:
-    """Refuse an update made from a stale read.
+    """Refuse an update of a versioned row that is not made from its latest read.
+
+    Pipelines and transformations carry a ``version``: an update must name the one it
+    was made from, so that two editors never overwrite each other unawares.
 
     Raises:
-        ConflictError: ``version`` is given and is not the stored one.
+        VersionRequiredError: the row is versioned and ``version`` is missing.
+        ConflictError: ``version`` is not the stored one (naming who saved it and when).
     """
     stored = getattr(row, "version", None)
-    if version is not None and stored is not None and version != stored:
-        raise ConflictError(
-            f"{resource.noun} {row.id} changed since you read it (you have version {version}, "
-            f"it is now at version {stored}); reload it and apply your change again"
+    if stored is None:
+        return
+    if version is None:
+        raise VersionRequiredError(
+            f"{resource.noun} {row.id}: an update must name the version it was made from; "
+            f"send `version` with the value from your last read of {resource.noun} {row.id} "
+            "(updates without it are refused so that no one's change is lost)"
         )
+    if version != stored:
+        when = f"{_utc(row.updated_at):%Y-%m-%d %H:%M:%S} UTC" if row.updated_at else "lately"
+        raise ConflictError(
+            f"{resource.noun} {row.id} changed since you read it: {row.last_actor or 'someone'} "
+            f"saved version {stored} at {when} (you have version {version}); reload it and "
+            "apply your change again"
+        )
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; they were stored in UTC.
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def commit(session: Session, what: str, deleting: bool = False) -> Any:

@@ -17,13 +17,29 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.errors import ConfigurationError, InvalidInputError, did_you_mean
+from core.errors import (
+    ConfigurationError,
+    ConflictError,
+    InvalidInputError,
+    did_you_mean,
+)
 from core.models import configuration as cfg
 from core.models.runs import RUN_STATES, RunEvent, TaskRun
 from core.plan import PipelinePlan
 from core.plan.check import require_check
+from core.plan.diff import ConfigurationChange, plan_changes
 from core.runner.detached import spawn_runner
-from core.runs import duration, get_run, reap, start_run, task_runs
+from core.runs import (
+    check_configuration_choice,
+    duration,
+    get_run,
+    reap,
+    resume_run,
+    run_duration,
+    snapshot_history,
+    start_run,
+    task_runs,
+)
 from core.service.airflow_api import trigger_dag_run
 from core.service.pipelines import pipeline_plan
 from core.settings import Settings
@@ -73,6 +89,44 @@ def start_pipeline_run(
     return TRIGGERS[trigger_name(settings)](settings, session, plan, user_email)
 
 
+def resume_pipeline_run(
+    settings: Settings, session: Session, run_id: int, configuration: str, user_email: str
+) -> RunStarted:
+    """Resume a failed run on the local runner: re-run what did not succeed, same run id.
+
+    Args:
+        settings: CORE's settings.
+        session: a configuration session acting for the user (the audit trail names them).
+        run_id: the run to resume.
+        configuration: ``current`` (re-pin the run to the configuration now: the default
+            after a fix) or ``pinned`` (its snapshot as it was).
+        user_email: who resumes it; recorded as the run's ``resumed_by``.
+
+    Raises:
+        NotFoundError: no such run.
+        InvalidInputError: an unknown configuration choice.
+        ConflictError: the run has not failed, or runs are started through Airflow
+            (there, clear the failed tasks: they keep the run's snapshot).
+    """
+    check_configuration_choice(configuration)
+    event = get_run(session, run_id)
+    if event.state != "failed":
+        raise ConflictError(
+            f"run {run_id} is {event.state}: only a failed run can be resumed; "
+            "start a new run instead"
+        )
+    if trigger_name(settings) == "airflow":
+        raise ConflictError(
+            f"run {run_id}: runs are started through Airflow here; resume it by clearing its "
+            "failed tasks in Airflow (they keep the run's snapshot), or start a new run"
+        )
+    plan = PipelinePlan.from_dict(event.configuration_snapshot or {})
+    current = pipeline_plan(session, event.pipeline_id) if configuration == "current" else None
+    resume_run(session, run_id, configuration, user_email[:TRIGGERED_BY_LENGTH], current)
+    spawn_runner(settings, plan.name, run_id)
+    return RunStarted(via="local", run_id=run_id, dag_run_id=None)
+
+
 def trigger_name(settings: Settings) -> str:
     """The trigger these settings use: ``airflow`` when Airflow's API is configured."""
     return "airflow" if settings.airflow_api_url else "local"
@@ -110,6 +164,10 @@ class RunRow:
     ended_at: dt.datetime | None
     duration_seconds: float | None
     task_counts: dict[str, int] = field(default_factory=dict)
+    configuration: str = "current"
+    resumed_by: str | None = None
+    resumed_at: dt.datetime | None = None
+    idle_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -134,11 +192,27 @@ class TaskRow:
 
 
 @dataclass(frozen=True)
+class SnapshotRow:
+    """One configuration snapshot a run was pinned to: when, and by whom."""
+
+    number: int
+    pinned_by: str | None
+    pinned_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
 class RunDetail(RunRow):
-    """One run with its tasks in plan order and the run of the same pipeline before it."""
+    """One run with its tasks in plan order and the run of the same pipeline before it.
+
+    ``snapshots`` are the configuration snapshots it was pinned to, oldest first (the
+    last is the one its tasks use); ``changes`` is what changed in the configuration
+    between the previous run's snapshot and this one's.
+    """
 
     tasks: list[TaskRow] = field(default_factory=list)
     previous_run_id: int | None = None
+    snapshots: list[SnapshotRow] = field(default_factory=list)
+    changes: list[ConfigurationChange] = field(default_factory=list)
 
 
 def list_runs(
@@ -221,12 +295,16 @@ def _run_fields(event: RunEvent, pipeline_name: str) -> dict[str, Any]:
         "triggered_by": event.triggered_by,
         "started_at": event.started_at,
         "ended_at": event.ended_at,
-        "duration_seconds": duration(event.started_at, event.ended_at),
+        "duration_seconds": run_duration(event),
+        "configuration": event.configuration,
+        "resumed_by": event.resumed_by,
+        "resumed_at": event.resumed_at,
+        "idle_seconds": event.idle_seconds or 0.0,
     }
 
 
 def run_detail(session: Session, run_id: int) -> RunDetail:
-    """One run with its tasks in plan order, in four queries.
+    """One run with its tasks, snapshots and configuration changes, in six queries.
 
     The tasks come from the run's configuration snapshot, so transformations deleted
     since still show; a task with no task run yet is ``pending``.
@@ -247,11 +325,35 @@ def run_detail(session: Session, run_id: int) -> RunDetail:
     counts: dict[str, int] = defaultdict(int)
     for task in tasks:
         counts[task.state] += 1
+    previous = _previous_run_id(session, event)
     return RunDetail(
         **_run_fields(event, name or ""),
         task_counts=dict(counts),
         tasks=tasks,
-        previous_run_id=_previous_run_id(session, event),
+        previous_run_id=previous,
+        snapshots=_snapshots(session, event),
+        changes=_changes_since(session, previous, event),
+    )
+
+
+def _snapshots(session: Session, event: RunEvent) -> list[SnapshotRow]:
+    kept = snapshot_history(session, event)
+    if not kept:  # never re-pinned: the one it started with
+        return [SnapshotRow(1, event.triggered_by, event.started_at)]
+    return [SnapshotRow(row.number, row.pinned_by, row.pinned_at) for row in kept]
+
+
+def _changes_since(
+    session: Session, previous_id: int | None, event: RunEvent
+) -> list[ConfigurationChange]:
+    if previous_id is None or not event.configuration_snapshot:
+        return []
+    query = select(RunEvent.configuration_snapshot).where(RunEvent.id == previous_id)
+    before = session.scalar(query)
+    if not before:
+        return []
+    return plan_changes(
+        PipelinePlan.from_dict(before), PipelinePlan.from_dict(event.configuration_snapshot)
     )
 
 

@@ -1,9 +1,11 @@
 """Run one transformation in one run: what ``corebot run TRANSFORM_ID RUN_ID`` does.
 
-The transformation is loaded with its pipeline in one query, its variables are
-validated, a TransformContext is built, the template's kind runs it, and its
-task_runs row follows along: running, then success or failed, with attempt,
-timings, rows, output and error. Never imports Airflow.
+The transformation is read from the run's configuration snapshot (one query; see
+core.transforms.pinned), never from the live rows: its template, variables and the
+pipeline's contracts are what the run pinned. Its variables are validated, a
+TransformContext is built, the template's kind runs it, and its task_runs row
+follows along: running, then success or failed, with attempt, timings, rows,
+output and error. Never imports Airflow.
 """
 
 from __future__ import annotations
@@ -18,14 +20,13 @@ from sqlalchemy.orm import Session
 
 from core.errors import ConfigurationError, CoreError, SettingsError
 from core.helpers.session_helper import SessionHelper
-from core.lake.contracts import contracts_by_transformation, load_transformation
-from core.models import configuration as cfg
 from core.models.runs import TaskRun
-from core.runs import begin_task, end_task, get_run, task_runs
+from core.runs import begin_task, end_task, task_runs
 from core.settings import Settings
 from core.stop import Terminated, stop_guard
 from core.transforms.context import TransformContext
 from core.transforms.kinds import KindResult, TemplateRef, kind_runner
+from core.transforms.pinned import PinnedTask, pinned_task
 from core.worker import ExitCode, worker_identity
 
 logger = logging.getLogger("core.transforms.runtime")
@@ -53,7 +54,7 @@ def run_transformation(
         settings: CORE's settings.
         session: a configuration session.
         transform_id: the transformation's id.
-        run_id: the run event's id (it must belong to the transformation's pipeline).
+        run_id: the run event's id (the transformation must be part of its snapshot).
 
     Returns:
         The outcome: exit code 0 (success), 1 (the transformation failed or was
@@ -63,13 +64,13 @@ def run_transformation(
     (core.stop); the row is recorded failed either way.
     """
     try:
-        transformation = _load(session, transform_id, run_id)
+        pinned = pinned_task(session, transform_id, run_id)
     except CoreError as exc:
         return Outcome(ExitCode.INVALID, str(exc))
     row = begin_task(session, run_id, transform_id, worker=worker_identity())
     with stop_guard(partial(_record_overdue, settings, row.id)):
         try:
-            ctx, template = _context(settings, session, transformation, run_id)
+            ctx, template = _context(settings, session, pinned, run_id)
         except CoreError as exc:  # invalid variables, an unusable contract: not worth a retry
             _end_failed(session, row, str(exc))
             return Outcome(ExitCode.INVALID, str(exc))
@@ -104,46 +105,35 @@ def build_context(
     in their kernel, which is another process than the worker's.
 
     Raises:
-        ConfigurationError: the transformation or run does not exist, they belong to
-            different pipelines, or the variables do not fit the template.
+        NotFoundError: the run does not exist.
+        ConfigurationError: the transformation is not part of the run's snapshot, or
+            its pinned variables do not fit its pinned template.
     """
-    transformation = _load(session, transform_id, run_id)
-    ctx = _context(settings, session, transformation, run_id)[0]
+    pinned = pinned_task(session, transform_id, run_id)
+    ctx = _context(settings, session, pinned, run_id)[0]
     session.commit()  # no transaction left open while the caller works
     return ctx
 
 
-def _load(session: Session, transform_id: int, run_id: int) -> cfg.Transformation:
-    transformation = load_transformation(transform_id, session)
-    run = get_run(session, run_id)
-    pipeline = transformation.pipeline_state.pipeline
-    if run.pipeline_id != pipeline.id:
-        raise ConfigurationError(
-            f"run {run_id} belongs to another pipeline than transformation {transform_id} "
-            f"({pipeline.name!r}); start a run of {pipeline.name!r} with `core run {pipeline.name}`"
-        )
-    return transformation
-
-
 def _context(
-    settings: Settings, session: Session, transformation: cfg.Transformation, run_id: int
+    settings: Settings, session: Session, pinned: PinnedTask, run_id: int
 ) -> tuple[TransformContext, TemplateRef]:
-    template = transformation.transformation_template
-    contracts = contracts_by_transformation(transformation, settings)
+    task = pinned.task
+    contracts = pinned.contracts(settings)
     ctx = TransformContext(
         settings=settings,
         session=session,
-        transform_id=transformation.id,
+        transform_id=task.transformation_id,
         run_id=run_id,
-        pipeline=transformation.pipeline_state.pipeline.name,
-        state=transformation.pipeline_state.pipeline_state_type.name,
-        template=template.name,
-        variables=transformation.variables,
-        output=contracts[transformation.id],
+        pipeline=pinned.plan.name,
+        state=task.state,
+        template=task.template,
+        variables=pinned.variables(),
+        output=contracts[task.transformation_id],
         contracts=contracts,
         ran_in_this_run=set(task_runs(session, run_id)),
     )
-    return ctx, TemplateRef(template.name, template.kind, template.entrypoint)
+    return ctx, TemplateRef(task.template, task.kind, task.entrypoint)
 
 
 def _execute(session: Session, row: Any, ctx: TransformContext, template: TemplateRef) -> Outcome:

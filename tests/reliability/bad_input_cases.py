@@ -771,6 +771,16 @@ CONFIGURATION = [
         ("changed since you read it", "reload it and apply your change again"),
         body={"description": "lost update?", "version": 0},
     ),
+    ApiCase(
+        "missing-version",
+        "configuration",
+        "an update of a pipeline that does not name the version it was made from",
+        "PATCH",
+        "/api/pipelines/{pipeline}",
+        428,
+        ("must name the version it was made from", "send `version`"),
+        body={"description": "lost update?"},
+    ),
 ]
 
 

@@ -156,3 +156,17 @@ def test_db_revision_writes_a_migration_file(tmp_path, monkeypatch, capsys) -> N
     assert f"Revises: {head}" in source
     assert "op." not in source  # no drift between the models and the migrations
     assert f"wrote {written[0]}" in capsys.readouterr().out
+
+
+def test_database_commands_in_prod_need_no_lake(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("CORE_ENVIRONMENT", "prod")
+    monkeypatch.setenv("CORE_DATABASE_URL", f"sqlite:///{tmp_path / 'prod.db'}")
+    assert core("db", "upgrade") == 0
+    assert core("db", "current") == 0
+    assert migrate.head_revision() in capsys.readouterr().out
+    assert core("pipelines", "list") == 0
+    assert "no pipeline matches" in capsys.readouterr().out
+    assert core("db", "downgrade", "base") == 0
+    assert core("lake", "ls") == 2  # what touches the lake asks for it, in one line
+    err = capsys.readouterr().err
+    assert err.startswith("FAILED: CORE_LAKE_ROOT is required when CORE_ENVIRONMENT=prod")

@@ -43,3 +43,25 @@ def test_transforms_list_and_register(world, capsys) -> None:
     assert core("transforms", "list") == 0
     out = capsys.readouterr().out
     assert "noop" in out and "numbers" in out
+
+
+def test_a_resume_says_which_configuration_and_runs_show_lists_the_changes(world, capsys) -> None:
+    from core.models import configuration as config
+
+    assert core("run", "failing") == 1
+    with SessionHelper(world, actor="ana@example.com") as session:
+        numbers = load_plan(session, "failing").tasks[0].transformation_id
+        session.get(config.Transformation, numbers).set_variables({"count": 4})
+        session.commit()
+    capsys.readouterr()
+    assert core("run", "failing", "--resume", "1", "--configuration", "pinned") == 1
+    assert "(configuration: as it was, the snapshot kept on resume, resumed by core run)" in (
+        " ".join(capsys.readouterr().out.split())
+    )
+    assert core("run", "failing", "--resume", "1", "--configuration", "latest") == 2
+    assert "expected current (the configuration now) or pinned" in capsys.readouterr().err
+    assert core("run", "failing") == 1  # run 2, with count 4
+    capsys.readouterr()
+    assert core("runs", "show", "2") == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "changes since run 1" in shown and "variable count │ 3 │ 4" in shown

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import SettingsError
+from core.lake import DatasetContract
 from core.settings import load_settings
 
 
@@ -83,9 +84,13 @@ def test_malformed_toml_is_reported_with_the_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("environment", ["uat", "prod"])
-def test_uat_and_prod_need_a_lake_root(environment: str) -> None:
+def test_uat_and_prod_need_a_lake_root_only_to_touch_the_lake(environment: str) -> None:
+    settings = load_settings({"CORE_ENVIRONMENT": environment}, Path("/nonexistent"))
+    assert settings.lake_root is None
     with pytest.raises(SettingsError, match=f"CORE_LAKE_ROOT is required .*={environment}"):
-        load_settings({"CORE_ENVIRONMENT": environment}, Path("/nonexistent"))
+        settings.require_lake_root()
+    with pytest.raises(SettingsError, match="CORE_LAKE_ROOT is required"):
+        DatasetContract("acme", "zentrix", "ingest", "numbers", settings=settings)
 
 
 def test_settings_are_frozen(tmp_path: Path) -> None:

@@ -25,6 +25,8 @@ from core.runs import finish_run, mark_tasks, reap, start_run, task_runs
 from core.settings import Settings
 
 ACTOR = "airflow"
+SCHEDULE = "schedule"
+TRIGGERED_BY_LENGTH = 100  # run_events.triggered_by
 # Airflow task states of a transformation that make the run fail.
 FAILED_STATES = ("failed", "upstream_failed")
 # How long EndRun waits for workers still running (a stopped one ends within 5 s).
@@ -48,12 +50,35 @@ class RunEnd:
         return bool(self.failed_task_ids)
 
 
-def open_run(settings: Settings, plan: PipelinePlan) -> int:
+def who_started(
+    conf: Mapping[str, object] | None, run_type: str | None, user: str | None = None
+) -> str:
+    """Who a DAG run's run event names as having started it.
+
+    Args:
+        conf: the DAG run's conf; ``triggered_by`` is set by CORE's "Run now"
+            (core.service.airflow_api) to the person who asked.
+        run_type: Airflow's run type (``scheduled``, ``manual``, ``backfill``, ...).
+        user: the Airflow user who triggered it, when Airflow knows.
+
+    Returns:
+        The person, ``schedule`` for a scheduled run, else ``airflow`` (with the run type).
+    """
+    person = (conf or {}).get("triggered_by") or user
+    if isinstance(person, str) and person.strip():
+        return person.strip()[:TRIGGERED_BY_LENGTH]
+    if run_type == "scheduled":
+        return SCHEDULE
+    return f"{ACTOR} ({run_type})" if run_type else ACTOR
+
+
+def open_run(settings: Settings, plan: PipelinePlan, triggered_by: str = ACTOR) -> int:
     """Create the run event of a new DAG run.
 
     Args:
         settings: CORE's settings.
         plan: the plan the DAG was built from (stored as the run's snapshot).
+        triggered_by: who started it (see :func:`who_started`).
 
     Returns:
         The new RunEvent id.
@@ -62,9 +87,9 @@ def open_run(settings: Settings, plan: PipelinePlan) -> int:
         PipelineCheckError: the pipeline fails its check; no run is created, so no
             transformation task starts a worker (they end upstream_failed).
     """
-    with SessionHelper(settings, actor=ACTOR) as session:
+    with SessionHelper(settings, actor=triggered_by) as session:
         require_check(session, plan)
-        return start_run(session, plan, ACTOR).id
+        return start_run(session, plan, triggered_by).id
 
 
 def close_run(

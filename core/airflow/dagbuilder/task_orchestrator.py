@@ -19,7 +19,7 @@ from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowFailException
 
-from core.airflow.dagbuilder.run_events import close_run, open_run
+from core.airflow.dagbuilder.run_events import close_run, open_run, who_started
 from core.airflow.dagbuilder.shape import END_RUN_TASK_ID, RUN_EVENT_TASK_ID
 from core.airflow.plugins.transform_operator import MissingRunError, TransformOperator
 from core.errors import CoreError
@@ -73,9 +73,18 @@ class TaskOrchestrator:
         return dag
 
 
-def start_run_task(plan: PipelinePlan) -> int:
-    """RunEvent's callable: create the run event; its id goes to XCom."""
-    return open_run(load_settings(), plan)
+def start_run_task(plan: PipelinePlan, dag_run: Any = None) -> int:
+    """RunEvent's callable: create the run event; its id goes to XCom.
+
+    The run records who started it: ``conf.triggered_by`` (CORE's "Run now"), the
+    Airflow user who triggered it, or ``schedule``.
+    """
+    triggered_by = who_started(
+        getattr(dag_run, "conf", None),
+        str(getattr(dag_run, "run_type", "") or "") or None,
+        getattr(dag_run, "triggering_user_name", None),
+    )
+    return open_run(load_settings(), plan, triggered_by)
 
 
 def end_run_task(plan: PipelinePlan, ti: Any) -> int:

@@ -63,7 +63,18 @@ def build_router(spec: Routes) -> APIRouter:
         row = resources.create_row(session, spec.resource, body.model_dump(), settings)
         return json_response(out.model_validate(row), status_code=201)
 
-    @router.patch("/{row_id}", response_model=out, summary=f"Update a {noun}")
+    versioned = "version" in spec.resource.model.__table__.columns
+    locking = {
+        409: {"description": "The row changed since the version you read (who, when)."},
+        428: {"description": "The update did not name the version it was made from."},
+    }
+
+    @router.patch(
+        "/{row_id}",
+        response_model=out,
+        summary=f"Update a {noun}",
+        responses=locking if versioned else None,
+    )
     def update(
         row_id: RowId,
         body: spec.patch,

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.api.deps import Editor, SessionDep, SettingsDep, Viewer
 from core.api.schemas import Moment, Page, json_response
@@ -44,8 +44,17 @@ class RunOut(BaseModel):
     triggered_by: str | None
     started_at: Moment
     ended_at: Moment
-    duration_seconds: float | None
+    duration_seconds: float | None = Field(
+        description="Working time: start to end, less the time it spent failed before resumes."
+    )
     task_counts: dict[str, int]
+    configuration: Literal["current", "pinned"] = Field(
+        description="Which configuration its remaining tasks use: current (pinned when it "
+        "started, or re-pinned by a resume) or pinned (resumed with its snapshot as it was)."
+    )
+    resumed_by: str | None
+    resumed_at: Moment
+    idle_seconds: float
 
 
 class TaskOut(BaseModel):
@@ -67,15 +76,56 @@ class TaskOut(BaseModel):
     notebook_url: str | None = None
 
 
+class SnapshotOut(BaseModel):
+    number: int
+    pinned_by: str | None
+    pinned_at: Moment
+
+
+class ChangeOut(BaseModel):
+    transformation_id: int
+    transformation: str
+    what: str = Field(description="'variable NAME', 'template', 'order', 'transformation added'…")
+    before: Any
+    after: Any
+
+
 class RunDetailOut(RunOut):
     tasks: list[TaskOut]
     previous_run_id: int | None
+    snapshots: list[SnapshotOut] = Field(
+        description="The configuration snapshots it was pinned to, oldest first."
+    )
+    changes: list[ChangeOut] = Field(
+        description="What changed in the configuration since the previous run of the pipeline."
+    )
+
+
+class ResumeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    configuration: Literal["current", "pinned"] = Field(
+        "current",
+        description="current: re-pin the remaining tasks to the configuration now (after a "
+        "fix); pinned: keep the run's snapshot as it was.",
+    )
 
 
 @router.post("/pipelines/{pipeline_id}/runs", status_code=202, response_model=RunStartedOut)
 def start_run(pipeline_id: IdPath, session: SessionDep, settings: SettingsDep, user: Editor) -> Any:
     """Start a run now: on the local runner, or through Airflow's REST API when configured."""
     started = service.start_pipeline_run(settings, session, pipeline_id, user.email_address)
+    return json_response(RunStartedOut.model_validate(started, from_attributes=True), 202)
+
+
+@router.post("/runs/{run_id}/resume", status_code=202, response_model=RunStartedOut)
+def resume_run(
+    run_id: IdPath, body: ResumeIn, session: SessionDep, settings: SettingsDep, user: Editor
+) -> Any:
+    """Resume a failed run: re-run what did not succeed, with the configuration chosen."""
+    started = service.resume_pipeline_run(
+        settings, session, run_id, body.configuration, user.email_address
+    )
     return json_response(RunStartedOut.model_validate(started, from_attributes=True), 202)
 
 

@@ -11,15 +11,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from core.api.deps import SessionDep, SettingsDep, Viewer
+from core.api.deps import Editor, SessionDep, SettingsDep, Viewer
 from core.errors import ConfigurationError, LakeError, NotFoundError
 from core.models.runs import RUN_STATES
 from core.plan.model import PipelinePlan
 from core.service import datasets
 from core.service import runs as service
 from core.web import lookups
+from core.web.forms import Submitted
 from core.web.svg import dag_svg
-from core.web.templating import is_htmx, paging, query, render
+from core.web.templating import flash, is_htmx, paging, query, redirect, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -67,6 +68,27 @@ def run_page(request: Request, run_id: int, session: SessionDep, _user: Viewer) 
     if is_htmx(request) and request.headers.get("HX-Target") == "run-body":
         return render(request, "runs/_body.html", context)
     return render(request, "runs/detail.html", context)
+
+
+@router.post("/runs/{run_id}/resume")
+def resume(
+    request: Request,
+    run_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Editor,
+    form: Submitted,
+) -> Response:
+    """Resume a failed run with the configuration chosen (current by default), and show it."""
+    configuration = str(form.get("configuration") or "current")
+    try:
+        service.resume_pipeline_run(settings, session, run_id, configuration, user.email_address)
+    except ConfigurationError as exc:  # an unknown choice, or a run that cannot be resumed
+        flash(request, str(exc), "error")
+        return redirect(request, f"/runs/{run_id}")
+    shown = "the current configuration" if configuration == "current" else "its snapshot as it was"
+    flash(request, f"Run {run_id} resumed with {shown}.")
+    return redirect(request, f"/runs/{run_id}")
 
 
 def run_context(session: Any, detail: service.RunDetail) -> dict[str, Any]:

@@ -21,9 +21,9 @@ from core.worker import WorkerJob
 pytestmark = pytest.mark.integration
 
 
-def _run_dag(settings, pipeline: str):
+def _run_dag(settings, pipeline: str, conf: dict | None = None):
     dag = DagBuilder(settings).do_build_dags()[pipeline]
-    return dag.test()
+    return dag.test(run_conf=conf)
 
 
 def _states(settings, run_id: int) -> dict[int, tuple[str, int]]:
@@ -42,9 +42,10 @@ def _rows(settings, state: str, dataset: str, run_id: int) -> list[int]:
 
 
 def test_a_dag_run_produces_what_core_run_produces(airflow_db, world) -> None:
-    assert _run_dag(world, "small").state == "success"
+    conf = {"triggered_by": "ana@example.com"}  # what "Run now" sends through Airflow's API
+    assert _run_dag(world, "small", conf).state == "success"
     event = _latest_run(world)
-    assert (event.state, event.triggered_by) == ("success", "airflow")
+    assert (event.state, event.triggered_by) == ("success", "ana@example.com")
     assert event.configuration_snapshot["name"] == "small"
     local = LocalRunner(world).run("small")
     for state, dataset in (("ingest", "numbers"), ("master", "doubled")):
@@ -56,6 +57,8 @@ def test_a_failed_transformation_fails_the_run_like_core_run(airflow_db, world) 
     assert _run_dag(world, "failing").state == "failed"
     event = _latest_run(world)
     assert event.state == "failed"
+    # No person in its conf: the Airflow user who triggered it (dag.test() names itself).
+    assert event.triggered_by == "dag_test"
     local = LocalRunner(world, sleep=lambda _: None).run("failing")
     assert _states(world, event.id) == _states(world, local.run_id)
     assert sorted(state for state, _ in _states(world, event.id).values()) == [

@@ -24,6 +24,7 @@ from core.models import configuration as cfg
 from core.models.administrators import Administrator
 from core.service.users import issue_token
 from core.settings import load_settings
+from tests.support.locking import patch_latest
 from tests.unit.api.resource_cases import CASES, count, database
 from tests.unit.api.resource_cases import load_world as world_of
 
@@ -82,7 +83,7 @@ def test_every_resource_is_created_listed_updated_and_deleted_on_postgres(pg: An
             page = client.get(path, params=params, headers=users["admin"]).json()
             assert page["items"] and all(i[name] == value_of(world) for i in page["items"])
 
-        patched = client.patch(f"{path}/{row['id']}", json=case.patch, headers=headers)
+        patched = patch_latest(client, f"{path}/{row['id']}", case.patch, headers)
         assert patched.status_code == 200, f"{path}: {patched.text}"
         assert {k: patched.json()[k] for k in case.patch} == case.patch
 

@@ -120,3 +120,19 @@ def test_worker_image_is_required_for_kubernetes() -> None:
     with pytest.raises(SettingsError, match="CORE_WORKER_IMAGE is not set"):
         worker_image(load_settings({}))
     assert worker_image(load_settings({"CORE_WORKER_IMAGE": "core:1"})) == "core:1"
+
+
+@pytest.mark.parametrize(
+    ("conf", "run_type", "user", "expected"),
+    [
+        ({"triggered_by": "ana@example.com"}, "manual", None, "ana@example.com"),
+        ({}, "scheduled", None, "schedule"),
+        (None, "manual", "admin", "admin"),
+        ({}, "backfill", None, "airflow (backfill)"),
+        ({"triggered_by": "  "}, None, None, "airflow"),
+    ],
+)
+def test_a_dag_run_records_who_started_it(conf, run_type, user, expected) -> None:
+    from core.airflow.dagbuilder.run_events import who_started
+
+    assert who_started(conf, run_type, user) == expected

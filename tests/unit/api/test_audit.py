@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.service.audit import audited_tables
+from tests.support.locking import patch_latest
 
 Headers = dict[str, str]
 
@@ -14,8 +15,8 @@ def test_an_edit_through_the_api_is_audited_with_the_users_email(
     client: TestClient, editor: Headers, viewer: Headers
 ) -> None:
     pipeline = client.get("/api/pipelines?q=acme_zentrix", headers=viewer).json()["items"][0]
-    patched = client.patch(
-        f"/api/pipelines/{pipeline['id']}", json={"description": "audited change"}, headers=editor
+    patched = patch_latest(
+        client, f"/api/pipelines/{pipeline['id']}", {"description": "audited change"}, editor
     )
     assert patched.status_code == 200, patched.text
     page = client.get("/api/audit?table=pipelines", headers=viewer).json()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from tests.support.locking import patch_latest
+
 Headers = dict[str, str]
 
 
@@ -18,9 +20,7 @@ def test_owners_are_read_and_replaced_through_the_api(client: TestClient, editor
         "data-ops@example.com"
     ]
     owners = ["ana@example.com", "bo@example.com"]
-    response = client.patch(
-        f"/api/pipelines/{pipeline['id']}", json={"owners": owners}, headers=editor
-    )
+    response = patch_latest(client, f"/api/pipelines/{pipeline['id']}", {"owners": owners}, editor)
     assert response.status_code == 200, response.text
     assert response.json()["owners"] == owners
 
@@ -34,8 +34,8 @@ def test_a_bad_owner_is_a_422_naming_the_field_and_the_address(
         (["a@example.com"] * 51, "at most 50"),
         ("ana@example.com", "valid list"),
     ):
-        response = client.patch(
-            f"/api/pipelines/{pipeline['id']}", json={"owners": owners}, headers=editor
+        response = patch_latest(
+            client, f"/api/pipelines/{pipeline['id']}", {"owners": owners}, editor
         )
         assert response.status_code == 422, response.text
         [problem] = response.json()["detail"]

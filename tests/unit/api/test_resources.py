@@ -21,6 +21,7 @@ from core.api.app import create_app
 from core.models import configuration as cfg
 from core.plan import load_plan
 from core.settings import Settings
+from tests.support.locking import patch_latest
 from tests.unit.api.conftest import PASSWORD
 from tests.unit.api.resource_cases import (
     CASE_IDS,
@@ -203,7 +204,7 @@ def test_patch_changes_only_the_fields_it_names(
 ) -> None:
     headers = writer[case.role]
     row = create(client, headers, case.path, case.create(world))
-    response = client.patch(f"/api/{case.path}/{row['id']}", json=case.patch, headers=headers)
+    response = patch_latest(client, f"/api/{case.path}/{row['id']}", case.patch, headers)
     assert response.status_code == 200, response.text
     updated = response.json()
     changing = {*case.patch, "updated_at", "version"}
@@ -315,7 +316,7 @@ def test_a_rename_to_an_invalid_name_is_refused_and_the_old_name_kept(
     client: TestClient, admin: Headers, world: World
 ) -> None:
     pipeline = world.pipeline["bluepeak_orvida_sales"]
-    response = client.patch(f"/api/pipelines/{pipeline}", json={"name": "a b"}, headers=admin)
+    response = patch_latest(client, f"/api/pipelines/{pipeline}", {"name": "a b"}, admin)
     assert ("body", "name") in problems(response)
     kept = client.get(f"/api/pipelines/{pipeline}", headers=admin).json()
     assert kept["name"] == "bluepeak_orvida_sales"
@@ -326,8 +327,8 @@ def test_a_bad_cron_run_frequency_is_a_422(
     client: TestClient, admin: Headers, world: World, schedule: str
 ) -> None:
     pipeline = world.pipeline["bluepeak_orvida_sales"]
-    response = client.patch(
-        f"/api/pipelines/{pipeline}", json={"run_frequency": schedule}, headers=admin
+    response = patch_latest(
+        client, f"/api/pipelines/{pipeline}", {"run_frequency": schedule}, admin
     )
     problem = problems(response)[("body", "run_frequency")]
     assert problem["input"] == schedule and "cron expression" in problem["msg"]
@@ -338,8 +339,8 @@ def test_a_preset_or_cron_run_frequency_is_accepted(
 ) -> None:
     pipeline = world.pipeline["bluepeak_orvida_sales"]
     for schedule in ("hourly", "*/15 6-18 * * 1-5"):
-        response = client.patch(
-            f"/api/pipelines/{pipeline}", json={"run_frequency": schedule}, headers=admin
+        response = patch_latest(
+            client, f"/api/pipelines/{pipeline}", {"run_frequency": schedule}, admin
         )
         assert response.json()["run_frequency"] == schedule
 
@@ -540,7 +541,7 @@ def test_a_transformations_variables_are_checked_against_its_template_all_at_onc
     assert "not declared" in found[("body", "variables", "colour")]["msg"]
 
 
-def test_valid_variables_are_stored_as_text_and_defaults_are_not_stored(
+def test_valid_variables_come_back_in_their_types_and_defaults_are_not_stored(
     client: TestClient, admin: Headers, world: World
 ) -> None:
     template = typed_template(client, admin, world)
@@ -554,7 +555,52 @@ def test_valid_variables_are_stored_as_text_and_defaults_are_not_stored(
             "variables": {"dataset": "claims", "rows": 12},
         },
     )
-    assert row["variables"] == {"dataset": "claims", "rows": "12"}
+    assert row["variables"] == {"dataset": "claims", "rows": 12}
+
+
+def test_variables_keep_their_json_types_through_the_api(
+    client: TestClient, admin: Headers, world: World
+) -> None:
+    kinds = {"flag": "bool", "ratio": "float", "count": "int", "names": "list", "options": "json"}
+    template = create(
+        client,
+        admin,
+        "templates",
+        {
+            "name": "typed_everything",
+            "variable_structures": {name: {"type": kind} for name, kind in kinds.items()}
+            | {"label": {"type": "string"}},
+            "pipeline_state_type_id": world.state_type["ingest"],
+        },
+    )
+    sent = {
+        "flag": False,
+        "ratio": 0.25,
+        "count": 3,
+        "names": ["a", "b"],
+        "options": {"header": True, "skip": [1, 2]},
+        "label": "12",  # a string that looks like a number stays a string
+    }
+    row = create(
+        client,
+        admin,
+        "transformations",
+        {
+            "transformation_template_id": template["id"],
+            "pipeline_state_id": world.state[("acme_zentrix_patient_status", "ingest")],
+            "variables": sent,
+        },
+    )
+    assert row["variables"] == sent
+    path = f"/api/transformations/{row['id']}"
+    assert client.get(path, headers=admin).json()["variables"] == sent
+    changed = {**sent, "flag": True, "names": []}
+    patched = patch_latest(client, path, {"variables": changed}, admin).json()
+    assert patched["variables"] == changed
+    listed = client.get(
+        f"/api/transformations?pipeline_state_id={row['pipeline_state_id']}", headers=admin
+    ).json()["items"]
+    assert next(item for item in listed if item["id"] == row["id"])["variables"] == changed
 
 
 def test_a_template_placed_in_the_wrong_state_is_a_422_on_pipeline_state_id(
@@ -601,10 +647,11 @@ def test_a_refused_variables_update_leaves_the_stored_variables_as_they_were(
 ) -> None:
     transformation = world.transformations["bluepeak_orvida_hub_services"][0]
     stored = client.get(f"/api/transformations/{transformation}", headers=admin).json()
-    response = client.patch(
+    response = patch_latest(
+        client,
         f"/api/transformations/{transformation}",
-        json={"variables": {"remote_path": "/in"}},  # drops the required secret_name
-        headers=admin,
+        {"variables": {"remote_path": "/in"}},  # drops the required secret_name
+        admin,
     )
     assert ("body", "variables", "secret_name") in problems(response)
     again = client.get(f"/api/transformations/{transformation}", headers=admin).json()
@@ -728,6 +775,38 @@ def test_a_patch_from_a_stale_version_is_a_409_and_changes_nothing(
     stored = client.get(f"/api/pipelines/{pipeline}", headers=admin).json()
     assert (stored["description"], stored["version"]) == ("first", read["version"] + 1)
     assert stored["last_actor"] == "editor@example.com"
+    saved_at = dt.datetime.fromisoformat(stored["updated_at"]).astimezone(dt.UTC)
+    assert (
+        f"editor@example.com saved version {stored['version']} at "
+        f"{saved_at:%Y-%m-%d %H:%M:%S} UTC" in stale.json()["detail"]
+    )
+
+
+@pytest.mark.parametrize("resource", ["pipelines", "transformations"])
+def test_a_patch_without_a_version_is_a_428_and_changes_nothing(
+    client: TestClient, admin: Headers, world: World, resource: str
+) -> None:
+    row_id = (
+        world.pipeline["bluepeak_orvida_sales"]
+        if resource == "pipelines"
+        else world.transformations["acme_zentrix_patient_status"][0]
+    )
+    path = f"/api/{resource}/{row_id}"
+    before = client.get(path, headers=admin).json()
+    response = client.patch(
+        path,
+        json={"retries": 3} if resource != "pipelines" else {"description": "no version"},
+        headers=admin,
+    )
+    assert response.status_code == 428, response.text
+    assert "must name the version it was made from; send `version`" in response.json()["detail"]
+    assert client.get(path, headers=admin).json() == before
+    assert (
+        "428"
+        in client.get("/openapi.json").json()["paths"][f"/api/{resource}/{{row_id}}"]["patch"][
+            "responses"
+        ]
+    )
 
 
 def test_the_version_increments_on_every_update_including_variables_only(

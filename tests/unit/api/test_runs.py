@@ -16,6 +16,7 @@ from core.plan import load_plan
 from core.runs import begin_task, end_task, start_run
 from core.service import runs as service
 from core.settings import Settings
+from tests.support.locking import patch_latest
 from tests.unit.api.worlds import pipeline_id, transformation_ids, users_for, wait_for_run
 
 
@@ -73,13 +74,24 @@ def test_a_started_run_completes_then_its_dataset_is_previewed_and_diffed(
     assert shown["rows"] == [[0], [2], [4], [6], [8]] and shown["total_rows"] == 5
 
     numbers = transformation_ids(world, "small")["numbers"]
-    patched = wclient.patch(
-        f"/api/transformations/{numbers}", json={"variables": {"count": 7}}, headers=editor
+    patched = patch_latest(
+        wclient, f"/api/transformations/{numbers}", {"variables": {"count": 7}}, editor
     )
     assert patched.status_code == 200, patched.text
     again = wclient.post(f"/api/pipelines/{small}/runs", headers=editor).json()
     second = wait_for_run(wclient, viewer, again["run_id"])
     assert second["state"] == "success" and second["previous_run_id"] == first["id"]
+    assert first["changes"] == [] and second["configuration"] == "current"
+    assert second["changes"] == [
+        {
+            "transformation_id": numbers,
+            "transformation": f"ingest/numbers ({numbers})",
+            "what": "variable count",
+            "before": "5",
+            "after": "7",
+        }
+    ]
+    assert [s["pinned_by"] for s in second["snapshots"]] == ["editor@example.com"]
 
     changes = wclient.get(f"/api/datasets/{doubled}/diff", headers=viewer).json()
     assert (changes["run_id"], changes["against"]) == (second["id"], first["id"])
@@ -223,3 +235,50 @@ def test_a_runner_that_dies_early_leaves_the_run_failed_and_no_zombie(world: Set
         os.waitpid(process.pid, os.WNOHANG)
     log = (world.home / "logs" / f"run_{run_id}" / "runner.log").read_text()
     assert f"run {run_id} is a run of 'small'" in log
+
+
+def test_a_failed_run_is_resumed_as_it_was_or_with_the_current_configuration(
+    world: Settings, wclient: TestClient, wusers: dict[str, dict[str, str]]
+) -> None:
+    editor, viewer = wusers["editor"], wusers["viewer"]
+    started = wclient.post(f"/api/pipelines/{pipeline_id(world, 'failing')}/runs", headers=editor)
+    run_id = started.json()["run_id"]
+    assert wait_for_run(wclient, viewer, run_id)["state"] == "failed"
+    broken = transformation_ids(world, "failing")["broken"]
+    template = wclient.get(f"/api/transformations/{broken}", headers=viewer).json()
+    fixed = wclient.patch(  # the fix: the broken template now runs the numbers function
+        f"/api/templates/{template['transformation_template_id']}",
+        json={
+            "entrypoint": "tests.unit.transforms.sample_transforms:numbers",
+            "variable_structures": {"count": {"type": "int", "default": 2}},
+        },
+        headers=wusers["admin"],
+    )
+    assert fixed.status_code == 200, fixed.text
+
+    path = f"/api/runs/{run_id}/resume"
+    bad = wclient.post(path, json={"configuration": "latest"}, headers=editor)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "configuration"]
+    assert wclient.post(path, json={}, headers=viewer).status_code == 403
+
+    as_it_was = wclient.post(path, json={"configuration": "pinned"}, headers=editor)
+    assert as_it_was.status_code == 202, as_it_was.text
+    again = wait_for_run(wclient, viewer, run_id)
+    assert again["state"] == "failed" and again["configuration"] == "pinned"
+    assert again["resumed_by"] == "editor@example.com"
+    assert (
+        "no header row"
+        in next(t for t in again["tasks"] if t["template"] == "broken")["error_summary"]
+    )
+
+    current = wclient.post(path, json={}, headers=editor)  # current: the default after a fix
+    assert current.status_code == 202, current.text
+    done = wait_for_run(wclient, viewer, run_id)
+    assert done["state"] == "success" and done["configuration"] == "current"
+    assert [s["number"] for s in done["snapshots"]] == [1, 2]
+    assert [s["pinned_by"] for s in done["snapshots"]] == ["editor@example.com"] * 2
+    assert done["duration_seconds"] is not None and done["idle_seconds"] > 0
+    trail = wclient.get("/api/audit?table=run_snapshots", headers=wusers["admin"]).json()
+    assert {e["actor"] for e in trail["items"]} == {"editor@example.com"}
+    finished = wclient.post(path, json={}, headers=editor)
+    assert finished.status_code == 409 and "only a failed run" in finished.json()["detail"]

@@ -16,6 +16,11 @@ def _ids(session, pipeline: str) -> list[int]:
     return [t.transformation_id for t in load_plan(session, pipeline).tasks]
 
 
+def _ids_of(settings, pipeline: str) -> list[int]:
+    with SessionHelper(settings) as session:
+        return _ids(session, pipeline)
+
+
 def _new_run(session, pipeline: str) -> int:
     return start_run(session, load_plan(session, pipeline), "test").id
 
@@ -74,8 +79,9 @@ def test_corebot_exit_codes_and_one_line_reasons(world) -> None:
     missing = _corebot("run", "999", str(run_id), settings=world)
     assert missing.returncode == 2
     assert missing.stderr.strip() == (
-        "FAILED: no transformation has id 999; `core pipelines show PIPELINE` lists the ids "
-        "(the number at the end of each task id)"
+        f"FAILED: no transformation has id 999 in run {run_id} of 'failing': expected one of "
+        f"its transformations ({', '.join(map(str, _ids_of(world, 'failing')))}); "
+        f"`core runs show {run_id}` lists them"
     )
     no_run = _corebot("run", str(numbers), "4242", settings=world)
     assert no_run.returncode == 2 and "no run with id 4242" in no_run.stderr
@@ -107,7 +113,7 @@ def test_a_run_of_another_pipeline_is_refused(world) -> None:
         other_run = _new_run(session, "failing")
         outcome = run_transformation(world, session, numbers, other_run)
     assert outcome.exit_code == 2
-    assert "belongs to another pipeline" in outcome.message
+    assert f"no transformation has id {numbers} in run {other_run} of 'failing'" in outcome.message
 
 
 @pytest.mark.parametrize(

@@ -163,3 +163,43 @@ def test_run_now_of_an_empty_pipeline_is_explained(client: TestClient, as_editor
     pipeline_id = page.url.path.rsplit("/", 1)[1]
     response = client.post(f"/pipelines/{pipeline_id}/runs", data={"csrf_token": as_editor})
     assert response.status_code == 422 and "has no transformations" in response.text
+
+
+def test_the_run_page_shows_what_changed_and_resumes_with_the_choice(
+    client: TestClient,
+    as_editor: str,
+    settings: Settings,
+    make_run: Callable[..., int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core.models import configuration as cfg
+
+    first = make_run(finished=True)
+    with SessionHelper(settings, actor="editor@example.com") as session:
+        transformation = session.get(cfg.Transformation, INGEST)
+        before = transformation.stored_variables
+        changed = next(name for name, value in before.items() if value)
+        transformation.set_variables({**before, changed: "landing/changed"})
+        session.commit()
+    second = make_run(finished=True)
+    html = client.get(f"/runs/{second}").text
+    assert f'<a href="/runs/{first}">run {first}</a>' in html
+    row = f"<td>variable {changed}</td><td><code>{before[changed]}</code></td>"
+    assert row in html and "<code>landing/changed</code>" in html
+    assert 'id="resume-form"' in html and 'value="current" checked' in html
+
+    spawned: list[int] = []
+    monkeypatch.setattr(runs_service, "spawn_runner", lambda _s, _p, run_id: spawned.append(run_id))
+    response = client.post(
+        f"/runs/{second}/resume",
+        data={"csrf_token": as_editor, "configuration": "pinned"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and spawned == [second]
+    page = client.get(f"/runs/{second}").text
+    assert 'data-configuration="pinned"' in page and "as it was" in page
+    assert 'id="run-resumed-by">editor@example.com' in page
+    refused = client.post(
+        f"/runs/{second}/resume", data={"csrf_token": as_editor, "configuration": "latest"}
+    )
+    assert "expected current" in refused.text
