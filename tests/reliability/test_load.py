@@ -127,6 +127,7 @@ def measure(home: Path) -> Resources:
         except OSError:  # gone, or another user's
             continue
     ours.discard(me.pid)
+    ours -= warm_server(me)  # kept on purpose between runs (core.worker); workers are not
     targets = []
     for fd in os.listdir("/proc/self/fd"):
         try:
@@ -144,6 +145,19 @@ def measure(home: Path) -> Resources:
         connections_out=checked_out,
         connections_open=checked_out + sum(pool.checkedin() for pool in pools),
     )
+
+
+def warm_server(me: psutil.Process) -> set[int]:
+    """The warm worker server's processes (the forkserver and its resource tracker)."""
+    kept = set()
+    for child in me.children():
+        try:
+            command = " ".join(child.cmdline())
+        except psutil.Error:  # gone meanwhile
+            continue
+        if "multiprocessing.forkserver" in command or "multiprocessing.resource_tracker" in command:
+            kept.add(child.pid)
+    return kept
 
 
 def report(rows: list[tuple[str, Resources]]) -> None:
