@@ -47,12 +47,15 @@ class LocalRunner:
         listener: called as ``listener(event, task, detail)`` for started, retrying,
             finished (detail: the state) and skipped tasks.
         sleep: how to wait between retries (tests pass a no-op).
+        on_start: called once as ``on_start(run_id, tasks)`` with the tasks of the run in
+            the order they run (core.runner.progress numbers them so).
     """
 
     settings: Settings
     workers: int = 1
     listener: Listener | None = None
     sleep: Callable[[float], None] = time.sleep
+    on_start: Callable[[int, list[TaskSpec]], None] | None = None
 
     def run(self, pipeline: str, resume: int | None = None, only: str | None = None) -> RunReport:
         """Run a pipeline (or resume a run) and report every task.
@@ -83,6 +86,8 @@ class LocalRunner:
                 f"pipeline {pipeline!r} has no transformation in state {only!r}; "
                 f"its states: {', '.join(states)}"
             )
+        if self.on_start is not None:
+            self.on_start(run_id, [task for group in groups for task in group.tasks])
         try:
             failed = self._run_groups(groups, run_id, done, pipeline)
         except BaseException:  # Ctrl-C, a worker that cannot start: the run must end failed
