@@ -68,24 +68,31 @@ def run_transformation(
         transformation = _load(session, transform_id, run_id)
     except CoreError as exc:
         return Outcome(EXIT_INVALID, str(exc))
-    row = begin_task(session, run_id, transform_id)
+    # The context is built from the rows just loaded, before begin_task's commit expires
+    # them: built after it, every attribute it reads was loaded again (a third of a
+    # step's bookkeeping). That commit also ends the read transaction, so none stays
+    # open, holding locks on the configuration tables, while the transform runs.
     try:
         ctx, template = _context(settings, session, transformation, run_id)
     except CoreError as exc:  # invalid variables, an unusable contract: not worth a retry
-        _end_failed(session, row, str(exc))
+        _fail_unstarted(session, run_id, transform_id, str(exc))
         return Outcome(EXIT_INVALID, str(exc))
     except BaseException as exc:  # even Ctrl-C: the row must not stay "running"
-        _end_failed(session, row, _summary(exc))
+        _fail_unstarted(session, run_id, transform_id, _summary(exc))
         raise
-    # End the read transaction: a transform may run for hours, and an open transaction
-    # would hold locks on the configuration tables all that time.
-    session.commit()
+    row = begin_task(session, run_id, transform_id)
     return _execute(session, row, ctx, template)
 
 
 def _end_failed(session: Session, row: Any, summary: str) -> None:
     session.rollback()
     end_task(session, row, "failed", error_summary=summary)
+
+
+def _fail_unstarted(session: Session, run_id: int, transform_id: int, summary: str) -> None:
+    """Record an attempt that failed before its transform started (as begin_task would)."""
+    session.rollback()
+    _end_failed(session, begin_task(session, run_id, transform_id), summary)
 
 
 def build_context(
@@ -134,7 +141,8 @@ def _context(
         variables=transformation.variables,
         output=contracts[transformation.id],
         contracts=contracts,
-        ran_in_this_run=set(task_runs(session, run_id)),
+        # This task counts as run in this run even before begin_task records it.
+        ran_in_this_run=set(task_runs(session, run_id)) | {transformation.id},
     )
     return ctx, TemplateRef(template.name, template.kind, template.entrypoint)
 
