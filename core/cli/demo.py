@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import typer
 
 from core.cli.common import console, state
@@ -14,13 +16,14 @@ def demo(
     workers: int = typer.Option(2, "--workers", min=1, help="Transformations run at once."),
 ) -> None:
     """Generate a specialty-pharmacy source and run the sample pipeline on it."""
+    started = time.monotonic()
     typer.echo(f"CORE demo: {rows:,} rows, {workers} workers")  # at once, before the imports
     from core.cli.run import print_report
     from core.demo.run import PIPELINE, run_demo
 
     out = console()
     settings = state(ctx).settings
-    with Progress(out.print) as progress:
+    with Progress(out.print, started=started) as progress:
         progress.say(f"pipeline {PIPELINE}, home {settings.home}, {progress.elapsed()}")
         result = run_demo(settings, rows, workers, progress)
     print_report(out, result.report)

@@ -7,6 +7,7 @@ elapsed time and the task's place in the run (core.runner.progress).
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import typer
@@ -30,12 +31,13 @@ def run(
     only: str | None = typer.Option(None, "--only", help="Run only this state's groups."),
 ) -> None:
     """Run one pipeline on this machine and print a summary; exit 1 when a task failed."""
+    started = time.monotonic()
     what = f"resuming run {resume} of {pipeline}" if resume else f"running {pipeline}"
     typer.echo(f"core run: {what} with {workers} worker{'s' * (workers > 1)}")
     from core.runner.local import LocalRunner
 
     out = console()
-    with Progress(out.print) as progress:
+    with Progress(out.print, started=started) as progress:
         runner = LocalRunner(
             state(ctx).settings, workers=workers, listener=progress, on_start=progress.start
         )

@@ -38,6 +38,8 @@ class Progress:
         say: where lines go (``print`` or a rich Console's ``print``).
         alive_every: seconds of silence before a "still running" line.
         now: the clock (tests pass their own).
+        started: when the command started on that clock (now when omitted), so the
+            elapsed time counts the imports made before the Progress existed.
     """
 
     def __init__(
@@ -45,12 +47,13 @@ class Progress:
         say: Callable[[str], object],
         alive_every: float = 10.0,
         now: Callable[[], float] = time.monotonic,
+        started: float | None = None,
     ) -> None:
         self._say = say
         self._now = now
         self._alive_every = alive_every
-        self._started = now()
-        self._last_line = self._started
+        self._started = now() if started is None else started
+        self._last_line = now()
         self._numbers: dict[int, int] = {}
         self._total = 0
         self._running: dict[int, tuple[TaskSpec, float]] = {}

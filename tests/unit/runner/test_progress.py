@@ -79,3 +79,9 @@ def test_the_heartbeat_thread_speaks_during_a_long_task_and_stops() -> None:
         progress("finished", task, "success")
     assert progress._thread is not None and not progress._thread.is_alive()
     assert any(re.search(r"still running: ingest_slow_1 for \d\d:\d\d\.\d", x) for x in lines)
+
+
+def test_elapsed_counts_from_when_the_command_started() -> None:
+    now = Clock()
+    progress = Progress(print, now=now, started=now.t - 2.5)
+    assert progress.elapsed() == "00:02.5"
