@@ -2,7 +2,8 @@
 
 Commands are thin: they parse, call one plain function and report. Errors that
 CORE raises on purpose end as one ``FAILED: …`` line and a non-zero exit;
-``--debug`` shows the traceback instead.
+``--debug`` shows the traceback instead. Each command's module is imported only
+when that command runs (``core.cli.lazy``), so ``core --version`` starts in a blink.
 """
 
 from __future__ import annotations
@@ -12,30 +13,69 @@ import sys
 import typer
 
 from core import __version__
-from core.cli import dags, db, demo, lake, notebook, pipelines, secrets, serve, users
-from core.cli import run as run_commands
 from core.cli.common import State
+from core.cli.lazy import LazyCommand, LazyGroup
 from core.command_line import run
+
+COMMANDS = {
+    "db": LazyCommand(
+        "core.cli.db", "app", "Migrate, inspect and seed the configuration database."
+    ),
+    "dags": LazyCommand(
+        "core.cli.dags", "app", "Show the Airflow DAGs generated from the pipelines."
+    ),
+    "pipelines": LazyCommand(
+        "core.cli.pipelines", "app", "List, show and check the configured pipelines."
+    ),
+    "lake": LazyCommand(
+        "core.cli.lake", "app", "Look into the data lake: list, show, fetch, diff and restore."
+    ),
+    "secrets": LazyCommand(
+        "core.cli.secrets",
+        "app",
+        "Read, write and list secrets (values are masked unless --show).",
+    ),
+    "users": LazyCommand("core.cli.users", "app", "Add and list users, and issue API tokens."),
+    "runs": LazyCommand("core.cli.runs", "app", "List, show and reap pipeline runs."),
+    "transforms": LazyCommand("core.cli.transforms", "app", "List and run transformations."),
+    "run": LazyCommand(
+        "core.cli.run",
+        "run",
+        "Run one pipeline on this machine and print a summary; exit 1 when a task failed.",
+    ),
+    "demo": LazyCommand(
+        "core.cli.demo",
+        "demo",
+        "Generate a specialty-pharmacy source and run the sample pipeline on it.",
+    ),
+    "serve": LazyCommand(
+        "core.cli.serve",
+        "serve",
+        "Serve the REST API (/api, OpenAPI at /docs) and the web UI (/) on the settings.",
+    ),
+    "notebook": LazyCommand(
+        "core.cli.notebook",
+        "notebook",
+        "Start JupyterLab in the transforms folder, its notebooks run in CORE's kernel.",
+    ),
+}
+
+
+class CoreGroup(LazyGroup):
+    """The ``core`` group: the commands above, imported when called."""
+
+    entries = COMMANDS
+
 
 app = typer.Typer(
     name="core",
+    cls=CoreGroup,
     help="CORE: configure, inspect and run data pipelines.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: Typer's rich help imports rich's markdown (0.3 s+)
 )
-app.add_typer(db.app, name="db")
-app.add_typer(dags.app, name="dags")
-app.add_typer(pipelines.app, name="pipelines")
-app.add_typer(lake.app, name="lake")
-app.add_typer(secrets.app, name="secrets")
-app.add_typer(users.app, name="users")
-app.add_typer(run_commands.runs_app, name="runs")
-app.add_typer(run_commands.transforms_app, name="transforms")
-app.command("run")(run_commands.run)
-app.command("demo")(demo.demo)
-app.command("serve")(serve.serve)
-app.command("notebook")(notebook.notebook)
 
 
 def _version(value: bool) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
-from core.helpers.session_helper import SessionHelper
-from core.settings import Settings, load_settings
+if TYPE_CHECKING:  # imported where used: the root command loads none of them
+    from rich.console import Console
+
+    from core.helpers.session_helper import SessionHelper
+    from core.settings import Settings
 
 
 @dataclass
@@ -22,6 +25,8 @@ class State:
     def settings(self) -> Settings:
         """The settings of this invocation."""
         if self._settings is None:
+            from core.settings import load_settings
+
             self._settings = load_settings()
         return self._settings
 
@@ -36,9 +41,13 @@ def state(ctx: typer.Context) -> State:
 
 def session_helper(ctx: typer.Context) -> SessionHelper:
     """A SessionHelper for the invocation's settings."""
+    from core.helpers.session_helper import SessionHelper
+
     return SessionHelper(state(ctx).settings)
 
 
 def console() -> Console:
     """Where commands print tables (wide enough never to wrap names)."""
+    from rich.console import Console
+
     return Console(width=200 if not Console().is_terminal else None, highlight=False)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import typer
 
 from core.cli.common import console, state
-from core.cli.run import print_report, progress_printer
-from core.demo.run import PIPELINE, run_demo
+from core.runner.progress import Progress
 
 
 def demo(
@@ -15,10 +16,16 @@ def demo(
     workers: int = typer.Option(2, "--workers", min=1, help="Transformations run at once."),
 ) -> None:
     """Generate a specialty-pharmacy source and run the sample pipeline on it."""
+    started = time.monotonic()
+    typer.echo(f"CORE demo: {rows:,} rows, {workers} workers")  # at once, before the imports
+    from core.cli.run import print_report
+    from core.demo.run import PIPELINE, run_demo
+
     out = console()
     settings = state(ctx).settings
-    out.print(f"[bold]CORE demo[/bold]: {rows:,} rows, pipeline {PIPELINE}, home {settings.home}")
-    result = run_demo(settings, rows, workers, progress_printer(out))
+    with Progress(out.print, started=started) as progress:
+        progress.say(f"pipeline {PIPELINE}, home {settings.home}, {progress.elapsed()}")
+        result = run_demo(settings, rows, workers, progress)
     print_report(out, result.report)
     names = ", ".join(path.name for path in result.source.files.values())
     out.print(f"source:  {result.source.directory} ({names})")

@@ -10,6 +10,7 @@ from core.database.seed import load_world, sample_world
 from core.demo.source import SourceFiles, generate
 from core.helpers.session_helper import SessionHelper
 from core.runner.local import Listener, LocalRunner
+from core.runner.progress import Progress
 from core.runner.report import RunReport
 from core.service.users import local_admin
 from core.settings import Settings
@@ -38,7 +39,7 @@ def run_demo(
     settings: Settings,
     rows: int = 100_000,
     workers: int = 2,
-    listener: Listener | None = None,
+    listener: Listener | Progress | None = None,
     day: dt.date | None = None,
 ) -> DemoResult:
     """Prepare the sample configuration, generate the source and run the demo pipeline.
@@ -47,7 +48,7 @@ def run_demo(
         settings: CORE's settings (the demo uses CORE_HOME for its source and outbox).
         rows: how many status rows to generate.
         workers: transformations run at once within a group.
-        listener: progress callback, as for LocalRunner.
+        listener: progress callback, as for LocalRunner; a Progress also numbers the tasks.
         day: the date in the generated file names (today when omitted).
 
     Returns:
@@ -58,5 +59,9 @@ def run_demo(
         session.commit()
         login = local_admin(settings, session)
     source = generate(settings.home / LANDING, rows, day=day)
-    report = LocalRunner(settings, workers=workers, listener=listener).run(PIPELINE)
+    if isinstance(listener, Progress):
+        listener.say(f"source: {rows:,} rows generated, {listener.elapsed()}")
+    on_start = listener.start if isinstance(listener, Progress) else None
+    runner = LocalRunner(settings, workers=workers, listener=listener, on_start=on_start)
+    report = runner.run(PIPELINE)
     return DemoResult(source, report, settings.lake_root or "", settings.home / OUTBOX, login)

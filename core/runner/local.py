@@ -62,6 +62,8 @@ class LocalRunner:
         sleep: how to wait between retries (tests pass a no-op).
         warm: start each worker as a child of the warm worker server (core.worker);
             False starts a new interpreter per task, as Batch and Kubernetes do.
+        on_start: called once as ``on_start(run_id, tasks)`` with the tasks of the run in
+            the order they run (core.runner.progress numbers them so).
     """
 
     settings: Settings
@@ -69,6 +71,7 @@ class LocalRunner:
     listener: Listener | None = None
     sleep: Callable[[float], None] = time.sleep
     warm: bool = True
+    on_start: Callable[[int, list[TaskSpec]], None] | None = None
     _live: set[LocalWorker] = field(default_factory=set, init=False, repr=False)
     _stopping: bool = field(default=False, init=False, repr=False)
     _pipeline: str = field(default="", init=False, repr=False)
@@ -114,6 +117,8 @@ class LocalRunner:
                 f"pipeline {pipeline!r} has no transformation in state {only!r}; "
                 f"its states: {', '.join(states)}"
             )
+        if self.on_start is not None:
+            self.on_start(run_id, [task for group in groups for task in group.tasks])
         try:
             with stop_signals_raise():
                 failed = self._run_groups(groups, run_id, done, pipeline)

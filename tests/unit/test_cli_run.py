@@ -1,3 +1,5 @@
+import re
+
 from core.helpers.session_helper import SessionHelper
 from core.plan import load_plan
 from tests.support.cli import core
@@ -7,6 +9,8 @@ def test_core_run_prints_progress_and_a_summary(world, capsys) -> None:
     assert core("run", "small", "--workers", "2") == 0
     out = capsys.readouterr().out
     assert "started" in out and "✓" in out
+    assert out.startswith("core run: running small with 2 workers\n")  # before any import
+    assert re.search(r"✓ task 1 of 2, \d\d:\d\d\.\d: ingest_numbers_\d+ finished", out)
     assert "run 1 of small: success" in out
     assert "ingest_numbers_" in out and "master_doubled_" in out
 

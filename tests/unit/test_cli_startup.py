@@ -1,0 +1,92 @@
+"""Start-up: ``core --version``, ``core --help`` and ``corebot --help`` import no heavy library.
+
+Each case runs in a fresh interpreter and reads ``sys.modules`` after the command: what a
+command imports is what its start-up costs (no timings here; bench/startup.py has them).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+
+import pytest
+import typer
+
+from core.cli import COMMANDS, app
+from tests.support.cli import core
+
+HEAVY = ("sqlalchemy", "alembic", "pyarrow", "deltalake", "duckdb", "airflow", "pydantic", "rich")
+
+PROBE = """
+import json, sys
+from {module} import main
+try:
+    main({argv!r})
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({{"code": code, "modules": sorted({{m.split('.')[0] for m in sys.modules}})}}))
+"""
+
+
+def _imported(module: str, argv: list[str]) -> tuple[int, set[str], str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(module=module, argv=argv)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    *printed, last = done.stdout.strip().splitlines()
+    result = json.loads(last)
+    return result["code"], set(result["modules"]), "\n".join(printed)
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "expected"),
+    [
+        ("core.cli", ["--version"], "core 0.1.0"),
+        ("core.cli", ["--help"], "Commands:"),
+        ("corebot.cli", ["--help"], "Commands:"),
+    ],
+)
+def test_start_up_imports_no_heavy_library(module: str, argv: list[str], expected: str) -> None:
+    code, modules, out = _imported(module, argv)
+    assert code == 0
+    assert expected in out
+    assert modules.isdisjoint(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_core_help_lists_every_command_without_importing_it() -> None:
+    code, modules, out = _imported("core.cli", ["--help"])
+    assert code == 0
+    for name in COMMANDS:
+        assert f"  {name} " in out
+    assert not any(m.startswith("core.cli.") for m in modules - {"core.cli.common"})
+
+
+def test_a_command_imports_what_it_uses_only() -> None:
+    """`core runs list` reads the database: no lake (pyarrow), no Airflow."""
+    code, modules, _ = _imported("core.cli", ["runs", "--help"])
+    assert code == 0
+    assert "sqlalchemy" in modules
+    assert modules.isdisjoint({"pyarrow", "deltalake", "duckdb", "airflow"})
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_each_lazy_command_loads_with_the_help_core_help_shows(name: str) -> None:
+    group = typer.main.get_command(app)
+    command = group.get_command(typer.Context(group), name)  # type: ignore[attr-defined]
+    assert command is not None and command.name == name
+    first_paragraph = inspect.cleandoc(command.help or "").split("\n\n")[0].replace("\n", " ")
+    assert first_paragraph == COMMANDS[name].help
+    assert not any(p.name == "install_completion" for p in command.params)
+
+
+def test_sub_command_help_and_unknown_commands(capsys) -> None:
+    assert core("db", "--help") == 0
+    out = capsys.readouterr().out
+    assert "upgrade" in out and "completion" not in out
+    assert core("pipelinez") == 2
+    assert "Did you mean 'pipelines'?" in capsys.readouterr().err
