@@ -296,6 +296,18 @@ def plan_of_transformation(session: Session, transformation_id: int) -> Pipeline
     Raises:
         NotFoundError: no transformation has this id.
     """
+    plan = pipeline_plan_of(session, transformation_id)
+    task = next(t for t in plan.tasks if t.transformation_id == transformation_id)
+    group = TaskGroup(0, task.state, task.graph_order, [task])
+    return replace(plan, groups=[group])
+
+
+def pipeline_plan_of(session: Session, transformation_id: int) -> PipelinePlan:
+    """The whole plan of the pipeline a transformation belongs to, as configured now.
+
+    Raises:
+        NotFoundError: no transformation has this id.
+    """
     name = session.scalar(
         select(cfg.Pipeline.name)
         .join(cfg.PipelineState, cfg.PipelineState.pipeline_id == cfg.Pipeline.id)
@@ -303,13 +315,9 @@ def plan_of_transformation(session: Session, transformation_id: int) -> Pipeline
         .where(cfg.Transformation.id == transformation_id)
     )
     plans = load_plans(session, only_active=False, names=[name] if name else [])
-    task = next(
-        (t for p in plans for t in p.tasks if t.transformation_id == transformation_id), None
-    )
-    if task is None:
+    if not any(t.transformation_id == transformation_id for p in plans for t in p.tasks):
         raise NotFoundError(
             f"no transformation with id {transformation_id}: expected the id of a configured "
             "transformation; see `core pipelines show PIPELINE`"
         )
-    group = TaskGroup(0, task.state, task.graph_order, [task])
-    return replace(plans[0], groups=[group])
+    return plans[0]

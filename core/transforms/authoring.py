@@ -204,7 +204,8 @@ def development_context(
     session = SessionHelper(settings, actor="notebook").session
     if run_id is None:
         run_id = latest_run_id(session, transformation_id)
-    ctx = build_context(settings, session, int(transformation_id), int(run_id))
+    # The configuration being edited, over the run's data (not the run's snapshot).
+    ctx = build_context(settings, session, int(transformation_id), int(run_id), current=True)
     output = _on_branch(ctx.output, branch)
     ctx.logger.info("publishing to the development branch: %s", output.uri)
     return replace(ctx, output=output, contracts={**ctx.contracts, ctx.transform_id: output})

@@ -20,6 +20,7 @@ from core.lake.contract import Contract
 from core.lake.contracts import contract_class
 from core.models.variables import load_schema, parse_variables
 from core.plan import PipelinePlan, TaskSpec
+from core.plan.queries import pipeline_plan_of
 from core.runs import get_run
 from core.settings import Settings
 
@@ -101,3 +102,23 @@ _EMPTY: dict[str, Any] = {
     "description": None,
     "groups": [],
 }
+
+
+def current_task(session: Session, transformation_id: int, run_id: int) -> PinnedTask:
+    """The transformation as configured now, reading the upstream data of a run.
+
+    For notebook authoring (``development_context``): an author develops against the
+    configuration being edited, not the one an earlier run pinned. Workers never use it.
+
+    Raises:
+        NotFoundError: no such transformation or run.
+        ConfigurationError: the run belongs to another pipeline.
+    """
+    plan = pipeline_plan_of(session, transformation_id)
+    if get_run(session, run_id).pipeline_id != plan.pipeline_id:
+        raise ConfigurationError(
+            f"run {run_id} belongs to another pipeline than transformation {transformation_id} "
+            f"({plan.name!r}); start a run of {plan.name!r} with `core run {plan.name}`"
+        )
+    task = next(t for t in plan.tasks if t.transformation_id == transformation_id)
+    return PinnedTask(plan, task)

@@ -26,7 +26,7 @@ from core.settings import Settings
 from core.stop import Terminated, stop_guard
 from core.transforms.context import TransformContext
 from core.transforms.kinds import KindResult, TemplateRef, kind_runner
-from core.transforms.pinned import PinnedTask, pinned_task
+from core.transforms.pinned import PinnedTask, current_task, pinned_task
 from core.worker import ExitCode, worker_identity
 
 logger = logging.getLogger("core.transforms.runtime")
@@ -97,19 +97,23 @@ def _end_failed(session: Session, row: Any, summary: str) -> None:
 
 
 def build_context(
-    settings: Settings, session: Session, transform_id: int, run_id: int
+    settings: Settings, session: Session, transform_id: int, run_id: int, current: bool = False
 ) -> TransformContext:
     """The context the runtime gives a transformation in a run, built the same way.
 
     Notebook transforms call it (through ``core.transforms.notebook.load_context``)
     in their kernel, which is another process than the worker's.
 
+    Args:
+        current: use the configuration as it is now instead of the run's snapshot
+            (notebook authoring against a run's data; never for a run's own tasks).
+
     Raises:
         NotFoundError: the run does not exist.
         ConfigurationError: the transformation is not part of the run's snapshot, or
             its pinned variables do not fit its pinned template.
     """
-    pinned = pinned_task(session, transform_id, run_id)
+    pinned = (current_task if current else pinned_task)(session, transform_id, run_id)
     ctx = _context(settings, session, pinned, run_id)[0]
     session.commit()  # no transaction left open while the caller works
     return ctx

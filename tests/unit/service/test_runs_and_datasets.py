@@ -40,7 +40,8 @@ def test_the_runs_list_and_a_run_take_a_fixed_number_of_queries(world: Settings)
         with counted(session) as statements:
             detail = runs.run_detail(session, ids[-1])
         assert len(detail.tasks) == 4 and detail.previous_run_id == ids[-2]
-        assert len(statements) == 4
+        assert detail.changes == [] and len(detail.snapshots) == 1
+        assert len(statements) == 6
 
 
 def test_the_audit_list_takes_two_queries(world: Settings) -> None:

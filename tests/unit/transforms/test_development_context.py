@@ -15,7 +15,7 @@ from core.plan import load_plan
 from core.runs import start_run
 from core.settings import Settings
 from core.transforms.authoring import development_branch, development_context
-from core.transforms.runtime import run_transformation
+from core.transforms.runtime import build_context, run_transformation
 
 
 def _ids(session, pipeline: str) -> dict[str, int]:
@@ -93,3 +93,15 @@ def test_a_run_of_another_pipeline_is_refused(world) -> None:
         failing = _ids(session, "failing")
     with pytest.raises(ConfigurationError, match=f"run {run_id} belongs to another pipeline"):
         development_context(failing["doubled"], run_id, branch="dev-ana")
+
+
+def test_authoring_uses_the_configuration_being_edited_not_the_run_s_snapshot(world) -> None:
+    ids, (run_id,) = _run_numbers(world)
+    with SessionHelper(world) as session:
+        session.get(config.Transformation, ids["numbers"]).set_variables({"count": 9})
+        session.commit()
+    ctx = development_context(ids["numbers"], run_id, branch="dev-ana")
+    assert ctx.variables == {"count": 9}
+    with SessionHelper(world) as session:  # a worker of the run still sees its snapshot
+        pinned = build_context(world, session, ids["numbers"], run_id)
+    assert pinned.variables == {"count": 5}
