@@ -38,28 +38,48 @@ Problem = tuple[str, object, str]
 # Ids are INTEGER columns: PostgreSQL's int4. A larger id cannot exist (and SQLite
 # refuses to bind integers beyond 64 bits), so it is answered as "not found".
 MAX_ID = 2**31 - 1
+# How deep a JSON value (variables, variable structures) may nest: far beyond any real
+# configuration, far below what the JSON encoder and the database can take.
+MAX_NESTING = 64
 
 
 def unstorable(value: Any) -> str | None:
     """Why no database column can hold a value, or None when one can.
 
-    PostgreSQL refuses NUL characters in text and JSON, and JSON has no NaN or
-    Infinity; nested objects and lists are looked into.
+    PostgreSQL refuses NUL characters in text and JSON, JSON has no NaN or
+    Infinity, UTF-8 cannot carry a lone surrogate (``"\\ud800"``, valid JSON), and
+    nothing is nested deeper than MAX_NESTING; nested objects and lists are looked
+    into (without recursion, so no depth makes this fail).
 
     Returns:
         A sentence saying what is wrong, or None.
     """
-    if isinstance(value, str) and "\x00" in value:
-        return "must not contain NUL (\\x00) characters"
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_NESTING:
+            return f"must not be nested more than {MAX_NESTING} levels deep"
+        problem = _unstorable_scalar(item)
+        if problem:
+            return problem
+        if isinstance(item, dict):
+            pending.extend((part, depth + 1) for pair in item.items() for part in pair)
+        elif isinstance(item, list | tuple):
+            pending.extend((part, depth + 1) for part in item)
+    return None
+
+
+def _unstorable_scalar(value: Any) -> str | None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "must not contain NUL (\\x00) characters"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "must be valid Unicode text (it holds a lone surrogate such as \\ud800)"
     if isinstance(value, float) and not math.isfinite(value):
         return f"must be a finite number, not {value}"
-    if isinstance(value, dict):
-        items: list[Any] = [*value.keys(), *value.values()]
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        return None
-    return next((problem for item in items if (problem := unstorable(item))), None)
+    return None
 
 
 def valid_id(value: Any) -> bool:
