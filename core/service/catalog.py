@@ -12,6 +12,7 @@ from core.errors import ConfigurationError, TransformationVariableError
 from core.models import configuration as cfg
 from core.models.base import utcnow
 from core.models.variables import load_schema
+from core.service import guards
 from core.service.resources import Problem, Resource
 from core.settings import Settings
 from core.transforms.notebook_validation import check_notebook_parameters
@@ -162,6 +163,7 @@ STATE_TYPES = Resource(
     fields=("name", "graph_order"),
     unique=(("name",),),
     sortable=("id", "name", "graph_order"),
+    guard=guards.guard_state_type,
 )
 PIPELINES = Resource(
     noun="pipeline",
@@ -195,6 +197,8 @@ PIPELINE_STATES = Resource(
     sortable=("id", "graph_order"),
     filters={"pipeline_id": cfg.PipelineState.pipeline_id},
     options=(joinedload(cfg.PipelineState.pipeline_state_type),),
+    guard=guards.guard_pipeline_state,
+    before_delete=guards.guard_pipeline_state_delete,
 )
 TAGS = Resource(
     noun="tag",
@@ -226,6 +230,7 @@ TEMPLATES = Resource(
     options=(selectinload(cfg.TransformationTemplate.tags),),
     setters={"tags": _set_tags},
     before_save=check_template,
+    guard=guards.guard_template,
 )
 TRANSFORMATIONS = Resource(
     noun="transformation",
@@ -249,6 +254,7 @@ TRANSFORMATIONS = Resource(
     ),
     setters={"variables": _set_variables},
     before_save=check_transformation,
+    guard=guards.guard_transformation,
 )
 ADMINISTRATORS = Resource(
     noun="user",

@@ -107,6 +107,11 @@ class Resource:
         redacted: fields whose values never appear in errors (passwords).
         before_save: ``hook(session, row, settings)`` returning more problems for a row
             about to be saved (checks that need the whole row).
+        guard: ``guard(session, row, values)`` returning the problems of a change that
+            would break other rows or history, seen before anything is assigned (the row
+            as stored, the values as sent); see core.service.guards.
+        before_delete: ``hook(session, row)`` raising ConflictError for a delete that
+            would take other rows along.
     """
 
     noun: str
@@ -122,6 +127,8 @@ class Resource:
     setters: Mapping[str, Callable[[Session, Any, Any], None]] = field(default_factory=dict)
     redacted: tuple[str, ...] = ()
     before_save: Callable[[Session, Any, Settings | None], list[Problem]] | None = None
+    guard: Callable[[Session, Any, Mapping[str, Any]], list[Problem]] | None = None
+    before_delete: Callable[[Session, Any], None] | None = None
 
 
 def get_row(session: Session, resource: Resource, row_id: int) -> Any:
@@ -189,6 +196,12 @@ def delete_row(session: Session, resource: Resource, row_id: int) -> Any:
         ConflictError: other rows still refer to it (the message names them).
     """
     row = get_row(session, resource, row_id)
+    if resource.before_delete:
+        try:
+            resource.before_delete(session, row)
+        except ConflictError:
+            session.rollback()
+            raise
     if resource.deactivate:
         setattr(row, resource.deactivate, False)
         return commit(session, f"{resource.noun} {row_id}")
@@ -249,7 +262,8 @@ def _save(
     if adding:
         session.add(row)  # setters may need the row in the session (relationships)
     with session.no_autoflush:  # nothing reaches the database before every check passed
-        problems = _problems(session, resource, row, values, settings, adding)
+        problems = resource.guard(session, row, values) if resource.guard else []
+        problems += _problems(session, resource, row, values, settings, adding)
     if problems:
         session.rollback()
         raise InvalidInputError(problems)

@@ -80,7 +80,16 @@ class Api:
 
 def path_ids(world: World) -> dict[str, int]:
     """The ids a case's path may name: ``{pipeline}`` is acme_zentrix_patient_status."""
-    return {"pipeline": world.pipeline["acme_zentrix_patient_status"]}
+    ids = {"pipeline": world.pipeline["acme_zentrix_patient_status"]}
+    # issue 17 (sec): the rows whose changes would rewrite history or break pipelines
+    ids.update(
+        ingest_state=world.state[("acme_zentrix_patient_status", "ingest")],
+        raw_state=world.state[("acme_zentrix_patient_status", "raw")],
+        raw_type=world.state_type["raw"],
+        ingest_template=world.template["initial_ingest"],
+        transformation=world.transformations["acme_zentrix_patient_status"][0],
+    )
+    return ids
 
 
 def row_counts(app: FastAPI) -> dict[str, int]:
