@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.database.engine import DEFAULT_LOCK_TIMEOUT, get_engine
+from core.database.engine import DEFAULT_LOCK_TIMEOUT, get_engine, sqlite_file_missing
 from core.errors import DatabaseError
 
 VERSIONS = Path(__file__).resolve().parent / "versions"
@@ -47,7 +47,8 @@ def code_head() -> str:
 
 
 def database_revision(url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> str | None:
-    """The revision stamped in the database (None when it was never migrated).
+    """The revision stamped in the database (None when it was never migrated, or is a
+    missing SQLite file: asking never creates one).
 
     Args:
         lock_timeout: seconds to wait for a locked or unreachable database.
@@ -55,6 +56,8 @@ def database_revision(url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> s
     Raises:
         DatabaseError: the database cannot be reached.
     """
+    if sqlite_file_missing(url):
+        return None
     try:
         with get_engine(url, lock_timeout).connect() as connection:
             if not inspect(connection).has_table("alembic_version"):

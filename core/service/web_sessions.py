@@ -23,8 +23,9 @@ from core.models.base import utcnow
 from core.service.users import as_utc
 from core.settings import Settings
 
-# last_seen_at is written at most this often (each write is an audited update).
-SEEN_RESOLUTION = dt.timedelta(minutes=1)
+# last_seen_at is written at most this often (each write is an audited update); the idle
+# lifetime is counted in these steps.
+SEEN_RESOLUTION = dt.timedelta(minutes=5)
 SIGN_IN_AGAIN = "log in again at /login"
 
 

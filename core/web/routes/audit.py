@@ -48,7 +48,7 @@ def audit_page(
     )
     context = {
         "events": [(event, changes(event.action, event.before, event.after)) for event in events],
-        "tables": service.audited_tables(),
+        "tables": [t for t in service.audited_tables() if people or t not in service.PEOPLE_TABLES],
         "actions": AUDIT_ACTIONS,
         **paging("/audit", chosen, offset, PAGE_SIZE, total),
     }
