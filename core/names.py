@@ -7,17 +7,19 @@ keys and Athena table names), so they must be safe there.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from croniter import croniter
 
 from core.errors import InvalidNameError
 
-DAG_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+# Patterns are used with fullmatch: "$" alone would let a trailing line break through.
+DAG_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 DAG_ID_MAX_LENGTH = 250
 # What validate_dag_id allows, in words: its message and the new-pipeline form's help.
 DAG_ID_RULE = f"1 to {DAG_ID_MAX_LENGTH} letters, digits, '_', '.' or '-' (no spaces)"
-PATH_PART_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+PATH_PART_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
 PATH_PART_MAX_LENGTH = 100
 LABEL_MAX_LENGTH = 200
 PRESET_FREQUENCIES = ("none", "hourly", "daily", "weekly", "monthly", "yearly")
@@ -46,7 +48,7 @@ def validate_dag_id(value: object, field: str) -> str:
         InvalidNameError: the value is not a string of letters, digits, '_', '.', '-'.
     """
     text = _as_text(value, field)
-    if len(text) > DAG_ID_MAX_LENGTH or not DAG_ID_PATTERN.match(text):
+    if len(text) > DAG_ID_MAX_LENGTH or not DAG_ID_PATTERN.fullmatch(text):
         raise InvalidNameError(
             f"{field} {text!r} is not a valid Airflow dag id: expected {DAG_ID_RULE}"
         )
@@ -67,7 +69,7 @@ def validate_path_part(value: object, field: str) -> str:
         InvalidNameError: the value is not lower-case letters, digits, '_' or '-'.
     """
     text = _as_text(value, field)
-    if len(text) > PATH_PART_MAX_LENGTH or not PATH_PART_PATTERN.match(text):
+    if len(text) > PATH_PART_MAX_LENGTH or not PATH_PART_PATTERN.fullmatch(text):
         hint = f" (did you mean {_suggest_part(text)!r}?)" if _suggest_part(text) else ""
         raise InvalidNameError(
             f"{field} {text!r} is not valid in a data-lake path: expected 1 to "
@@ -99,8 +101,15 @@ def validate_run_frequency(value: object, field: str = "run_frequency") -> str:
         InvalidNameError: neither a preset nor a valid cron expression.
     """
     text = _as_text(value, field)
-    if text in PRESET_FREQUENCIES or _is_cron(text):
+    if text in PRESET_FREQUENCIES:
         return text
+    if text == text.strip() and _is_cron(text):
+        if _fires(text):
+            return text
+        raise InvalidNameError(
+            f"{field} {text!r} never fires (no such date, e.g. 31 February): expected a "
+            "cron expression that matches a real date, such as '0 6 28 2 *'"
+        )
     raise InvalidNameError(
         f"{field} {text!r} is not a schedule: expected one of {', '.join(PRESET_FREQUENCIES)} "
         "or a five-field cron expression (minute hour day month weekday) such as '0 6 * * 1-5'"
@@ -113,6 +122,17 @@ def _is_cron(text: str) -> bool:
     if text.startswith("@"):
         return croniter.is_valid(text)
     return len(text.split()) == CRON_FIELDS and croniter.is_valid(text)
+
+
+def _fires(text: str) -> bool:
+    # croniter gives up (CroniterBadDateError) when no date matches within decades.
+    from croniter import CroniterBadDateError
+
+    try:
+        croniter(text, dt.datetime(2000, 1, 1)).get_next(dt.datetime)
+    except CroniterBadDateError:
+        return False
+    return True
 
 
 def validate_email(value: object, field: str) -> str:

@@ -70,12 +70,21 @@ class Settings(BaseSettings):
     dag_start_date: dt.date = dt.date(2024, 1, 1)
     max_active_runs: int = Field(default=1, ge=1)
     airflow_dag_cache: Path | None = None
+    # Seconds the DAG file waits for a locked or unreachable configuration database before
+    # it uses the last good DAGs: well inside Airflow's dagbag_import_timeout (30 s).
+    dag_database_timeout: float = Field(default=5, gt=0, le=60)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     notebook_start_timeout: float = Field(default=60, gt=0)
     notebook_execution_timeout: float | None = Field(default=3600, ge=0)
     transforms_dir: Path | None = None
     web_secret: str | None = None
     web_secure_cookies: bool = True
+    # Browser sessions end after this long without a request, and this long in all.
+    web_session_idle_minutes: float = Field(default=60, gt=0)
+    web_session_max_hours: float = Field(default=12, gt=0)
+    # The reverse proxies whose X-Forwarded-For is believed (comma-separated addresses,
+    # e.g. "10.0.0.5"); unset, the client is the socket peer and the header is ignored.
+    web_trusted_proxies: str | None = None
     airflow_api_url: str | None = None
     airflow_secret: str | None = None
     oidc_provider: OidcProvider | None = None
@@ -102,6 +111,17 @@ class Settings(BaseSettings):
         # load_settings merges the environment over the TOML file itself, so that it can
         # name the source of a bad value; the only source left is the merged kwargs.
         return (init_settings,)
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _home(cls, value: object) -> object:
+        # Path("") is the current folder: an empty CORE_HOME would put the database, the
+        # secrets and the session key wherever a command happens to start.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(
+                "expected a folder path such as /home/core/.core (unset CORE_HOME to use ~/.core)"
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod

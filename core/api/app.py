@@ -43,7 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
         SessionMiddleware,
         secret_key=auth.session_key(settings),
         session_cookie=auth.SESSION_COOKIE,
-        max_age=auth.SESSION_MAX_AGE,
+        max_age=round(settings.web_session_max_hours * 3600),
         same_site="lax",
         https_only=settings.web_secure_cookies,
     )

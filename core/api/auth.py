@@ -25,10 +25,10 @@ from core.api.schemas import In, UserOut, json_response
 from core.errors import AuthenticationError, SettingsError
 from core.models.administrators import Administrator
 from core.service.users import authenticate
+from core.service.web_sessions import end_web_session, start_web_session
 from core.settings import Settings
 
 SESSION_COOKIE = "core_session"
-SESSION_MAX_AGE = 12 * 3600
 GOOGLE_METADATA = "https://accounts.google.com/.well-known/openid-configuration"
 
 router = APIRouter(tags=["session"])
@@ -98,12 +98,20 @@ class LoginThrottle:
         return recent
 
 
-def sign_in(request: Request, user: Administrator) -> str:
-    """Start a browser session for a user; returns its CSRF token."""
+def sign_in(request: Request, session: Any, user: Administrator) -> str:
+    """Start a browser session for a user (recorded on the server); returns its CSRF token."""
     request.session.clear()  # a new session on every login: no fixation
-    request.session["user_id"] = user.id
+    request.session["sid"] = start_web_session(session, user)
     request.session["csrf"] = secrets.token_urlsafe(32)
     return request.session["csrf"]
+
+
+def sign_out(request: Request, session: Any) -> None:
+    """End the browser session on the server (a replayed cookie is refused) and empty it."""
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        end_web_session(session, session_id)
+    request.session.clear()
 
 
 def password_login(request: Request, session: Any, email: str, password: str) -> Administrator:
@@ -122,7 +130,7 @@ def password_login(request: Request, session: Any, email: str, password: str) ->
         throttle.failed(client, email)
         raise
     throttle.succeeded(client, email)
-    sign_in(request, user)
+    sign_in(request, session, user)
     return user
 
 
@@ -156,9 +164,9 @@ def whoami(request: Request, caller: Annotated[Caller, Depends(get_caller)]) -> 
 
 
 @router.delete("/api/session", status_code=204)
-def logout(request: Request) -> None:
-    """Sign out: the session cookie is emptied."""
-    request.session.clear()
+def logout(request: Request, session: SessionDep) -> None:
+    """Sign out: the session ends on the server and the cookie is emptied."""
+    sign_out(request, session)
 
 
 def install_oidc(app: FastAPI, settings: Settings) -> None:
@@ -225,5 +233,5 @@ async def oidc_callback(request: Request, session: SessionDep, settings: Setting
         raise AuthenticationError(
             f"{email} is not a user of CORE; ask an admin to add it with `core users add`"
         )
-    sign_in(request, user)
+    sign_in(request, session, user)
     return RedirectResponse("/pipelines", status_code=303)

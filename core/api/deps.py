@@ -24,6 +24,7 @@ from core.database.engine import get_engine
 from core.errors import AuthenticationError, PermissionDeniedError
 from core.models.administrators import Administrator
 from core.service.users import require_role, user_for_token
+from core.service.web_sessions import user_for_web_session
 from core.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -101,14 +102,17 @@ def get_caller(request: Request, session: SessionDep) -> Caller:
 
 
 def _cookie_user(request: Request, session: CoreSession) -> Administrator:
-    user_id = request.session.get("user_id")
-    user = session.get(Administrator, user_id) if isinstance(user_id, int) else None
-    if user is None or not user.is_active:
+    session_id = request.session.get("sid")
+    if not isinstance(session_id, str):
         request.session.clear()
         raise AuthenticationError(
             "not signed in: log in at /login, or send an API token as 'Authorization: Bearer …'"
         )
-    return user
+    try:
+        return user_for_web_session(session, session_id, request.app.state.settings)
+    except AuthenticationError:
+        request.session.clear()
+        raise
 
 
 async def check_csrf(request: Request) -> None:

@@ -39,6 +39,9 @@ from core.errors import (
 # Fields whose values never appear in a response, even when refused.
 SECRET_FIELDS = frozenset({"password", "token", "client_secret", "secret"})
 REDACTED = "(redacted)"
+# How deep a refused input is echoed back; deeper parts are replaced by TOO_DEEP.
+MAX_SHOWN_DEPTH = 20
+TOO_DEEP = "(nested too deeply to show)"
 
 # The most specific class wins: the first match in this order.
 STATUS_BY_ERROR: tuple[tuple[type[CoreError], int], ...] = (
@@ -91,12 +94,12 @@ def body_of(error: CoreError, where: str = "body") -> dict[str, Any]:
                     "loc": [where, *field.split(".")],
                     "msg": message,
                     "type": "value_error",
-                    "input": value,
+                    "input": redact(value),
                 }
                 for field, value, message in error.problems
             ]
         }
-    return {"detail": str(error)}
+    return {"detail": shown_text(str(error))}
 
 
 async def _core_error(request: Request, error: Exception) -> JSONResponse:
@@ -110,19 +113,37 @@ async def _core_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(body_of(error, where), status_code=status_of(error), headers=headers)
 
 
-def redact(value: Any) -> Any:
+def redact(value: Any, depth: int = 0) -> Any:
     """A copy of a refused input that JSON can carry, the values of secret fields replaced.
 
     Non-finite numbers (NaN, Infinity: accepted by the JSON parser, refused by the
-    models) are shown as text, since JSON has no literal for them.
+    models) are shown as text, since JSON has no literal for them; so are lone
+    surrogates (``"\\ud800"``: valid JSON, not encodable as UTF-8), escaped. Input
+    nested deeper than ``MAX_SHOWN_DEPTH`` is cut there.
     """
+    if depth > MAX_SHOWN_DEPTH and isinstance(value, dict | list):
+        return TOO_DEEP
     if isinstance(value, dict):
-        return {k: REDACTED if k in SECRET_FIELDS else redact(v) for k, v in value.items()}
+        return {
+            shown_text(str(k)): REDACTED if k in SECRET_FIELDS else redact(v, depth + 1)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [redact(item) for item in value]
+        return [redact(item, depth + 1) for item in value]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return shown_text(value)
     return value
+
+
+def shown_text(text: str) -> str:
+    """Text that UTF-8 can carry: lone surrogates escaped as ``\\udXXX``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from core.cli.common import state
+from core.settings import Settings
 
 
 def serve(
@@ -23,7 +26,7 @@ def serve(
     if workers == 1:
         from core.api.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True)
+        uvicorn.run(create_app(settings), host=host, port=port, **proxy_options(settings))
         return
     # Several processes: each builds the app from the same CORE_* environment.
     uvicorn.run(
@@ -32,5 +35,15 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        **proxy_options(settings),
     )
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy options: X-Forwarded-For is believed only from the trusted proxies.
+
+    Unset, the client is the socket peer: a client that sends its own X-Forwarded-For
+    (a new address on every try) cannot escape the login throttle.
+    """
+    trusted = (settings.web_trusted_proxies or "").strip()
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
@@ -17,20 +18,28 @@ from sqlalchemy.pool import StaticPool
 from core.errors import DatabaseError
 from core.models.base import AUDIT_SCHEMA
 
-_ENGINES: dict[tuple[int, str], Engine] = {}
+_ENGINES: dict[tuple[int, str, float], Engine] = {}
 _LOCK = threading.Lock()
+# How long a statement waits for a locked database (SQLite) before it fails.
+DEFAULT_LOCK_TIMEOUT = 30.0
 
 
-def get_engine(url: str) -> Engine:
+def get_engine(url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Engine:
     """The process's engine for a URL, built on first use.
 
     Engines are keyed by process id too, so a forked worker never shares a pool
     with its parent.
+
+    Args:
+        url: the database URL.
+        lock_timeout: seconds a statement waits for a lock (SQLite's busy timeout) or
+            to connect (PostgreSQL) before failing; the DAG file waits less than
+            Airflow's import timeout, so that it can fall back on the last good DAGs.
     """
-    key = (os.getpid(), url)
+    key = (os.getpid(), url, lock_timeout)
     with _LOCK:
         if key not in _ENGINES:
-            _ENGINES[key] = build_engine(url)
+            _ENGINES[key] = build_engine(url, lock_timeout)
         return _ENGINES[key]
 
 
@@ -42,23 +51,64 @@ def dispose_engines() -> None:
         _ENGINES.clear()
 
 
-def build_engine(url: str) -> Engine:
+def build_engine(url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Engine:
     """A new engine for a URL, with CORE's per-dialect settings.
 
     SQLite gets foreign keys switched on, the ``auditing`` schema mapped onto the
-    main database, and a single shared connection when it lives in memory.
+    main database, and a single shared connection when it lives in memory. A SQLite
+    file is opened read-write only, never created: should it vanish (moved, deleted),
+    a new connection fails saying so instead of creating an empty database in its
+    place. Creating one is explicit (:func:`create_sqlite_file`).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        connect = {"connect_timeout": max(1, round(lock_timeout))}
+        return create_engine(url, pool_pre_ping=True, connect_args=connect)
     options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
     if parsed.database in (None, "", ":memory:"):
         options["poolclass"] = StaticPool
     else:
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        options["creator"] = _existing_file(Path(parsed.database).expanduser())
     engine = create_engine(url, **options)
-    event.listen(engine, "connect", _sqlite_on_connect)
+    milliseconds = round(lock_timeout * 1000)
+    event.listen(engine, "connect", lambda c, r: _sqlite_on_connect(c, r, milliseconds))
     return engine.execution_options(schema_translate_map=schema_translation(engine))
+
+
+def _existing_file(path: Path) -> Callable[[], sqlite3.Connection]:
+    uri = f"file:{quote(str(path.resolve()))}?mode=rw"
+
+    def connect() -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(uri, uri=True, check_same_thread=False)
+        except sqlite3.OperationalError as exc:
+            if path.exists():
+                raise
+            raise sqlite3.OperationalError(
+                f"the database file {path} does not exist (moved or deleted?)"
+            ) from exc
+
+    return connect
+
+
+def sqlite_file_missing(url: str) -> bool:
+    """Whether a URL names a SQLite file that does not exist."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return False
+    return not Path(parsed.database).expanduser().exists()
+
+
+def create_sqlite_file(url: str) -> None:
+    """Create the (empty) file of a SQLite URL if it is missing; other URLs are left alone.
+
+    Only what creates a database on purpose calls this (``core db upgrade``, the
+    embedded database's first use): engines never create files on their own.
+    """
+    if sqlite_file_missing(url):
+        path = Path(make_url(url).database or "").expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sqlite3.connect(path).close()
 
 
 def schema_translation(engine_or_connection: Any) -> dict[str | None, str | None]:
@@ -68,10 +118,10 @@ def schema_translation(engine_or_connection: Any) -> dict[str | None, str | None
     return {}
 
 
-def _sqlite_on_connect(connection: sqlite3.Connection, _record: Any) -> None:
+def _sqlite_on_connect(connection: sqlite3.Connection, _record: Any, milliseconds: int) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(milliseconds)}")
     cursor.close()
 
 

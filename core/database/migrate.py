@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.database.engine import get_engine
+from core.database.engine import create_sqlite_file, get_engine, sqlite_file_missing
 from core.database.revision import safe_url
 from core.errors import DatabaseError
 
@@ -38,11 +38,14 @@ def head_revision() -> str:
 
 
 def current_revision(url: str) -> str | None:
-    """The revision the database is at (None when it was never migrated).
+    """The revision the database is at (None when it was never migrated, or is a missing
+    SQLite file, which is not created by asking).
 
     Raises:
         DatabaseError: the database cannot be reached.
     """
+    if sqlite_file_missing(url):
+        return None
     try:
         with get_engine(url).connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
@@ -51,7 +54,8 @@ def current_revision(url: str) -> str | None:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database up to a revision (default: the newest)."""
+    """Migrate the database up to a revision (default: the newest); a new SQLite file is made."""
+    create_sqlite_file(url)
     _run(url, "upgrade", revision)
 
 
@@ -67,6 +71,7 @@ def revision(url: str, message: str, autogenerate: bool = False) -> list[Path]:
         The paths of the files written.
     """
     config = alembic_config()
+    create_sqlite_file(url)
     try:
         with get_engine(url).begin() as connection:
             config.attributes["connection"] = connection

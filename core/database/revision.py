@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.database.engine import get_engine
+from core.database.engine import DEFAULT_LOCK_TIMEOUT, get_engine, sqlite_file_missing
 from core.errors import DatabaseError
 
 VERSIONS = Path(__file__).resolve().parent / "versions"
@@ -46,14 +46,20 @@ def code_head() -> str:
     return heads[0]
 
 
-def database_revision(url: str) -> str | None:
-    """The revision stamped in the database (None when it was never migrated).
+def database_revision(url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> str | None:
+    """The revision stamped in the database (None when it was never migrated, or is a
+    missing SQLite file: asking never creates one).
+
+    Args:
+        lock_timeout: seconds to wait for a locked or unreachable database.
 
     Raises:
         DatabaseError: the database cannot be reached.
     """
+    if sqlite_file_missing(url):
+        return None
     try:
-        with get_engine(url).connect() as connection:
+        with get_engine(url, lock_timeout).connect() as connection:
             if not inspect(connection).has_table("alembic_version"):
                 return None
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()

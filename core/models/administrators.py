@@ -67,3 +67,26 @@ class ApiToken(Tracked, Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     administrator: Mapped[Administrator] = relationship()
+
+
+class WebSession(Tracked, Base):
+    """One signed-in browser: its cookie holds a random id, only whose SHA-256 is stored.
+
+    A session ends at logout (``revoked_at``), after ``web_session_idle_minutes``
+    without a request, after ``web_session_max_hours`` in all, and when its user's
+    password, role or active flag changes (``credentials`` no longer matches).
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    administrator_id: Mapped[int] = mapped_column(
+        ForeignKey("administrators.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # SHA-256 of the user's password hash, role and active flag when the session began.
+    credentials: Mapped[str] = mapped_column(String(64))
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    administrator: Mapped[Administrator] = relationship()

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.sql.expression import text, true
 
 from core.errors import ConfigurationError
-from core.models.administrators import ROLES, Administrator, ApiToken
+from core.models.administrators import ROLES, Administrator, ApiToken, WebSession
 from core.models.audit import AuditEvent
 from core.models.base import Base, JsonType, Tracked
 from core.models.runs import RUN_STATES, TASK_STATES, RunEvent, TaskRun
@@ -68,6 +68,7 @@ __all__ = [
     "TransformationTemplate",
     "TransformationTemplateTag",
     "TransformationVariable",
+    "WebSession",
 ]
 
 STATE_TYPE_ORDER = ("raw", "ingest", "master", "enhance", "enrich", "metrics", "dimensional")

@@ -87,10 +87,9 @@ class TaskRun(Tracked, Base):
     run_event_id: Mapped[int] = mapped_column(
         ForeignKey("run_events.id", ondelete="CASCADE"), index=True
     )
-    # Kept when the transformation is later deleted: the run's snapshot still names it.
-    transformation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("transformations.id", ondelete="SET NULL"), index=True
-    )
+    # No foreign key: the id stays when the transformation is later deleted, since the
+    # run's configuration snapshot names it (a finished run's record never changes).
+    transformation_id: Mapped[int | None] = mapped_column(Integer, index=True)
     state: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending")
     attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -104,7 +103,9 @@ class TaskRun(Tracked, Base):
     worker: Mapped[str | None] = mapped_column(String(300))
 
     run_event: Mapped[RunEvent] = relationship(back_populates="task_runs")
-    transformation: Mapped[Transformation | None] = relationship()
+    transformation: Mapped[Transformation | None] = relationship(
+        primaryjoin="foreign(TaskRun.transformation_id) == Transformation.id", viewonly=True
+    )
 
 
 class RunSnapshot(Tracked, Base):

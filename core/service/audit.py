@@ -8,13 +8,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.database.audit import NOT_AUDITED
-from core.errors import InvalidInputError, did_you_mean
+from core.errors import InvalidInputError, PermissionDeniedError, did_you_mean
 from core.models import administrators, configuration, runs  # noqa: F401 - every table mapped
 from core.models.audit import AUDIT_ACTIONS, AuditEvent
 from core.models.base import Base, Tracked
 
 # Columns whose values never leave the database through the audit trail, even hashed.
-REDACTED = frozenset({"hashed_password", "token_hash"})
+REDACTED = frozenset({"hashed_password", "token_hash", "credentials"})
+# The records of people (emails, roles, tokens, sessions): their changes are shown to
+# admins only; a viewer or editor sees the configuration's changes.
+PEOPLE_TABLES = frozenset({"administrators", "api_tokens", "web_sessions"})
 
 
 def audited_tables() -> list[str]:
@@ -33,6 +36,7 @@ def list_events(
     action: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    people: bool = False,
 ) -> tuple[list[AuditEvent], int]:
     """A page of audit events, newest first, in two queries (the count and the page).
 
@@ -43,16 +47,18 @@ def list_events(
         action: only INSERT, UPDATE or DELETE (any case).
         limit: at most this many events.
         offset: skip this many.
+        people: include changes to PEOPLE_TABLES (for admins only).
 
     Returns:
         The events and how many match in all.
 
     Raises:
         InvalidInputError: an unknown table or action, with the known ones named.
+        PermissionDeniedError: ``table`` is one of PEOPLE_TABLES and ``people`` is False.
     """
-    conditions = []
+    conditions = [] if people else [AuditEvent.table_name.not_in(PEOPLE_TABLES)]
     if table:
-        conditions.append(AuditEvent.table_name == _check_table(table))
+        conditions.append(AuditEvent.table_name == _check_table(table, people))
     if actor:
         conditions.append(AuditEvent.actor == actor)
     if action:
@@ -90,7 +96,11 @@ def redact(
     return (old if before is not None else None), (new if after is not None else None)
 
 
-def _check_table(table: str) -> str:
+def _check_table(table: str, people: bool) -> str:
+    if table in PEOPLE_TABLES and not people:
+        raise PermissionDeniedError(
+            f"changes to {table} (people's emails, roles and credentials) are shown to admins only"
+        )
     known = audited_tables()
     if table not in known:
         message = f"is not an audited table; expected one of {', '.join(known)}."

@@ -22,6 +22,7 @@ from core.plan.check import (
 )
 from core.plan.queries import load_plans
 from core.roots import transformation_problems
+from core.service import guards
 from core.service.resources import Problem, Resource
 from core.settings import Settings
 from core.transforms.notebook_validation import check_notebook_parameters
@@ -246,6 +247,7 @@ STATE_TYPES = Resource(
     fields=("name", "graph_order"),
     unique=(("name",),),
     sortable=("id", "name", "graph_order"),
+    guard=guards.guard_state_type,
 )
 PIPELINES = Resource(
     noun="pipeline",
@@ -279,6 +281,8 @@ PIPELINE_STATES = Resource(
     sortable=("id", "graph_order"),
     filters={"pipeline_id": cfg.PipelineState.pipeline_id},
     options=(joinedload(cfg.PipelineState.pipeline_state_type),),
+    guard=guards.guard_pipeline_state,
+    before_delete=guards.guard_pipeline_state_delete,
 )
 TAGS = Resource(
     noun="tag",
@@ -310,6 +314,7 @@ TEMPLATES = Resource(
     options=(selectinload(cfg.TransformationTemplate.tags),),
     setters={"tags": _set_tags},
     before_save=check_template,
+    guard=guards.guard_template,
 )
 TRANSFORMATIONS = Resource(
     noun="transformation",
@@ -333,6 +338,7 @@ TRANSFORMATIONS = Resource(
     ),
     setters={"variables": _set_variables},
     before_save=check_transformation,
+    guard=guards.guard_transformation,
 )
 ADMINISTRATORS = Resource(
     noun="user",

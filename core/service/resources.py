@@ -40,28 +40,48 @@ Problem = tuple[str, object, str]
 # Ids are INTEGER columns: PostgreSQL's int4. A larger id cannot exist (and SQLite
 # refuses to bind integers beyond 64 bits), so it is answered as "not found".
 MAX_ID = 2**31 - 1
+# How deep a JSON value (variables, variable structures) may nest: far beyond any real
+# configuration, far below what the JSON encoder and the database can take.
+MAX_NESTING = 64
 
 
 def unstorable(value: Any) -> str | None:
     """Why no database column can hold a value, or None when one can.
 
-    PostgreSQL refuses NUL characters in text and JSON, and JSON has no NaN or
-    Infinity; nested objects and lists are looked into.
+    PostgreSQL refuses NUL characters in text and JSON, JSON has no NaN or
+    Infinity, UTF-8 cannot carry a lone surrogate (``"\\ud800"``, valid JSON), and
+    nothing is nested deeper than MAX_NESTING; nested objects and lists are looked
+    into (without recursion, so no depth makes this fail).
 
     Returns:
         A sentence saying what is wrong, or None.
     """
-    if isinstance(value, str) and "\x00" in value:
-        return "must not contain NUL (\\x00) characters"
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_NESTING:
+            return f"must not be nested more than {MAX_NESTING} levels deep"
+        problem = _unstorable_scalar(item)
+        if problem:
+            return problem
+        if isinstance(item, dict):
+            pending.extend((part, depth + 1) for pair in item.items() for part in pair)
+        elif isinstance(item, list | tuple):
+            pending.extend((part, depth + 1) for part in item)
+    return None
+
+
+def _unstorable_scalar(value: Any) -> str | None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "must not contain NUL (\\x00) characters"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "must be valid Unicode text (it holds a lone surrogate such as \\ud800)"
     if isinstance(value, float) and not math.isfinite(value):
         return f"must be a finite number, not {value}"
-    if isinstance(value, dict):
-        items: list[Any] = [*value.keys(), *value.values()]
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        return None
-    return next((problem for item in items if (problem := unstorable(item))), None)
+    return None
 
 
 def valid_id(value: Any) -> bool:
@@ -89,6 +109,11 @@ class Resource:
         redacted: fields whose values never appear in errors (passwords).
         before_save: ``hook(session, row, settings)`` returning more problems for a row
             about to be saved (checks that need the whole row).
+        guard: ``guard(session, row, values)`` returning the problems of a change that
+            would break other rows or history, seen before anything is assigned (the row
+            as stored, the values as sent); see core.service.guards.
+        before_delete: ``hook(session, row)`` raising ConflictError for a delete that
+            would take other rows along.
     """
 
     noun: str
@@ -104,6 +129,8 @@ class Resource:
     setters: Mapping[str, Callable[[Session, Any, Any], None]] = field(default_factory=dict)
     redacted: tuple[str, ...] = ()
     before_save: Callable[[Session, Any, Settings | None], list[Problem]] | None = None
+    guard: Callable[[Session, Any, Mapping[str, Any]], list[Problem]] | None = None
+    before_delete: Callable[[Session, Any], None] | None = None
 
 
 def get_row(session: Session, resource: Resource, row_id: int) -> Any:
@@ -173,6 +200,12 @@ def delete_row(session: Session, resource: Resource, row_id: int) -> Any:
         ConflictError: other rows still refer to it (the message names them).
     """
     row = get_row(session, resource, row_id)
+    if resource.before_delete:
+        try:
+            resource.before_delete(session, row)
+        except ConflictError:
+            session.rollback()
+            raise
     if resource.deactivate:
         setattr(row, resource.deactivate, False)
         return commit(session, f"{resource.noun} {row_id}")
@@ -252,7 +285,8 @@ def _save(
     if adding:
         session.add(row)  # setters may need the row in the session (relationships)
     with session.no_autoflush:  # nothing reaches the database before every check passed
-        problems = _problems(session, resource, row, values, settings, adding)
+        problems = resource.guard(session, row, values) if resource.guard else []
+        problems += _problems(session, resource, row, values, settings, adding)
     if problems:
         session.rollback()
         raise InvalidInputError(problems)

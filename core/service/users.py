@@ -174,11 +174,11 @@ def user_for_token(session: Session, token: str) -> Administrator:
     now = utcnow()
     if row is None or row.revoked_at is not None:
         raise AuthenticationError("the API token is unknown or revoked; create a new one")
-    if row.expires_at is not None and _aware(row.expires_at) <= now:
+    if row.expires_at is not None and as_utc(row.expires_at) <= now:
         raise AuthenticationError(f"the API token {row.prefix}… expired; create a new one")
     if not row.administrator.is_active:
         raise AuthenticationError("the API token's user is deactivated")
-    if row.last_used_at is None or now - _aware(row.last_used_at) >= LAST_USED_RESOLUTION:
+    if row.last_used_at is None or now - as_utc(row.last_used_at) >= LAST_USED_RESOLUTION:
         row.last_used_at = now
     return row.administrator
 
@@ -197,7 +197,8 @@ def revoke_token(session: Session, token_id: int) -> ApiToken:
     return row
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A stored time as an aware UTC datetime."""
     # SQLite hands back naive datetimes; they were stored in UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 

@@ -1682,6 +1682,159 @@ CONFIGURATION += [
         "sftp-dot-dot", "climbing out", "extract_from_sftp", "remote_path", "/outgoing/../../etc"
     ),
 ]
+# --- issue 17 (helper "sec"): names as full matches, hostile JSON, changes that would
+# rewrite history or break every pipeline using a row. Paths name ids from
+# ``test_bad_input.path_ids``.
+
+
+def _another_pipelines_ingest(world: Any) -> dict[str, Any]:
+    state = next(
+        state
+        for (pipeline, kind), state in sorted(world.state.items())
+        if pipeline != "acme_zentrix_patient_status" and kind == "ingest"
+    )
+    return {"pipeline_state_id": state}
+
+
+SEC_CONFIGURATION = [
+    ApiCase(
+        "pipeline-name-trailing-newline",
+        "configuration",
+        "pipeline name `acme_zentrix_claims\\n` (a final line break)",
+        "POST",
+        "/api/pipelines",
+        422,
+        ("is not a valid Airflow dag id",),
+        body=new_pipeline(name="acme_zentrix_claims\n"),
+        loc=("body", "name"),
+    ),
+    ApiCase(
+        "state-type-name-trailing-newline",
+        "configuration",
+        "state type name `curated\\n`",
+        "POST",
+        "/api/state-types",
+        422,
+        ("is not valid in a data-lake path",),
+        body={"name": "curated\n", "graph_order": 8},
+        loc=("body", "name"),
+        role="admin",
+    ),
+    ApiCase(
+        "cron-never-fires",
+        "configuration",
+        "run_frequency `0 0 31 2 *` (31 February)",
+        "POST",
+        "/api/pipelines",
+        422,
+        ("never fires (no such date, e.g. 31 February)",),
+        body=new_pipeline(run_frequency="0 0 31 2 *"),
+        loc=("body", "run_frequency"),
+    ),
+    ApiCase(
+        "delete-pipeline-state-in-use",
+        "configuration",
+        "DELETE a pipeline state that has transformations",
+        "DELETE",
+        "/api/pipeline-states/{ingest_state}",
+        409,
+        ("cannot be deleted while it has transformations", "(initial_ingest)"),
+    ),
+    ApiCase(
+        "rename-built-in-state-type",
+        "configuration",
+        "PATCH state type raw `{name: landing}`",
+        "PATCH",
+        "/api/state-types/{raw_type}",
+        422,
+        ("pipeline state type 'raw' is built in",),
+        body={"name": "landing"},
+        loc=("body", "name"),
+        role="admin",
+    ),
+    ApiCase(
+        "reorder-built-in-state-type",
+        "configuration",
+        "PATCH state type raw `{graph_order: 9}`",
+        "PATCH",
+        "/api/state-types/{raw_type}",
+        422,
+        ("pipeline state type 'raw' is built in",),
+        body={"graph_order": 9},
+        loc=("body", "graph_order"),
+        role="admin",
+    ),
+    ApiCase(
+        "rename-template-in-use",
+        "configuration",
+        "PATCH template initial_ingest `{name: first_ingest}`",
+        "PATCH",
+        "/api/templates/{ingest_template}",
+        422,
+        ("is used by transformation", "renaming it would break them"),
+        body={"name": "first_ingest"},
+        loc=("body", "name"),
+    ),
+    ApiCase(
+        "template-structures-null-in-use",
+        "configuration",
+        "PATCH template initial_ingest `{variable_structures: null}`",
+        "PATCH",
+        "/api/templates/{ingest_template}",
+        422,
+        ("these variables would no longer fit", "(initial_ingest)"),
+        body={"variable_structures": None},
+        loc=("body", "variable_structures"),
+    ),
+    ApiCase(
+        "move-transformation-to-another-pipeline",
+        "configuration",
+        "PATCH a transformation's pipeline_state_id to another pipeline's state",
+        "PATCH",
+        "/api/transformations/{transformation}",
+        422,
+        ("cannot be moved into pipeline",),
+        body=_another_pipelines_ingest,
+        loc=("body", "pipeline_state_id"),
+    ),
+    ApiCase(
+        "raw-state-ordered-last",
+        "configuration",
+        "PATCH the raw pipeline state `{graph_order: 50}`",
+        "PATCH",
+        "/api/pipeline-states/{raw_state}",
+        422,
+        ("the raw state must come before every other state",),
+        body={"graph_order": 50},
+        loc=("body", "graph_order"),
+    ),
+]
+SEC_API = [
+    ApiCase(
+        "lone-surrogate-in-name",
+        "api",
+        "pipeline name `x\\ud800y` (a lone surrogate, valid JSON)",
+        "POST",
+        "/api/pipelines",
+        422,
+        ("unable to parse raw data as a unicode string",),
+        content=b'{"name": "x\\ud800y", "pipeline_type_id": 1, "brand_id": 1}',
+        loc=("body", "name"),
+    ),
+    ApiCase(
+        "json-nested-600",
+        "api",
+        "variable_structures nested 600 deep",
+        "POST",
+        "/api/templates",
+        422,
+        ("must not be nested more than 64 levels deep",),
+        content=b'{"name": "deep", "variable_structures": {"a": ' + _nested(600) + b"}}",
+        loc=("body", "variable_structures"),
+    ),
+]
+CONFIGURATION += SEC_CONFIGURATION
+API += SEC_API
 
 CASES: list[Any] = [*CONFIGURATION, *API, *INGEST, *LAKE]
 GROUPS = {

@@ -80,7 +80,16 @@ class Api:
 
 def path_ids(world: World) -> dict[str, int]:
     """The ids a case's path may name: ``{pipeline}`` is acme_zentrix_patient_status."""
-    return {"pipeline": world.pipeline["acme_zentrix_patient_status"]}
+    ids = {"pipeline": world.pipeline["acme_zentrix_patient_status"]}
+    # issue 17 (sec): the rows whose changes would rewrite history or break pipelines
+    ids.update(
+        ingest_state=world.state[("acme_zentrix_patient_status", "ingest")],
+        raw_state=world.state[("acme_zentrix_patient_status", "raw")],
+        raw_type=world.state_type["raw"],
+        ingest_template=world.template["initial_ingest"],
+        transformation=world.transformations["acme_zentrix_patient_status"][0],
+    )
+    return ids
 
 
 def row_counts(app: FastAPI) -> dict[str, int]:
@@ -88,10 +97,19 @@ def row_counts(app: FastAPI) -> dict[str, int]:
     engine = get_engine(app.state.database_url)
     names = sa.inspect(engine).get_table_names()
     with engine.connect() as connection:
-        return {
+        counts = {
             name: connection.scalar(sa.select(sa.func.count()).select_from(sa.table(name))) or 0
             for name in names
         }
+        # A check that signs in (the UI's pages) records a browser session and its audit
+        # row: the sign-in's writes, not the case's.
+        if "web_sessions" in counts:
+            counts.pop("web_sessions")
+            events = sa.table("events", sa.column("table_name"))
+            query = sa.select(sa.func.count()).select_from(events)
+            sessions = query.where(events.c.table_name == "web_sessions")
+            counts["events"] -= connection.scalar(sessions) or 0
+        return counts
 
 
 @pytest.fixture

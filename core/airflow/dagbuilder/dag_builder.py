@@ -78,6 +78,7 @@ class DagBuilder:
         self.dag_cache = DagCache(self.settings.airflow_dag_cache, self.settings)
         self.fingerprint: str | None = None
         self.unchanged = False
+        self.outage: Exception | None = None
 
     def _get_pipelines(
         self, only_active: bool = True, names: Sequence[str] | None = None
@@ -99,8 +100,16 @@ class DagBuilder:
         if self.session is not None:
             yield self.session
             return
-        with SessionHelper(self.settings, actor="airflow") as session:
-            yield session
+        if self.outage is not None:  # met once in this parse: do not wait for it again
+            raise self.outage
+        try:
+            with SessionHelper(
+                self.settings, actor="airflow", lock_timeout=self.settings.dag_database_timeout
+            ) as session:
+                yield session
+        except Exception as exc:
+            self.outage = exc
+            raise
 
     def _read(
         self, session: Session, only_active: bool, names: Sequence[str] | None

@@ -31,7 +31,7 @@ class AuditEventOut(BaseModel):
 @router.get("/audit", response_model=Page[AuditEventOut])
 def list_events(
     session: SessionDep,
-    _: Viewer,
+    user: Viewer,
     table: Annotated[str | None, Query(max_length=100, description="e.g. pipelines")] = None,
     actor: Annotated[str | None, Query(max_length=320, description="an email")] = None,
     action: Annotated[
@@ -40,7 +40,8 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Any:
-    """Changes to the configuration, newest first."""
-    events, total = service.list_events(session, table, actor, action, limit, offset)
+    """Changes to the configuration, newest first (changes to users: admins only)."""
+    people = user.role == "admin"
+    events, total = service.list_events(session, table, actor, action, limit, offset, people)
     items = [AuditEventOut.model_validate(event) for event in events]
     return json_response(Page[AuditEventOut](items=items, total=total, limit=limit, offset=offset))

@@ -30,7 +30,7 @@ class Change:
 def audit_page(
     request: Request,
     session: SessionDep,
-    _user: Viewer,
+    user: Viewer,
     table: Annotated[str | None, Query(max_length=100)] = None,
     actor: Annotated[str | None, Query(max_length=320)] = None,
     action: Annotated[str | None, Query(pattern="^(|INSERT|UPDATE|DELETE)$")] = None,
@@ -42,10 +42,13 @@ def audit_page(
         "actor": (actor or "").strip() or None,
         "action": action or None,
     }
-    events, total = service.list_events(session, limit=PAGE_SIZE, offset=offset, **chosen)
+    people = user.role == "admin"  # changes to users: admins only
+    events, total = service.list_events(
+        session, limit=PAGE_SIZE, offset=offset, people=people, **chosen
+    )
     context = {
         "events": [(event, changes(event.action, event.before, event.after)) for event in events],
-        "tables": service.audited_tables(),
+        "tables": [t for t in service.audited_tables() if people or t not in service.PEOPLE_TABLES],
         "actions": AUDIT_ACTIONS,
         **paging("/audit", chosen, offset, PAGE_SIZE, total),
     }

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from core.api.auth import password_login
+from core.api.auth import password_login, sign_out
 from core.api.deps import SessionDep, Viewer
 from core.api.errors import RateLimitedError
 from core.errors import AuthenticationError
@@ -34,7 +34,7 @@ def login_page(request: Request, next: str = "/pipelines") -> Response:
         next: where to go after signing in (a path on this site).
     """
     target = local_path(next)
-    if isinstance(request.session.get("user_id"), int):
+    if isinstance(request.session.get("sid"), str):  # an ended one is cleared on the way
         return RedirectResponse(target, status_code=303)
     return _form(request, target)
 
@@ -70,9 +70,9 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, _user: Viewer) -> Response:
-    """Sign out (a form with the CSRF token) and return to the login page."""
-    request.session.clear()
+def logout(request: Request, session: SessionDep, _user: Viewer) -> Response:
+    """Sign out (a form with the CSRF token): the session ends on the server; to login."""
+    sign_out(request, session)
     return RedirectResponse("/login", status_code=303)
 
 
