@@ -9,6 +9,7 @@ result down.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import tomllib
@@ -77,6 +78,9 @@ class Settings(BaseSettings):
     web_secure_cookies: bool = True
     airflow_api_url: str | None = None
     airflow_secret: str | None = None
+    # OpenLineage: the client's transport as JSON ({"type": "http", "url": ...}); None = off.
+    openlineage_transport: str | None = None
+    openlineage_namespace: str = "core"
     oidc_provider: OidcProvider | None = None
     oidc_metadata_url: str | None = None
     oidc_secret: str | None = None
@@ -95,6 +99,23 @@ class Settings(BaseSettings):
         # load_settings merges the environment over the TOML file itself, so that it can
         # name the source of a bad value; the only source left is the merged kwargs.
         return (init_settings,)
+
+    @field_validator("openlineage_transport")
+    @classmethod
+    def _openlineage_transport(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
+            raise ValueError(
+                "expected the OpenLineage client's transport as a JSON object with a type, "
+                'such as {"type": "http", "url": "http://marquez:5000"} or '
+                '{"type": "file", "log_file_path": "/tmp/lineage.jsonl", "append": true}'
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -5,7 +5,8 @@ has them. Each transformation runs as its own worker process (``corebot run``);
 those of one group run in parallel, up to ``workers`` at a time. A failure stops
 the downstream groups (their tasks become ``upstream_failed``); ``resume`` re-runs
 what failed or never ran in an earlier run, under the same run id. A failed run
-sends its failure alert (core.alerts) to the pipeline's owners.
+sends its failure alert (core.alerts) to the pipeline's owners. With
+``openlineage_transport`` set, each attempt of a task sends OpenLineage events.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from core.alerts import notify_failure
 from core.database.engine import database_lost_means
 from core.errors import ConfigurationError
 from core.helpers.session_helper import SessionHelper
+from core.lineage.openlineage import TaskEvents
 from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan
 from core.runner.report import RunReport, build_report
 from core.runs import finish_run, get_run, mark_tasks, start_run, task_runs
@@ -76,6 +78,7 @@ class LocalRunner:
             done = {
                 tid for tid, row in task_runs(session, run_id).items() if row.state == "success"
             }
+        events = TaskEvents(self.settings, plan)  # OpenLineage, when configured
         groups = [g for g in plan.groups if only in (None, g.state)]
         if only is not None and not groups:
             states = sorted({g.state for g in plan.groups})
@@ -84,7 +87,7 @@ class LocalRunner:
                 f"its states: {', '.join(states)}"
             )
         try:
-            failed = self._run_groups(groups, run_id, done, pipeline)
+            failed = self._run_groups(groups, run_id, done, pipeline, events)
         except BaseException:  # Ctrl-C, a worker that cannot start: the run must end failed
             with self._database(pipeline, run_id) as session:
                 finish_run(session, run_id, failed=True)
@@ -130,7 +133,12 @@ class LocalRunner:
         return plan, resume
 
     def _run_groups(
-        self, groups: list[TaskGroup], run_id: int, done: set[int], pipeline: str
+        self,
+        groups: list[TaskGroup],
+        run_id: int,
+        done: set[int],
+        pipeline: str,
+        events: TaskEvents,
     ) -> bool:
         for index, group in enumerate(groups):
             pending = [t for t in group.tasks if t.transformation_id not in done]
@@ -138,17 +146,19 @@ class LocalRunner:
                 if task.transformation_id in done:
                     self._tell("skipped", task, "succeeded earlier in this run")
             with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-                codes = list(pool.map(lambda t: self._run_task(t, run_id), pending))
+                codes = list(pool.map(lambda t: self._run_task(t, run_id, events), pending))
             if any(code != 0 for code in codes):
                 self._mark_downstream(groups[index + 1 :], run_id, pipeline)
                 return True
         return False
 
-    def _run_task(self, task: TaskSpec, run_id: int) -> int:
+    def _run_task(self, task: TaskSpec, run_id: int, events: TaskEvents) -> int:
         attempts = task.retries + 1
         for attempt in range(1, attempts + 1):
             self._tell("started", task, f"attempt {attempt} of {attempts}")
+            events.started(task, run_id, attempt)
             code = self._spawn(task, run_id)
+            events.ended(task, run_id, attempt)
             if code in (0, EXIT_INVALID) or attempt == attempts:
                 break
             self._tell("retrying", task, f"in {task.retry_delay_seconds}s")

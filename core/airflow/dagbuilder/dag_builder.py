@@ -40,7 +40,7 @@ def build_dag(plan: PipelinePlan, settings: Settings) -> DAG:
     """
     dag = DAG(**dag_arguments(plan, settings))
     dag.timetable.validate()  # a bad cron fails here, not later in Airflow's DagBag
-    return TaskOrchestrator(dag, plan).build()
+    return TaskOrchestrator(dag, plan, settings).build()
 
 
 @contextmanager
