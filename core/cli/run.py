@@ -34,13 +34,24 @@ def run(
         None, "--resume", help="Re-run what failed or never ran in this run id."
     ),
     only: str | None = typer.Option(None, "--only", help="Run only this state's groups."),
+    with_dependants: bool = typer.Option(
+        False,
+        "--with-dependants",
+        help="Then run the pipelines whose dataset_schedule its datasets satisfy, and theirs.",
+    ),
 ) -> None:
     """Run one pipeline on this machine and print a summary; exit 1 when a task failed."""
     out = console()
     runner = LocalRunner(state(ctx).settings, workers=workers, listener=progress_printer(out))
-    report = runner.run(pipeline, resume=resume, only=only)
-    print_report(out, report)
-    if report.failed:
+    if with_dependants and (resume is not None or only is not None):
+        raise typer.BadParameter("--with-dependants runs whole pipelines: drop --resume/--only")
+    if with_dependants:
+        reports = runner.run_with_dependants(pipeline)
+    else:
+        reports = [runner.run(pipeline, resume=resume, only=only)]
+    for report in reports:
+        print_report(out, report)
+    if any(report.failed for report in reports):
         raise typer.Exit(1)
 
 

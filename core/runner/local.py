@@ -28,7 +28,8 @@ from core.database.engine import database_lost_means
 from core.errors import ConfigurationError
 from core.helpers.session_helper import SessionHelper
 from core.lineage.openlineage import TaskEvents
-from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan
+from core.lineage.schedule import dependants, output_keys
+from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan, load_plans
 from core.runner.report import RunReport, build_report
 from core.runs import finish_run, get_run, mark_tasks, start_run, task_runs
 from core.settings import Settings
@@ -97,6 +98,31 @@ class LocalRunner:
             if failed:
                 notify_failure(self.settings, session, run_id)  # logs, never raises
             return build_report(session, plan, run_id, self.log_dir(run_id))
+
+    def run_with_dependants(self, pipeline: str) -> list[RunReport]:
+        """Run a pipeline, then every active pipeline its datasets start, and theirs in turn.
+
+        A pipeline whose ``dataset_schedule`` is satisfied by the datasets the runs so
+        far published (``any``: one of them, ``all``: each) runs next, once, in name
+        order; a failed run publishes nothing, so its dependants do not run.
+
+        Returns:
+            The reports, in the order the runs happened.
+        """
+        with self._database(pipeline, None) as session:
+            plans = {plan.name: plan for plan in load_plans(session)}
+        reports = [self.run(pipeline)]
+        published: set[str] = set()
+        started = {pipeline}
+        while True:
+            last = reports[-1]
+            if not last.failed and last.pipeline in plans:
+                published.update(output_keys(plans[last.pipeline]))
+            ready = [n for n in dependants(plans.values(), published) if n not in started]
+            if not ready:
+                return reports
+            started.add(ready[0])
+            reports.append(self.run(ready[0]))
 
     def log_dir(self, run_id: int) -> Path:
         """Where the workers' output of a run is kept."""

@@ -93,9 +93,14 @@ class TaskOrchestrator:
         return dag
 
 
-def start_run_task(plan: PipelinePlan) -> int:
-    """RunEvent's callable: create the run event; its id goes to XCom."""
-    return open_run(load_settings(), plan)
+def start_run_task(plan: PipelinePlan, run_id: str = "") -> int:
+    """RunEvent's callable: create the run event; its id goes to XCom.
+
+    Args:
+        plan: the pipeline's plan.
+        run_id: Airflow's DAG run id (Airflow passes it).
+    """
+    return open_run(load_settings(), plan, run_id)
 
 
 def end_run_task(plan: PipelinePlan, ti: Any) -> int:

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, AssetAll, AssetAny
 
 from core.helpers.session_helper import SessionHelper
-from core.lineage.datasets import ASSET_GROUP, DatasetRef, TaskLineage
+from core.lake.contracts import contract_class
+from core.lineage.datasets import ASSET_GROUP, DatasetRef, TaskLineage, dataset_ref
 from core.lineage.facts import TaskFacts, task_facts
+from core.plan import PipelinePlan
 from core.settings import Settings
+
+CONDITIONS = {"all": AssetAll, "any": AssetAny}
 
 
 class AssetCache:
@@ -41,6 +45,24 @@ class AssetCache:
             "inlets": [self.asset(ref) for ref in lineage.inputs],
             "outlets": [self.asset(lineage.output)],
         }
+
+
+def asset_schedule(plan: PipelinePlan, settings: Settings) -> dict[str, Any]:
+    """``{"schedule": AssetAll(...) | AssetAny(...)}`` for a dataset-scheduled pipeline, else {}.
+
+    A pipeline with a ``dataset_schedule`` runs when Airflow records asset events of
+    those datasets (``all``: each one since its last run; ``any``: one of them).
+    """
+    if not plan.dataset_schedule:
+        return {}
+    ((condition, keys),) = plan.dataset_schedule.items()
+    cache = AssetCache()
+    assets = []
+    for key in keys:
+        company, brand, state, dataset = key.split("/")
+        contract = contract_class(state)(company, brand, state, dataset, settings=settings)
+        assets.append(cache.asset(dataset_ref(contract)))
+    return {"schedule": CONDITIONS[condition](*assets)}
 
 
 def facts_of(settings: Settings, lineage: TaskLineage, run_id: int) -> TaskFacts:

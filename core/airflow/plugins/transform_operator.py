@@ -19,6 +19,7 @@ from core.airflow.plugins.backends import get_backend
 from core.airflow.plugins.lineage import AssetCache, facts_of, operator_lineage, record_asset_event
 from core.errors import CoreError
 from core.lineage.datasets import TaskLineage
+from core.lineage.facts import TaskFacts
 from core.plan import TaskSpec
 from core.settings import load_settings
 
@@ -42,6 +43,7 @@ class TransformOperator(BaseOperator):
     batch: Any = None  # the BatchOperator a batch backend delegates to
     pod: Any = None  # the KubernetesPodOperator a kubernetes backend delegates to
     lineage: TaskLineage | None = None  # the datasets it reads and writes (inlets, outlets)
+    facts: TaskFacts | None = None  # what it read and wrote, once it succeeded
 
     @classmethod
     def for_task(
@@ -103,19 +105,23 @@ class TransformOperator(BaseOperator):
         return get_backend(settings.worker_backend)(self, context, job, settings)
 
     def post_execute(self, context: Any, result: Any = None) -> None:
-        """Give the output's asset event the run id, the rows written and the Delta version."""
+        """Give the output's asset event the run id, the rows written and the Delta version.
+
+        The facts are kept for :meth:`get_openlineage_facets_on_complete`, which the
+        OpenLineage provider calls in a forked process, where the lake's client
+        (whose threads do not survive a fork) must not be used.
+        """
         if self.lineage is None or not self.outlets:
             return
         run_id = int(context["ti"].xcom_pull(task_ids=RUN_EVENT_TASK_ID))
-        facts = facts_of(load_settings(), self.lineage, run_id)
-        record_asset_event(context, self.outlets[0], facts, self.dag_id)
+        self.facts = facts_of(load_settings(), self.lineage, run_id)
+        record_asset_event(context, self.outlets[0], self.facts, self.dag_id)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """For Airflow's OpenLineage provider: inputs and output with schema and row counts."""
-        if self.lineage is None:
+        if self.facts is None:
             return None
-        run_id = int(task_instance.xcom_pull(task_ids=RUN_EVENT_TASK_ID))
-        return operator_lineage(facts_of(load_settings(), self.lineage, run_id))
+        return operator_lineage(self.facts)
 
     def on_kill(self) -> None:
         """Stop the worker: the local process, the Batch job or the pod."""

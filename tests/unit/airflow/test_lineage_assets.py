@@ -81,3 +81,24 @@ def test_an_s3_lake_gives_s3_asset_uris_airflow_accepts(core_env, monkeypatch) -
     )
     # Airflow's own normalisation (the Amazon provider's s3 handler) leaves them as they are
     assert {Asset(uri=u).uri for u in uris} == uris
+
+
+def test_a_dataset_scheduled_pipeline_is_scheduled_on_the_upstream_assets(core_env) -> None:
+    from airflow.sdk import AssetAll, AssetAny
+
+    from core.airflow.dagbuilder.shape import dag_shape
+    from tests.support.lineage import CHAIN
+    from tests.support.worlds import load_test_world
+
+    settings = load_test_world(CHAIN)
+    builder = DagBuilder(settings)
+    dags = builder.do_build_dags()
+    (numbers,) = _transforms(dags["upstream"])[0].outlets
+    (noop,) = _transforms(dags["report"])[0].outlets
+    assert isinstance(dags["report"].timetable.asset_condition, AssetAny)
+    assert list(dags["report"].timetable.asset_condition.objects) == [numbers]
+    assert isinstance(dags["summary"].timetable.asset_condition, AssetAll)
+    assert list(dags["summary"].timetable.asset_condition.objects) == [numbers, noop]
+    assert type(dags["unrelated"].timetable).__name__ == "NullTimetable"
+    (report,) = [p for p in builder._get_pipelines() if p.name == "report"]
+    assert dag_shape(report, settings).schedule == "any(acme/zentrix/ingest/numbers)"

@@ -10,42 +10,8 @@ import pytest
 from core.errors import SettingsError
 from core.runner.local import LocalRunner
 from core.settings import load_settings
+from tests.support.lineage import WORLD, lake_path
 from tests.support.worlds import load_test_world
-
-WORLD = """
-segments: [{name: S, pipeline_types: [t]}]
-companies: [{name: acme, brands: [{name: zentrix}]}]
-templates:
-  - name: numbers
-    state: ingest
-    entrypoint: tests.unit.transforms.sample_transforms:numbers
-    variables: {count: {type: int}}
-  - name: doubled
-    entrypoint: tests.unit.transforms.sample_transforms:doubled
-    variables: {input: {type: string}}
-  - name: broken
-    entrypoint: tests.unit.transforms.sample_transforms:broken
-    variables: {input: {type: string}}
-pipelines:
-  - name: small
-    company: acme
-    brand: zentrix
-    type: t
-    states:
-      - state: ingest
-        transformations: [{template: numbers, variables: {count: 5}}]
-      - state: master
-        transformations: [{template: doubled, variables: {input: numbers}}]
-  - name: failing
-    company: acme
-    brand: zentrix
-    type: t
-    states:
-      - state: ingest
-        transformations: [{template: numbers, variables: {count: 3}}]
-      - state: master
-        transformations: [{template: broken, variables: {input: numbers}}]
-"""
 
 
 @pytest.fixture
@@ -60,10 +26,6 @@ def lineage_file(core_env: Path, tmp_path: Path, monkeypatch) -> Path:
 
 def _events(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _dataset_name(settings, state: str, dataset: str) -> str:
-    return f"{settings.home / 'lake'}/{settings.branch}/acme/zentrix/{state}/{dataset}"
 
 
 def test_core_run_sends_start_and_complete_with_inputs_and_outputs(lineage_file) -> None:
@@ -85,7 +47,7 @@ def test_core_run_sends_start_and_complete_with_inputs_and_outputs(lineage_file)
     assert start["inputs"] == [
         {
             "namespace": "file",
-            "name": _dataset_name(settings, "ingest", "numbers"),
+            "name": lake_path(settings, "ingest", "numbers"),
             "facets": {},
             "inputFacets": {},
         }
@@ -95,7 +57,7 @@ def test_core_run_sends_start_and_complete_with_inputs_and_outputs(lineage_file)
     (source,) = complete["inputs"]
     assert (source["namespace"], source["name"]) == (
         "file",
-        _dataset_name(settings, "ingest", "numbers"),
+        lake_path(settings, "ingest", "numbers"),
     )
     assert [(f["name"], f["type"]) for f in source["facets"]["schema"]["fields"]] == [
         ("n", "int64")
@@ -106,7 +68,7 @@ def test_core_run_sends_start_and_complete_with_inputs_and_outputs(lineage_file)
     (target,) = complete["outputs"]
     assert (target["namespace"], target["name"]) == (
         "file",
-        _dataset_name(settings, "master", "doubled"),
+        lake_path(settings, "master", "doubled"),
     )
     assert [(f["name"], f["type"]) for f in target["facets"]["schema"]["fields"]] == [
         ("n", "int64")
