@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
-from core.database.seed import load_world, sample_world
+from core.database.seed import PipelineSpec, load_world, sample_world
 from core.demo.run import LANDING, PIPELINE
 from core.demo.source import generate
 from core.helpers.session_helper import SessionHelper
@@ -25,11 +26,23 @@ from tests.support.airflow_services import services
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 RUN_TIMEOUT = 1500
+# Starts when the demo pipeline publishes its metrics (an asset event in Airflow).
+DEPENDANT = "acme_zentrix_fill_report"
+DEPENDANT_SPEC = {
+    "name": DEPENDANT,
+    "company": "acme_pharma",
+    "brand": "zentrix",
+    "type": "specialty_pharmacy",
+    "dataset_schedule": {"any": ["acme_pharma/zentrix/metrics/fill_metrics"]},
+    "states": [{"state": "dimensional", "transformations": [{"template": "noop"}]}],
+}
 
 
 def _runs(settings) -> list[RunEvent]:
     with SessionHelper(settings) as session:
-        runs = session.scalars(select(RunEvent).order_by(RunEvent.id)).all()
+        runs = session.scalars(
+            select(RunEvent).options(joinedload(RunEvent.pipeline)).order_by(RunEvent.id)
+        ).all()
         session.expunge_all()
         return list(runs)
 
@@ -45,8 +58,10 @@ def test_the_laptop_setup_runs_the_demo_dag_and_core_records_it(
     monkeypatch.setenv("CORE_AIRFLOW_API_URL", airflow.url)
     settings = load_settings()
     airflow.env.update(settings.to_environment())
+    world = sample_world()
+    world.pipelines.append(PipelineSpec.model_validate(DEPENDANT_SPEC))
     with SessionHelper(settings, actor="test") as session:
-        load_world(session, sample_world())
+        load_world(session, world)
         session.commit()
     generate(settings.home / LANDING, rows=200)
 
@@ -59,8 +74,9 @@ def test_the_laptop_setup_runs_the_demo_dag_and_core_records_it(
             lambda: airflow.api("GET", f"/api/v2/dags/{PIPELINE}").status_code == 200,
             timeout=600,
         )
-        unpaused = airflow.api("PATCH", f"/api/v2/dags/{PIPELINE}", json={"is_paused": False})
-        assert unpaused.status_code == 200, unpaused.text
+        for dag_id in (PIPELINE, DEPENDANT):
+            unpaused = airflow.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+            assert unpaused.status_code == 200, unpaused.text
         dag_run_id = trigger_dag_run(settings, PIPELINE, "test")  # CORE's "run now" client
 
         def finished() -> str | None:
@@ -70,11 +86,20 @@ def test_the_laptop_setup_runs_the_demo_dag_and_core_records_it(
         state = airflow.wait_for(f"DAG run {dag_run_id}", finished, timeout=RUN_TIMEOUT)
         assert state == "success", airflow.logs()
         events = airflow.api("GET", "/api/v2/assets/events", params={"limit": 100}).json()
+
+        def dependant_finished() -> str | None:
+            runs = airflow.api("GET", f"/api/v2/dags/{DEPENDANT}/dagRuns").json()["dag_runs"]
+            done = [r for r in runs if r["state"] in ("success", "failed")]
+            return done[0]["run_type"] + ":" + done[0]["state"] if done else None
+
+        dependant = airflow.wait_for(f"a run of {DEPENDANT}", dependant_finished, 900)
+        assert dependant == "asset_triggered:success", airflow.logs()
     finally:
         airflow.stop()
 
-    (run,) = _runs(settings)
+    run, dependant_run = _runs(settings)
     assert (run.state, run.triggered_by) == ("success", "airflow")
+    assert (dependant_run.pipeline.name, dependant_run.state) == (DEPENDANT, "success")
     with SessionHelper(settings) as session:
         rows = task_runs(session, run.id)
         planned = [t for g in run.configuration_snapshot["groups"] for t in g["tasks"]]
@@ -82,6 +107,7 @@ def test_the_laptop_setup_runs_the_demo_dag_and_core_records_it(
         assert {row.state for row in rows.values()} == {"success"}
     # every transformation's output got an asset event carrying this run
     extras = [e["extra"] for e in events["asset_events"] if e["extra"].get("pipeline") == PIPELINE]
+    assert extras, events
     assert len(extras) == len(rows)
     assert {e["run_id"] for e in extras} == {run.id}
     assert all(e["rows"] is None or e["rows"] >= 0 for e in extras)
