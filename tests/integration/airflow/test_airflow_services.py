@@ -63,7 +63,7 @@ def test_the_laptop_setup_runs_the_demo_dag_and_core_records_it(
     with SessionHelper(settings, actor="test") as session:
         load_world(session, world)
         session.commit()
-    generate(settings.home / LANDING, rows=200)
+    generate(settings.home / LANDING, rows=1000)  # (fewer can give a pharmacy no bad date)
 
     migrated = airflow.airflow("db", "migrate")
     assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
