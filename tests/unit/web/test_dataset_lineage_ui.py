@@ -56,3 +56,29 @@ def test_an_unknown_dataset_is_a_404_naming_close_ones(client: TestClient, as_vi
     page = client.get("/datasets/acme_pharma/zentrix/master/patient_statu")
     assert page.status_code == 404
     assert KEY in page.text
+
+
+def test_the_pipeline_page_sets_a_dataset_schedule_and_shows_a_refusal(
+    client: TestClient, as_editor: str, settings
+) -> None:
+    with SessionHelper(settings) as session:
+        acme = session.scalar(
+            select(cfg.Pipeline).where(cfg.Pipeline.name == "acme_zentrix_patient_status")
+        )
+        other = session.scalar(select(cfg.Pipeline).where(cfg.Pipeline.id != acme.id))
+        update_row(session, PIPELINES, other.id, {"run_frequency": "none"})
+        acme_id, other_id = acme.id, other.id
+    saved = client.post(
+        f"/pipelines/{other_id}/schedule",
+        data={"csrf_token": as_editor, "condition": "all", "datasets": f"{KEY}\n"},
+    )
+    assert saved.status_code == 200, saved.text  # redirected to the pipeline page
+    assert f'<a href="/datasets/{KEY}">{KEY}</a>' in saved.text
+    refused = client.post(  # acme runs daily: a cron and datasets together are refused
+        f"/pipelines/{acme_id}/schedule",
+        data={"csrf_token": as_editor, "condition": "any", "datasets": "nobody/x/master/y"},
+    )
+    assert refused.status_code == 422
+    assert "set run_frequency to none" in refused.text
+    with SessionHelper(settings) as session:
+        assert session.get(cfg.Pipeline, acme_id).dataset_schedule is None
