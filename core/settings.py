@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     web_trusted_proxies: str | None = None
     airflow_api_url: str | None = None
     airflow_secret: str | None = None
+    # OpenLineage: the client's transport as JSON ({"type": "http", "url": ...}); None = off.
+    openlineage_transport: str | None = None
+    openlineage_namespace: str = "core"
     oidc_provider: OidcProvider | None = None
     oidc_metadata_url: str | None = None
     oidc_secret: str | None = None
@@ -120,6 +123,23 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             raise ValueError(
                 "expected a folder path such as /home/core/.core (unset CORE_HOME to use ~/.core)"
+            )
+        return value
+
+    @field_validator("openlineage_transport")
+    @classmethod
+    def _openlineage_transport(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
+            raise ValueError(
+                "expected the OpenLineage client's transport as a JSON object with a type, "
+                'such as {"type": "http", "url": "http://marquez:5000"} or '
+                '{"type": "file", "log_file_path": "/tmp/lineage.jsonl", "append": true}'
             )
         return value
 

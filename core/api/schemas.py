@@ -236,6 +236,19 @@ class StateTypeOut(Stamped):
     graph_order: int
 
 
+DatasetSchedule = dict[
+    Annotated[str, Field(pattern="^(all|any)$")],
+    Annotated[list[Annotated[str, Field(max_length=1000)]], Field(min_length=1, max_length=100)],
+]
+
+
+DATASET_SCHEDULE_HELP = (
+    "Start when datasets of other pipelines are published: "
+    '{"all": [keys]} or {"any": [keys]}, each key "company/brand/state/dataset"; '
+    "null: run on run_frequency."
+)
+
+
 class PipelineIn(In):
     name: Annotated[str, Field(min_length=1, max_length=250)]
     pipeline_type_id: Id
@@ -244,6 +257,10 @@ class PipelineIn(In):
     run_frequency: Annotated[str, Field(max_length=100)] = "none"
     description: Annotated[str, Field(max_length=10_000)] | None = None
     owners: Owners = Field(default_factory=list, description="Emailed when a run fails.")
+    dataset_schedule: DatasetSchedule | None = Field(
+        None,
+        description=DATASET_SCHEDULE_HELP,
+    )
 
 
 class PipelinePatch(In):
@@ -254,6 +271,10 @@ class PipelinePatch(In):
     run_frequency: Annotated[str, Field(max_length=100)] | None = None
     description: Annotated[str, Field(max_length=10_000)] | None = None
     owners: Owners | None = Field(None, description="Emailed when a run fails.")
+    dataset_schedule: DatasetSchedule | None = Field(
+        None,
+        description=DATASET_SCHEDULE_HELP,
+    )
     version: int | None = Field(
         None,
         description="Required: the version you read. Without it the update is refused "
@@ -270,6 +291,7 @@ class PipelineOut(Stamped):
     run_frequency: str
     description: str | None
     owners: list[str] = []
+    dataset_schedule: dict[str, list[str]] | None = None
     version: int
 
 

@@ -48,6 +48,25 @@ def list_(
 
 
 @app.command()
+def graph(ctx: typer.Context) -> None:
+    """Show which pipelines start when others publish a dataset (dataset_schedule)."""
+    from core.lineage.schedule import describe, pipeline_edges
+
+    with session_helper(ctx) as session:
+        plans = load_plans(session, only_active=False)
+    out = console()
+    edges = pipeline_edges(plans)
+    table = Table("upstream pipeline", "dataset", "downstream pipeline", "starts when")
+    schedules = {plan.name: describe(plan.dataset_schedule) for plan in plans}
+    for edge in sorted(edges, key=lambda e: (e.upstream, e.dataset, e.downstream)):
+        table.add_row(edge.upstream, edge.dataset, edge.downstream, schedules[edge.downstream])
+    out.print(table)
+    linked = {e.upstream for e in edges} | {e.downstream for e in edges}
+    alone = [plan.name for plan in plans if plan.name not in linked]
+    out.print(f"{len(edges)} dataset edges; not linked: {', '.join(alone) or 'none'}")
+
+
+@app.command()
 def show(
     ctx: typer.Context,
     name: str | None = typer.Argument(None, help="The pipeline's name."),

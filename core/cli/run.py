@@ -41,6 +41,11 @@ def run(
         help="With --resume: 'current' re-pins the run to the configuration now (after a "
         "fix); 'pinned' keeps its snapshot as it was.",
     ),
+    with_dependants: bool = typer.Option(
+        False,
+        "--with-dependants",
+        help="Then run the pipelines whose dataset_schedule its datasets satisfy, and theirs.",
+    ),
 ) -> None:
     """Run one pipeline on this machine and print a summary; exit 1 when a task failed.
 
@@ -53,13 +58,21 @@ def run(
     from core.runner.local import LocalRunner
 
     out = console()
+    if with_dependants and (resume is not None or only is not None):
+        raise typer.BadParameter("--with-dependants runs whole pipelines: drop --resume/--only")
     with Progress(out.print, started=started) as progress:
         runner = LocalRunner(
             state(ctx).settings, workers=workers, listener=progress, on_start=progress.start
         )
-        report = runner.run(pipeline, resume=resume, only=only, configuration=configuration)
-    print_report(out, report)
-    if report.failed:
+        if with_dependants:
+            reports = runner.run_with_dependants(pipeline)
+        else:
+            reports = [
+                runner.run(pipeline, resume=resume, only=only, configuration=configuration)
+            ]
+    for report in reports:
+        print_report(out, report)
+    if any(report.failed for report in reports):
         raise typer.Exit(1)
 
 

@@ -81,6 +81,7 @@ class PipelineSpec(_Model):
     run_frequency: str = "none"
     description: str | None = None
     owners: list[str] = []
+    dataset_schedule: dict[str, list[str]] | None = None
     states: list[StateSpec] = []
     runs: list[RunSpec] = []
 
@@ -283,6 +284,7 @@ class _Loader:
             run_frequency=spec.run_frequency,
             description=spec.description,
             owners=spec.owners,
+            dataset_schedule=spec.dataset_schedule,
             brand=self._lookup(self.brand, (spec.company, spec.brand), "company and brand"),
             pipeline_type=self._lookup(self.pipeline_type, spec.type, "pipeline type"),
         )

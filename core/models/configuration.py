@@ -182,6 +182,8 @@ class Pipeline(Tracked, Base):
     description: Mapped[str | None] = mapped_column(Text)
     # Email addresses told when a run fails (core.alerts).
     owners: Mapped[list[str]] = mapped_column(JsonType, default=list, server_default=text("'[]'"))
+    # None, or start when datasets of other pipelines are published (core.lineage.schedule).
+    dataset_schedule: Mapped[dict[str, list[str]] | None] = mapped_column(JsonType)
     # Optimistic concurrency: SQLAlchemy bumps it on every UPDATE and refuses a stale one.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
@@ -207,6 +209,12 @@ class Pipeline(Tracked, Base):
     @validates("owners")
     def _owners(self, _key: str, value: list[str]) -> list[str]:
         return validate_email_list(value, f"pipeline {self.name!r} owners")
+
+    @validates("dataset_schedule")
+    def _dataset_schedule(self, _key: str, value: Any) -> dict[str, list[str]] | None:
+        from core.lineage.schedule import check_shape
+
+        return check_shape(value, f"pipeline {self.name!r}")
 
 
 class PipelineStateType(Tracked, Base):

@@ -73,6 +73,8 @@ class PipelinePlan:
     run_frequency: str
     description: str | None
     groups: list[TaskGroup] = field(default_factory=list)
+    # None, or {"all"|"any": [company/brand/state/dataset, ...]} (core.lineage.schedule)
+    dataset_schedule: dict[str, list[str]] | None = None
 
     @property
     def tasks(self) -> list[TaskSpec]:
@@ -119,6 +121,7 @@ def build_plan(pipeline: cfg.Pipeline) -> PipelinePlan:
         run_frequency=pipeline.run_frequency,
         description=pipeline.description,
         groups=groups,
+        dataset_schedule=pipeline.dataset_schedule,
     )
 
 

@@ -179,6 +179,7 @@ def _pipelines_query(scope: list[Any]) -> Select[Any]:
             PIPELINE.c.is_active,
             PIPELINE.c.run_frequency,
             PIPELINE.c.description,
+            PIPELINE.c.dataset_schedule,
         )
         .join(BRAND, PIPELINE.c.brand_id == BRAND.c.id)
         .join(COMPANY, BRAND.c.pharmaceutical_company_id == COMPANY.c.id)
@@ -261,6 +262,7 @@ def _plan(
         run_frequency=pipeline.run_frequency,
         description=pipeline.description,
         groups=groups,
+        dataset_schedule=pipeline.dataset_schedule,
     )
 
 

@@ -6,7 +6,8 @@ those of one group run in parallel, up to ``workers`` at a time. A failure stops
 the downstream groups (their tasks become ``upstream_failed``); ``resume`` re-runs
 what failed or never ran in an earlier run, under the same run id, with the current
 configuration (the run is re-pinned) or its snapshot as it was. A failed run
-sends its failure alert (core.alerts) to the pipeline's owners.
+sends its failure alert (core.alerts) to the pipeline's owners. With
+``openlineage_transport`` set, each attempt of a task sends OpenLineage events.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from core.alerts import notify_failure
 from core.database.engine import database_lost_means
 from core.errors import ConfigurationError
 from core.helpers.session_helper import SessionHelper
-from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan
+from core.lineage.openlineage import TaskEvents
+from core.lineage.schedule import dependants, output_keys
+from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan, load_plans
 from core.plan.check import require_check
 from core.runner.report import RunReport, build_report
 from core.runs import (
@@ -110,6 +113,7 @@ class LocalRunner:
             done = {
                 tid for tid, row in task_runs(session, run_id).items() if row.state == "success"
             }
+        events = TaskEvents(self.settings, plan)  # OpenLineage, when configured
         groups = [g for g in plan.groups if only in (None, g.state)]
         if only is not None and not groups:
             states = sorted({g.state for g in plan.groups})
@@ -121,7 +125,7 @@ class LocalRunner:
             self.on_start(run_id, [task for group in groups for task in group.tasks])
         try:
             with stop_signals_raise():
-                failed = self._run_groups(groups, run_id, done, pipeline)
+                failed = self._run_groups(groups, run_id, done, pipeline, events)
         except BaseException:  # Ctrl-C, a worker that cannot start: the run must end failed
             with self._database(pipeline, run_id) as session:
                 finish_run(session, run_id, failed=True)
@@ -131,6 +135,31 @@ class LocalRunner:
             if failed:
                 notify_failure(self.settings, session, run_id)  # logs, never raises
             return build_report(session, plan, run_id, self.log_dir(run_id))
+
+    def run_with_dependants(self, pipeline: str) -> list[RunReport]:
+        """Run a pipeline, then every active pipeline its datasets start, and theirs in turn.
+
+        A pipeline whose ``dataset_schedule`` is satisfied by the datasets the runs so
+        far published (``any``: one of them, ``all``: each) runs next, once, in name
+        order; a failed run publishes nothing, so its dependants do not run.
+
+        Returns:
+            The reports, in the order the runs happened.
+        """
+        with self._database(pipeline, None) as session:
+            plans = {plan.name: plan for plan in load_plans(session)}
+        reports = [self.run(pipeline)]
+        published: set[str] = set()
+        started = {pipeline}
+        while True:
+            last = reports[-1]
+            if not last.failed and last.pipeline in plans:
+                published.update(output_keys(plans[last.pipeline]))
+            ready = [n for n in dependants(plans.values(), published) if n not in started]
+            if not ready:
+                return reports
+            started.add(ready[0])
+            reports.append(self.run(ready[0]))
 
     def log_dir(self, run_id: int) -> Path:
         """Where the workers' output of a run is kept."""
@@ -168,7 +197,12 @@ class LocalRunner:
         return resume_run(session, resume, configuration, ACTOR, current), resume
 
     def _run_groups(
-        self, groups: list[TaskGroup], run_id: int, done: set[int], pipeline: str
+        self,
+        groups: list[TaskGroup],
+        run_id: int,
+        done: set[int],
+        pipeline: str,
+        events: TaskEvents,
     ) -> bool:
         for index, group in enumerate(groups):
             pending = [t for t in group.tasks if t.transformation_id not in done]
@@ -177,7 +211,7 @@ class LocalRunner:
                     self._tell("skipped", task, "succeeded earlier in this run")
             with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
                 try:
-                    codes = list(pool.map(lambda t: self._run_task(t, run_id), pending))
+                    codes = list(pool.map(lambda t: self._run_task(t, run_id, events), pending))
                 except BaseException:  # Ctrl-C, SIGTERM: stop the workers before waiting
                     self._stopping = True
                     for worker in list(self._live):
@@ -188,11 +222,13 @@ class LocalRunner:
                 return True
         return False
 
-    def _run_task(self, task: TaskSpec, run_id: int) -> int:
+    def _run_task(self, task: TaskSpec, run_id: int, events: TaskEvents) -> int:
         attempts = task.retries + 1
         for attempt in range(1, attempts + 1):
             self._tell("started", task, f"attempt {attempt} of {attempts}")
+            events.started(task, run_id, attempt)
             code = self._spawn(task, run_id)
+            events.ended(task, run_id, attempt)
             if not ExitCode.retryable(code) or attempt == attempts:
                 break
             self._tell("retrying", task, f"in {task.retry_delay_seconds}s")

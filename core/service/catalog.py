@@ -249,6 +249,35 @@ STATE_TYPES = Resource(
     sortable=("id", "name", "graph_order"),
     guard=guards.guard_state_type,
 )
+
+
+def check_pipeline(
+    session: Session, pipeline: cfg.Pipeline, _settings: Settings | None
+) -> list[Problem]:
+    """A pipeline's dataset_schedule: datasets other pipelines write, and no cycle."""
+    from core.lineage.schedule import check_schedule
+    from core.plan import load_plans
+
+    if not pipeline.dataset_schedule:
+        return []
+    if pipeline.run_frequency != "none":
+        return [
+            (
+                "dataset_schedule",
+                pipeline.dataset_schedule,
+                f"cannot be combined with run_frequency {pipeline.run_frequency!r}: a pipeline "
+                "starts on a schedule or when datasets are published; set run_frequency to none",
+            )
+        ]
+    try:
+        check_schedule(
+            load_plans(session, only_active=False), pipeline.name, pipeline.dataset_schedule
+        )
+    except ConfigurationError as exc:
+        return [("dataset_schedule", pipeline.dataset_schedule, str(exc))]
+    return []
+
+
 PIPELINES = Resource(
     noun="pipeline",
     model=cfg.Pipeline,
@@ -260,6 +289,7 @@ PIPELINES = Resource(
         "run_frequency",
         "description",
         "owners",
+        "dataset_schedule",
     ),
     references={"pipeline_type_id": cfg.PipelineType, "brand_id": cfg.Brand},
     unique=(("name",),),
@@ -271,6 +301,7 @@ PIPELINES = Resource(
     },
     search=(cfg.Pipeline.name, cfg.Pipeline.description),
     deactivate="is_active",
+    before_save=check_pipeline,
 )
 PIPELINE_STATES = Resource(
     noun="pipeline state",

@@ -21,6 +21,7 @@ from core.airflow.dagbuilder.cache import PlanCache
 from core.airflow.dagbuilder.dag_cache import DagCache
 from core.airflow.dagbuilder.shape import dag_arguments
 from core.airflow.dagbuilder.task_orchestrator import TaskOrchestrator
+from core.airflow.plugins.lineage import asset_schedule
 from core.helpers.session_helper import SessionHelper
 from core.plan import PipelinePlan, configuration_fingerprint, load_plans
 from core.settings import Settings, load_settings
@@ -38,9 +39,9 @@ def build_dag(plan: PipelinePlan, settings: Settings) -> DAG:
     Returns:
         The DAG, its tasks wired as an hourglass.
     """
-    dag = DAG(**dag_arguments(plan, settings))
+    dag = DAG(**{**dag_arguments(plan, settings), **asset_schedule(plan, settings)})
     dag.timetable.validate()  # a bad cron fails here, not later in Airflow's DagBag
-    return TaskOrchestrator(dag, plan).build()
+    return TaskOrchestrator(dag, plan, settings).build()
 
 
 @contextmanager

@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.lineage.schedule import describe
 from core.plan import PipelinePlan
 from core.settings import Settings
 
@@ -136,7 +137,7 @@ def dag_shape(plan: PipelinePlan, settings: Settings) -> DagShape:
     edges += [(upstream, END_RUN_TASK_ID) for upstream in previous]
     return DagShape(
         dag_id=plan.name,
-        schedule=args["schedule"],
+        schedule=describe(plan.dataset_schedule) or args["schedule"],
         start_date=args["start_date"],
         max_active_runs=args["max_active_runs"],
         tags=args["tags"],

@@ -21,10 +21,12 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from core.airflow.dagbuilder.run_events import close_run, open_run, who_started
 from core.airflow.dagbuilder.shape import END_RUN_TASK_ID, RUN_EVENT_TASK_ID
+from core.airflow.plugins.lineage import AssetCache
 from core.airflow.plugins.transform_operator import MissingRunError, TransformOperator
 from core.errors import CoreError
+from core.lineage.datasets import plan_lineage
 from core.plan import PipelinePlan
-from core.settings import load_settings
+from core.settings import Settings, load_settings
 
 
 class RunFailedError(CoreError, AirflowFailException):
@@ -37,11 +39,21 @@ class TaskOrchestrator:
     Args:
         dag: the pipeline's DAG (tasks are added to it).
         plan: the pipeline's plan.
+        settings: CORE's settings (the lake addresses of the inlets and outlets).
+        assets: the Assets made so far (shared by the DAGs of one parse).
     """
 
-    def __init__(self, dag: DAG, plan: PipelinePlan) -> None:
+    def __init__(
+        self,
+        dag: DAG,
+        plan: PipelinePlan,
+        settings: Settings,
+        assets: AssetCache | None = None,
+    ) -> None:
         self.dag = dag
         self.plan = plan
+        self.settings = settings
+        self.assets = assets or AssetCache()
 
     def build(self) -> DAG:
         """Create and wire every task of the plan.
@@ -50,6 +62,7 @@ class TaskOrchestrator:
             The DAG, with RunEvent, the spacers, the transformations and EndRun.
         """
         plan, dag = self.plan, self.dag
+        lineage = plan_lineage(plan, self.settings)
         previous: list[Any] = [
             PythonOperator(
                 task_id=RUN_EVENT_TASK_ID, python_callable=partial(start_run_task, plan), dag=dag
@@ -59,7 +72,14 @@ class TaskOrchestrator:
             spacer = EmptyOperator(task_id=group.spacer_id, dag=dag)
             spacer.set_upstream(previous)
             previous = [
-                TransformOperator.for_task(task, plan.company, plan.brand, dag=dag)
+                TransformOperator.for_task(
+                    task,
+                    plan.company,
+                    plan.brand,
+                    lineage[task.transformation_id],
+                    self.assets,
+                    dag=dag,
+                )
                 for task in group.tasks
             ]
             spacer.set_downstream(previous)
@@ -73,18 +93,23 @@ class TaskOrchestrator:
         return dag
 
 
-def start_run_task(plan: PipelinePlan, dag_run: Any = None) -> int:
+def start_run_task(plan: PipelinePlan, dag_run: Any = None, run_id: str = "") -> int:
     """RunEvent's callable: create the run event; its id goes to XCom.
 
     The run records who started it: ``conf.triggered_by`` (CORE's "Run now"), the
     Airflow user who triggered it, or ``schedule``.
+
+    Args:
+        plan: the pipeline's plan.
+        dag_run: the DAG run (Airflow passes it).
+        run_id: Airflow's DAG run id (Airflow passes it).
     """
     triggered_by = who_started(
         getattr(dag_run, "conf", None),
         str(getattr(dag_run, "run_type", "") or "") or None,
         getattr(dag_run, "triggering_user_name", None),
     )
-    return open_run(load_settings(), plan, triggered_by)
+    return open_run(load_settings(), plan, triggered_by, run_id)
 
 
 def end_run_task(plan: PipelinePlan, ti: Any) -> int:

@@ -15,7 +15,10 @@ from airflow.sdk import BaseOperator
 
 from core.airflow.dagbuilder.shape import RUN_EVENT_TASK_ID
 from core.airflow.plugins.backends import get_backend
+from core.airflow.plugins.lineage import AssetCache, facts_of, operator_lineage, record_asset_event
 from core.errors import CoreError
+from core.lineage.datasets import TaskLineage
+from core.lineage.facts import TaskFacts
 from core.plan import TaskSpec
 from core.settings import load_settings
 from core.worker import WorkerJob
@@ -39,15 +42,27 @@ class TransformOperator(BaseOperator):
     process: Any = None  # the local worker (core.worker.LocalWorker), while it runs
     batch: Any = None  # the BatchOperator a batch backend delegates to
     pod: Any = None  # the KubernetesPodOperator a kubernetes backend delegates to
+    lineage: TaskLineage | None = None  # the datasets it reads and writes (inlets, outlets)
+    facts: TaskFacts | None = None  # what it read and wrote, once it succeeded
 
     @classmethod
-    def for_task(cls, task: TaskSpec, company: str, brand: str, **kwargs: Any) -> TransformOperator:
-        """The operator of a plan's task: its task id, retries and retry delay.
+    def for_task(
+        cls,
+        task: TaskSpec,
+        company: str,
+        brand: str,
+        lineage: TaskLineage | None = None,
+        assets: AssetCache | None = None,
+        **kwargs: Any,
+    ) -> TransformOperator:
+        """The operator of a plan's task: its task id, retries, retry delay, inlets and outlets.
 
         Args:
             task: the task of the plan.
             company: the pipeline's company.
             brand: the pipeline's brand.
+            lineage: what the task reads and writes: its inlets and outlets (Assets).
+            assets: the Assets made so far while parsing (shared by the tasks of the file).
             **kwargs: more BaseOperator arguments (dag, ...).
 
         Returns:
@@ -57,11 +72,13 @@ class TransformOperator(BaseOperator):
             task_id=task.task_id,
             retries=task.retries,
             retry_delay=task.retry_delay_seconds,
+            **(assets or AssetCache()).lineage_arguments(lineage),
             **kwargs,
         )
         operator.transform = WorkerJob(
             task.transformation_id, 0, company, brand, task.state, task.template
         )
+        operator.lineage = lineage
         return operator
 
     def execute(self, context: Any) -> Any:
@@ -86,6 +103,25 @@ class TransformOperator(BaseOperator):
             )
         job = replace(self.transform, run_id=int(run_id))
         return get_backend(settings.worker_backend)(self, context, job, settings)
+
+    def post_execute(self, context: Any, result: Any = None) -> None:
+        """Give the output's asset event the run id, the rows written and the Delta version.
+
+        The facts are kept for :meth:`get_openlineage_facets_on_complete`, which the
+        OpenLineage provider calls in a forked process, where the lake's client
+        (whose threads do not survive a fork) must not be used.
+        """
+        if self.lineage is None or not self.outlets:
+            return
+        run_id = int(context["ti"].xcom_pull(task_ids=RUN_EVENT_TASK_ID))
+        self.facts = facts_of(load_settings(), self.lineage, run_id)
+        record_asset_event(context, self.outlets[0], self.facts, self.dag_id)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """For Airflow's OpenLineage provider: inputs and output with schema and row counts."""
+        if self.facts is None:
+            return None
+        return operator_lineage(self.facts)
 
     def on_kill(self) -> None:
         """Stop the worker: the local process (killed after 5 s), the Batch job or the pod."""

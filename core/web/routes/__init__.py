@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.web.routes import arrange, audit, auth, pipelines, runs, transformations
+from core.web.routes import arrange, audit, auth, datasets, pipelines, runs, transformations
 
 ROUTERS = (
     auth.router,
@@ -11,4 +11,5 @@ ROUTERS = (
     transformations.router,
     runs.router,
     audit.router,
+    datasets.router,
 )

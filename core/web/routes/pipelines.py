@@ -184,6 +184,36 @@ def set_active(
     return redirect(request, f"/pipelines/{pipeline_id}")
 
 
+@router.post("/pipelines/{pipeline_id}/schedule")
+def set_dataset_schedule(
+    request: Request,
+    pipeline_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    _user: Editor,
+    form: Submitted,
+) -> Response:
+    """Start the pipeline when datasets are published (one key per line), or clear it.
+
+    Returns:
+        A redirect to the pipeline, or its page with the problems by the form (422).
+    """
+    condition = str(form.get("condition", "any"))
+    keys = [line.strip() for line in str(form.get("datasets", "")).splitlines() if line.strip()]
+    schedule = {condition: keys} if keys else None
+    try:
+        resources.update_row(
+            session, catalog.PIPELINES, pipeline_id, {"dataset_schedule": schedule}, None, settings
+        )
+    except InvalidInputError as exc:
+        context = detail_context(
+            session, pipeline_id, {"schedule": problems_by_field(exc.problems)}
+        )
+        return render(request, "pipelines/detail.html", context, status_code=422)
+    flash(request, "Dataset schedule saved." if keys else "Dataset schedule cleared.")
+    return redirect(request, f"/pipelines/{pipeline_id}#dataset-schedule")
+
+
 @router.post("/pipelines/{pipeline_id}/runs")
 def run_now(
     request: Request, pipeline_id: int, session: SessionDep, settings: SettingsDep, user: Editor

@@ -1,0 +1,120 @@
+"""docs/airflow.md's laptop set-up, followed step by step with the real Airflow processes.
+
+Slow (minutes: every task is a process that parses the DAG file and starts a worker),
+so it runs once per suite, in one test, within a generous timeout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from core.database.seed import PipelineSpec, load_world, sample_world
+from core.demo.run import LANDING, PIPELINE
+from core.demo.source import generate
+from core.helpers.session_helper import SessionHelper
+from core.models.runs import RunEvent
+from core.runs import task_runs
+from core.service.airflow_api import trigger_dag_run
+from core.settings import load_settings
+from tests.support.airflow import REPOSITORY
+from tests.support.airflow_services import services
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
+RUN_TIMEOUT = 1500
+# Starts when the demo pipeline publishes its metrics (an asset event in Airflow).
+DEPENDANT = "acme_zentrix_fill_report"
+DEPENDANT_SPEC = {
+    "name": DEPENDANT,
+    "company": "acme_pharma",
+    "brand": "zentrix",
+    "type": "specialty_pharmacy",
+    "dataset_schedule": {"any": ["acme_pharma/zentrix/metrics/fill_metrics"]},
+    "states": [{"state": "dimensional", "transformations": [{"template": "noop"}]}],
+}
+
+
+def _runs(settings) -> list[RunEvent]:
+    with SessionHelper(settings) as session:
+        runs = session.scalars(
+            select(RunEvent).options(joinedload(RunEvent.pipeline)).order_by(RunEvent.id)
+        ).all()
+        session.expunge_all()
+        return list(runs)
+
+
+def test_the_laptop_setup_runs_the_demo_dag_and_core_records_it(
+    core_env: Path, tmp_path: Path, monkeypatch
+) -> None:
+    # CORE's settings, as for any CORE process; a start date of today means unpausing the
+    # @daily DAG does not start a run of yesterday's interval at once.
+    monkeypatch.setenv("CORE_DAG_START_DATE", dt.datetime.now(dt.UTC).date().isoformat())
+    monkeypatch.setenv("CORE_TRANSFORMS_DIR", str(REPOSITORY / "transforms"))
+    airflow = services(tmp_path / "airflow", {})
+    monkeypatch.setenv("CORE_AIRFLOW_API_URL", airflow.url)
+    settings = load_settings()
+    airflow.env.update(settings.to_environment())
+    world = sample_world()
+    world.pipelines.append(PipelineSpec.model_validate(DEPENDANT_SPEC))
+    with SessionHelper(settings, actor="test") as session:
+        load_world(session, world)
+        session.commit()
+    generate(settings.home / LANDING, rows=1000)  # (fewer can give a pharmacy no bad date)
+
+    migrated = airflow.airflow("db", "migrate")
+    assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
+    airflow.start()
+    try:
+        airflow.wait_for(
+            f"the DAG {PIPELINE}",
+            lambda: airflow.api("GET", f"/api/v2/dags/{PIPELINE}").status_code == 200,
+            timeout=600,
+        )
+        for dag_id in (PIPELINE, DEPENDANT):
+            unpaused = airflow.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+            assert unpaused.status_code == 200, unpaused.text
+        dag_run_id = trigger_dag_run(settings, PIPELINE, "test")  # CORE's "run now" client
+
+        def finished() -> str | None:
+            answer = airflow.api("GET", f"/api/v2/dags/{PIPELINE}/dagRuns/{dag_run_id}").json()
+            return answer["state"] if answer["state"] in ("success", "failed") else None
+
+        state = airflow.wait_for(f"DAG run {dag_run_id}", finished, timeout=RUN_TIMEOUT)
+        assert state == "success", airflow.logs()
+        events = airflow.api("GET", "/api/v2/assets/events", params={"limit": 100}).json()
+
+        def dependant_finished() -> str | None:
+            runs = airflow.api("GET", f"/api/v2/dags/{DEPENDANT}/dagRuns").json()["dag_runs"]
+            done = [r for r in runs if r["state"] in ("success", "failed")]
+            return done[0]["run_type"] + ":" + done[0]["state"] if done else None
+
+        dependant = airflow.wait_for(f"a run of {DEPENDANT}", dependant_finished, 900)
+        assert dependant == "asset_triggered:success", airflow.logs()
+    finally:
+        airflow.stop()
+
+    run, dependant_run = _runs(settings)
+    assert (run.state, run.triggered_by) == ("success", "airflow")
+    assert (dependant_run.pipeline.name, dependant_run.state) == (DEPENDANT, "success")
+    with SessionHelper(settings) as session:
+        rows = task_runs(session, run.id)
+        planned = [t for g in run.configuration_snapshot["groups"] for t in g["tasks"]]
+        assert len(rows) == len(planned) > 5
+        assert {row.state for row in rows.values()} == {"success"}
+    # every transformation's output got an asset event carrying this run
+    extras = [e["extra"] for e in events["asset_events"] if e["extra"].get("pipeline") == PIPELINE]
+    assert extras, events
+    assert len(extras) == len(rows)
+    assert {e["run_id"] for e in extras} == {run.id}
+    assert all(e["rows"] is None or e["rows"] >= 0 for e in extras)
+
+    # `airflow tasks test` of RunEvent records a test run, closed at once
+    tested = airflow.airflow("tasks", "test", PIPELINE, "RunEvent")
+    assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
+    last = _runs(settings)[-1]
+    assert (last.triggered_by, last.state) == ("airflow tasks test", "success")
+    assert last.ended_at is not None
