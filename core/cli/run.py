@@ -55,7 +55,7 @@ def progress_printer(out: Console) -> Listener:
 
 
 def print_report(out: Console, report: RunReport) -> None:
-    """The summary table of a run: task, state, attempt, duration, rows, error."""
+    """The summary table of a run: task, state, attempt, duration, rows, error; then notes."""
     table = Table("task", "state", "attempt", "seconds", "rows in", "rows out", "error")
     for task in report.tasks:
         table.add_row(
@@ -68,6 +68,9 @@ def print_report(out: Console, report: RunReport) -> None:
             (task.error or "")[:120],
         )
     out.print(table)
+    for task in report.tasks:
+        for note in task.notes:
+            out.print(f"note: {task.task_id}: {note}")
     out.print(
         f"run {report.run_id} of {report.pipeline}: {report.state} in "
         f"{_number(report.seconds)}s; `core runs show {report.run_id}` for details"

@@ -33,7 +33,7 @@ from core.models import configuration as cfg
 from core.models.runs import RUN_STATES, RunEvent, TaskRun
 from core.plan import PipelinePlan
 from core.runner.local import worker_environment
-from core.runs import duration, finish_run, get_run, start_run, task_runs
+from core.runs import duration, finish_run, get_run, start_run, task_notes, task_runs
 from core.service.airflow_api import trigger_dag_run
 from core.service.pipelines import pipeline_plan
 from core.settings import Settings
@@ -188,6 +188,7 @@ class TaskRow:
     error_summary: str | None
     notebook_location: str | None
     output_references: dict[str, Any] | None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -339,4 +340,5 @@ def _task_row(group: Any, task: Any, row: TaskRun | None) -> TaskRow:
         error_summary=row.error_summary if row else None,
         notebook_location=row.notebook_location if row else None,
         output_references=row.output_references if row else None,
+        notes=task_notes(row),
     )

@@ -123,6 +123,7 @@ def _context(
 ) -> tuple[TransformContext, TemplateRef]:
     template = transformation.transformation_template
     contracts = contracts_by_transformation(transformation, settings)
+    rows = task_runs(session, run_id)
     ctx = TransformContext(
         settings=settings,
         session=session,
@@ -134,7 +135,8 @@ def _context(
         variables=transformation.variables,
         output=contracts[transformation.id],
         contracts=contracts,
-        ran_in_this_run=set(task_runs(session, run_id)),
+        ran_in_this_run=set(rows),
+        published_columns={tid: _published_columns(row) for tid, row in rows.items()},
     )
     return ctx, TemplateRef(template.name, template.kind, template.entrypoint)
 
@@ -144,10 +146,13 @@ def _execute(session: Session, row: Any, ctx: TransformContext, template: Templa
     result = KindResult()
     try:
         result = kind_runner(template.kind)(ctx, template)
+        ctx.commit_side_outputs()  # after the output: a failed task leaves them as they were
     except (ConfigurationError, SettingsError) as exc:
+        _revert_output(ctx)
         _record_failure(session, row, ctx, result, exc)
         return Outcome(EXIT_INVALID, str(exc))
     except (Exception, Terminated) as exc:
+        _revert_output(ctx)
         _record_failure(session, row, ctx, getattr(exc, "kind_result", result), exc)
         logger.debug("transformation %s failed", ctx.transform_id, exc_info=True)
         return Outcome(EXIT_FAILED, _summary(exc))
@@ -156,6 +161,20 @@ def _execute(session: Session, row: Any, ctx: TransformContext, template: Templa
             signal.signal(sig, handler)
     end_task(session, row, "success", **_fields(ctx, result))
     return Outcome(EXIT_SUCCESS, _success_line(ctx, result))
+
+
+def _published_columns(row: Any) -> list[str] | None:
+    """The columns a task run recorded as published (None before it recorded any)."""
+    columns = (row.output_references or {}).get("columns") if row.state == "success" else None
+    return columns if isinstance(columns, list) else None
+
+
+def _revert_output(ctx: TransformContext) -> None:
+    """A failed task commits no output: put back this run's rows it already published."""
+    try:
+        ctx.revert_output()
+    except Exception:  # the failure being recorded matters more; say the revert failed
+        logger.exception("putting back this run's rows of %s failed", ctx.output.uri)
 
 
 def _record_failure(

@@ -163,3 +163,16 @@ def test_run_now_of_an_empty_pipeline_is_explained(client: TestClient, as_editor
     pipeline_id = page.url.path.rsplit("/", 1)[1]
     response = client.post(f"/pipelines/{pipeline_id}/runs", data={"csrf_token": as_editor})
     assert response.status_code == 422 and "has no transformations" in response.text
+
+
+def test_the_run_page_shows_a_task_note(
+    client: TestClient, as_viewer: str, settings: Settings
+) -> None:
+    note = "read 1 of 3 matching files (cumulate_flag is false)"
+    with SessionHelper(settings, actor="test") as session:
+        event = start_run(session, pipeline_plan(session, 1), "editor@example.com")
+        task = begin_task(session, event.id, INGEST)
+        end_task(session, task, "success", rows_out=1, output_references={"notes": [note]})
+        run_id = event.id
+    html = client.get(f"/runs/{run_id}").text
+    assert f'<div class="task-note" data-note>{note}</div>' in html
