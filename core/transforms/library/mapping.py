@@ -40,7 +40,11 @@ TEMPLATES = [
     Builtin(
         name="column_mapping",
         entrypoint="core.transforms.library.mapping:column_mapping",
-        description="Rename and select columns per a mapping.",
+        description=(
+            "Rename and select columns per a mapping; by default (keep_unmapped false) only "
+            "the mapped columns and the source file are kept. A mapped column missing from "
+            "this run's input fails the task."
+        ),
         tags=("mapping",),
         variables={
             "input": spec("string", "the upstream dataset"),
@@ -52,7 +56,11 @@ TEMPLATES = [
     Builtin(
         name="value_mapping",
         entrypoint="core.transforms.library.mapping:value_mapping",
-        description="Map a column onto a controlled vocabulary; unmapped rows go to rejects.",
+        description=(
+            "Map a column onto a controlled vocabulary; unmapped rows go to {dataset}_rejects, "
+            "committed only when the task succeeds. Fails above max_rejection_rate (default "
+            "0.05); blanks map to null unless reject_blanks."
+        ),
         state="master",
         tags=("mapping", "master"),
         variables={
