@@ -168,6 +168,12 @@ def get_run(session: Session, run_id: int) -> RunEvent:
     return event
 
 
+def task_notes(row: TaskRun | None) -> list[str]:
+    """The notes a task recorded (``ctx.note``), e.g. "read 1 of 3 matching files (…)"."""
+    notes = ((row.output_references or {}) if row is not None else {}).get("notes")
+    return [str(n) for n in notes] if isinstance(notes, list) else []
+
+
 def task_runs(session: Session, run_id: int) -> dict[int, TaskRun]:
     """The task runs of a run, by transformation id (one query)."""
     query = select(TaskRun).where(TaskRun.run_event_id == run_id)

@@ -67,9 +67,7 @@ def run(
         if with_dependants:
             reports = runner.run_with_dependants(pipeline)
         else:
-            reports = [
-                runner.run(pipeline, resume=resume, only=only, configuration=configuration)
-            ]
+            reports = [runner.run(pipeline, resume=resume, only=only, configuration=configuration)]
     for report in reports:
         print_report(out, report)
     if any(report.failed for report in reports):
@@ -77,7 +75,7 @@ def run(
 
 
 def print_report(out: Console, report: RunReport) -> None:
-    """The summary table of a run: task, state, attempt, duration, rows, error."""
+    """The summary table of a run: task, state, attempt, duration, rows, error; then notes."""
     from rich.table import Table
 
     table = Table("task", "state", "attempt", "seconds", "rows in", "rows out", "error")
@@ -92,6 +90,9 @@ def print_report(out: Console, report: RunReport) -> None:
             (task.error or "")[:120],
         )
     out.print(table)
+    for task in report.tasks:
+        for note in task.notes:
+            out.print(f"note: {task.task_id}: {note}")
     resumed = f", resumed by {report.resumed_by}" if report.resumed_by else ""
     out.print(
         f"run {report.run_id} of {report.pipeline}: {report.state} in "

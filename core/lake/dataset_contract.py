@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
@@ -188,15 +189,20 @@ class DatasetContract(Contract):
         table = self.delta_table(version)
         pruning = [(RUN_ID, "=", str(_check_run_id(run_id)))] if run_id is not None else None
         try:
-            dataset = table.to_pyarrow_dataset(file_pruning_predicate=pruning)
+            # Arrow's own filesystem, not deltalake's default Python handler: scanner
+            # threads calling back into that handler outlived the interpreter's teardown
+            # and aborted finished processes with exit 134 (issue 17, item 7).
+            files = pafs.SubTreeFileSystem(self.path, self.filesystem)
+            dataset = table.to_pyarrow_dataset(file_pruning_predicate=pruning, filesystem=files)
             _check_known_columns(self, dataset.schema.names, filters, columns)
             expression = pq.filters_to_expression(filters) if filters else None
             if run_id is not None:
                 by_run = pads.field(RUN_ID) == run_id
                 expression = by_run if expression is None else expression & by_run
-            if limit is not None:
-                return dataset.head(limit, columns=columns, filter=expression)
-            return dataset.to_table(columns=columns, filter=expression)
+            scanner = dataset.scanner(columns=columns, filter=expression)
+            if limit is None:
+                return scanner.to_table()
+            return _head(scanner, limit)
         except (DeltaError, OSError) as exc:  # the store failed part way (after its retries)
             raise LakeError(f"{self!r}: reading failed: {describe_storage_error(exc)}") from exc
 
@@ -387,6 +393,23 @@ class DatasetContract(Contract):
             f"{self.state!r} of {self.parent}/{self.child} (branch {self.branch!r}); "
             f"datasets there: {what}. Publish it first or check the name."
         )
+
+
+def _head(scanner: Any, limit: int) -> pa.Table:
+    """The first ``limit`` rows of a scan; the reader is closed, so no read is left pending."""
+    batches, rows = [], 0
+    reader = scanner.to_reader()
+    try:
+        while rows < limit:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            batches.append(batch.slice(0, limit - rows))
+            rows += batches[-1].num_rows
+    finally:
+        reader.close()
+    return pa.Table.from_batches(batches, schema=scanner.projected_schema)
 
 
 def _history_entry(version: int, info: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from core.plan import PipelinePlan
-from core.runs import duration, get_run, run_duration, task_runs
+from core.runs import duration, get_run, run_duration, task_notes, task_runs
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class TaskReport:
     error: str | None
     notebook_location: str | None
     log: Path | None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ def build_report(
                 error=row.error_summary if row else None,
                 notebook_location=row.notebook_location if row else None,
                 log=log if log and log.exists() else None,
+                notes=tuple(task_notes(row)),
             )
         )
     return RunReport(

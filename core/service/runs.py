@@ -38,6 +38,7 @@ from core.runs import (
     run_duration,
     snapshot_history,
     start_run,
+    task_notes,
     task_runs,
 )
 from core.service.airflow_api import trigger_dag_run
@@ -189,6 +190,7 @@ class TaskRow:
     error_summary: str | None
     notebook_location: str | None
     output_references: dict[str, Any] | None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -388,4 +390,5 @@ def _task_row(group: Any, task: Any, row: TaskRun | None) -> TaskRow:
         error_summary=row.error_summary if row else None,
         notebook_location=row.notebook_location if row else None,
         output_references=row.output_references if row else None,
+        notes=task_notes(row),
     )

@@ -2,7 +2,13 @@
 
 A transformation receives its context and nothing else: typed variables, the run
 id, its output contract, the datasets of the other transformations of its
-pipeline, secrets by name, a logger, and ``publish``.
+pipeline, secrets by name, a logger, ``publish`` and ``publish_side``.
+
+A task's outputs commit together or not at all (docs/lake.md): side outputs are
+staged and committed by the runtime only after the transformation returned and its
+output was committed; when a side output cannot be committed, or the
+transformation fails after publishing, this run's rows of the output are put back
+as they were (:meth:`TransformContext.revert_output`).
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 from sqlalchemy.orm import Session
 
-from core.errors import ContractError, NotFoundError, did_you_mean
+from core.errors import ContractError, ContractNotFoundError, NotFoundError, did_you_mean
 from core.lake.contract import Contract
-from core.lake.dataset_contract import DatasetContract, PublishSummary
+from core.lake.dataset_contract import METADATA_COLUMNS, DatasetContract, PublishSummary
 from core.lake.raw_contract import RawContract
 from core.settings import Settings
 
@@ -45,8 +51,13 @@ class TransformContext:
         output: the output contract (RawContract in raw, DatasetContract otherwise).
         contracts: the output contracts of every transformation of the pipeline.
         ran_in_this_run: transformation ids that have a task run in this run.
+        published_columns: per transformation id, the columns it published in this run
+            (recorded with its task run), so that :meth:`input` returns what this run
+            wrote, not the columns earlier runs added to the table.
         rows_in: rows read through :meth:`input` so far.
         metadata: what the transformation wants recorded with its task run.
+        published: what :meth:`publish` wrote, once it has.
+        side_outputs: datasets staged by :meth:`publish_side`, not yet committed.
     """
 
     settings: Settings
@@ -60,14 +71,25 @@ class TransformContext:
     output: Contract
     contracts: dict[int, Contract]
     ran_in_this_run: set[int] = field(default_factory=set)
+    published_columns: dict[int, list[str] | None] = field(default_factory=dict)
     rows_in: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
     published: PublishSummary | None = None
+    side_outputs: list[tuple[DatasetContract, Any]] = field(default_factory=list)
+    _version_before: int | None = None
 
     @property
     def logger(self) -> logging.Logger:
         """The logger ``core.transforms.{state}.{template}``."""
         return logging.getLogger(f"core.transforms.{self.state}.{self.template}")
+
+    def note(self, text: str) -> None:
+        """Record a line the run summary and the run page show beside this task.
+
+        For what a reader must not miss in a task that succeeded, e.g. "read 1 of 3
+        matching files (cumulate_flag is false)".
+        """
+        self.metadata.setdefault("notes", []).append(text)
 
     def input_contract(self, name: str, state: str | None = None) -> Contract:
         """The output contract of another transformation of this pipeline.
@@ -119,9 +141,10 @@ class TransformContext:
         contract = self.input_contract(name, state)
         if not isinstance(contract, DatasetContract):
             raise ContractError(f"{name!r} is a raw folder, not a dataset: use ctx.raw_inputs()")
-        table = contract.fetch_arrow(
-            columns=columns, run_id=None if all_runs else self._upstream_run(name, contract)
-        )
+        run = None if all_runs else self._upstream_run(name, contract)
+        table = contract.fetch_arrow(columns=columns, run_id=run)
+        if run is not None:
+            table = self._as_published(name, contract, run, table)
         self.rows_in += table.num_rows
         return table
 
@@ -149,8 +172,89 @@ class TransformContext:
                 f"{self.state}/{self.template} writes raw files, not a dataset: "
                 "use ctx.output.put_file(...)"
             )
+        self._version_before = _version_or_none(self.output)
         self.published = self.output.publish(data, self.run_id, self.session, partitions)
+        self.metadata["columns"] = [c for c in _column_names(data) if c not in METADATA_COLUMNS]
         return self.published
+
+    def publish_side(self, contract: DatasetContract, data: pd.DataFrame | pa.Table) -> None:
+        """Stage this run's rows of a side output (e.g. value_mapping's rejects).
+
+        Nothing is written now: the runtime commits side outputs after the transformation
+        returned and its output was committed, so a failed task leaves them as they were.
+        """
+        self.side_outputs.append((contract, data))
+
+    def commit_side_outputs(self) -> list[PublishSummary]:
+        """Commit the staged side outputs in order (the runtime calls it).
+
+        Raises:
+            CoreError: a side output could not be committed (the ones before it are).
+        """
+        summaries = []
+        while self.side_outputs:
+            contract, data = self.side_outputs.pop(0)
+            summary = contract.publish(data, self.run_id, self.session)
+            self.metadata.setdefault("side_outputs", {})[contract.uri] = summary.version
+            summaries.append(summary)
+        return summaries
+
+    def revert_output(self) -> bool:
+        """Put this run's rows of the output back as they were before :meth:`publish`.
+
+        Only this run's rows are touched (other runs may have committed meanwhile): they
+        are replaced by the rows the run had in the version before this task's commit,
+        or removed when it had none. Returns True when there was something to revert.
+        """
+        if self.published is None or not isinstance(self.output, DatasetContract):
+            return False
+        before = self._version_before
+        if before is None:  # the table did not exist: none of this run's rows were there
+            rows = self.output.fetch_arrow(limit=0)
+        else:
+            rows = self.output.fetch_arrow(run_id=self.run_id, version=before)
+        self.output.publish(rows, self.run_id, self.session)
+        self.published = None
+        self.logger.warning("this run's rows of %s were put back as they were", self.output.uri)
+        return True
+
+    def _as_published(
+        self, name: str, contract: DatasetContract, run: int, table: pa.Table
+    ) -> pa.Table:
+        """The table without the columns that the run read did not publish.
+
+        A Delta table keeps every column any run added; a run whose file lacked one
+        reads it as null. Leaving it out makes a transform that needs it fail by name
+        instead of silently producing NULLs (issue 17).
+        """
+        published = self._columns_published(contract, run)
+        if published is None:
+            return table
+        kept = [c for c in table.column_names if c in published or c in METADATA_COLUMNS]
+        if len(kept) < table.num_columns:
+            dropped = [c for c in table.column_names if c not in kept]
+            self.logger.info(
+                "dataset %r: run %s did not publish column(s) %s (earlier runs did); left out",
+                name,
+                run,
+                ", ".join(map(repr, dropped)),
+            )
+            table = table.select(kept)
+        return table
+
+    def _columns_published(self, contract: DatasetContract, run: int) -> set[str] | None:
+        upstream = next((tid for tid, c in self.contracts.items() if c is contract), None)
+        if upstream is None:
+            return None
+        if run == self.run_id:
+            columns = self.published_columns.get(upstream)
+        else:  # the upstream's latest run (it did not run in this one)
+            from core.runs import task_runs
+
+            row = task_runs(self.session, run).get(upstream)
+            self.session.commit()  # no transaction left open while the transform works
+            columns = (row.output_references or {}).get("columns") if row else None
+        return set(columns) if isinstance(columns, list) else None
 
     def _upstream_run(self, name: str, contract: DatasetContract) -> int | None:
         upstream = [tid for tid, c in self.contracts.items() if c is contract]
@@ -161,3 +265,17 @@ class TransformContext:
             "dataset %r did not run in run %s; reading its latest run %s", name, self.run_id, latest
         )
         return latest
+
+
+def _version_or_none(contract: Contract) -> int | None:
+    """The output table's current version; None when it does not exist yet."""
+    if not isinstance(contract, DatasetContract):
+        return None
+    try:
+        return contract.delta_table().version()
+    except ContractNotFoundError:
+        return None
+
+
+def _column_names(data: pd.DataFrame | pa.Table) -> list[str]:
+    return list(data.column_names) if isinstance(data, pa.Table) else [str(c) for c in data.columns]

@@ -124,6 +124,7 @@ def _context(
 ) -> tuple[TransformContext, TemplateRef]:
     task = pinned.task
     contracts = pinned.contracts(settings)
+    rows = task_runs(session, run_id)
     ctx = TransformContext(
         settings=settings,
         session=session,
@@ -135,7 +136,8 @@ def _context(
         variables=pinned.variables(),
         output=contracts[task.transformation_id],
         contracts=contracts,
-        ran_in_this_run=set(task_runs(session, run_id)),
+        ran_in_this_run=set(rows),
+        published_columns={tid: _published_columns(row) for tid, row in rows.items()},
     )
     return ctx, TemplateRef(task.template, task.kind, task.entrypoint)
 
@@ -144,15 +146,32 @@ def _execute(session: Session, row: Any, ctx: TransformContext, template: Templa
     result = KindResult()
     try:
         result = kind_runner(template.kind)(ctx, template)
+        ctx.commit_side_outputs()  # after the output: a failed task leaves them as they were
     except (ConfigurationError, SettingsError) as exc:
+        _revert_output(ctx)
         _record_failure(session, row, ctx, result, exc)
         return Outcome(ExitCode.INVALID, str(exc))
     except (Exception, Terminated) as exc:
+        _revert_output(ctx)
         _record_failure(session, row, ctx, getattr(exc, "kind_result", result), exc)
         logger.debug("transformation %s failed", ctx.transform_id, exc_info=True)
         return Outcome(ExitCode.FAILED, _summary(exc))
     end_task(session, row, "success", **_fields(ctx, result))
     return Outcome(ExitCode.SUCCESS, _success_line(ctx, result))
+
+
+def _published_columns(row: Any) -> list[str] | None:
+    """The columns a task run recorded as published (None before it recorded any)."""
+    columns = (row.output_references or {}).get("columns") if row.state == "success" else None
+    return columns if isinstance(columns, list) else None
+
+
+def _revert_output(ctx: TransformContext) -> None:
+    """A failed task commits no output: put back this run's rows it already published."""
+    try:
+        ctx.revert_output()
+    except Exception:  # the failure being recorded matters more; say the revert failed
+        logger.exception("putting back this run's rows of %s failed", ctx.output.uri)
 
 
 def _record_failure(

@@ -1418,6 +1418,31 @@ INGEST = [
         exit_code=2,
         says=("variable 'dataset'='../evil' is not valid", "expected a dataset name"),
     ),
+    # --- integ (issue 17, item 2): a drifting file, checked per file read in this run ---
+    IngestCase(
+        "drifting-renamed-header",
+        "required_columns `id, name`; a later file's header says `Name`",
+        {"b.csv": b"id,Name\n2,bo\n"},
+        variables={"required_columns": ["id", "name"]},
+        says=("raw file 'b.csv' lacks required column(s) 'name'", "its columns are 'id', 'Name'"),
+    ),
+    IngestCase(
+        "drifting-wrong-delimiter",
+        "required_columns `id, name`; a later file delimited by `;`",
+        {"b.csv": b"id;name\n2;bo\n"},
+        variables={"required_columns": ["id", "name"]},
+        says=(
+            "raw file 'b.csv' lacks required column(s) 'id', 'name'",
+            "its columns are 'id;name' (read with delimiter ',')",
+        ),
+    ),
+    IngestCase(
+        "drifting-missing-column",
+        "required_columns `id, name`; a later file without `name`",
+        {"b.csv": b"id\n2\n"},
+        variables={"required_columns": ["id", "name"]},
+        says=("raw file 'b.csv' lacks required column(s) 'name'; its columns are 'id'",),
+    ),
 ]
 
 

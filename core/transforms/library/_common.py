@@ -118,7 +118,10 @@ def owner(ctx: TransformContext) -> str:
 def require_columns(
     ctx: TransformContext, table: pa.Table, wanted: Iterable[str], what: str
 ) -> None:
-    """Fail unless every wanted column is in the table.
+    """Fail unless every wanted column is in the table (an input of this run).
+
+    ``ctx.input`` leaves out the columns that the run read did not publish, so a
+    column that only earlier runs' files had is missing here, not silently null.
 
     Args:
         ctx: the transformation's context (for the message).
@@ -127,15 +130,28 @@ def require_columns(
         what: which input, for the message (e.g. "input 'sales'").
 
     Raises:
-        TransformError: some are missing; the message lists all of them and the columns present.
+        TransformError: some are missing; the message lists all of them, the raw files
+            the rows were read from (when the input carries them) and the columns present.
     """
     present = set(table.column_names)
     missing = [c for c in wanted if c not in present]
     if missing:
+        columns = [c for c in data_columns(table) if c != SOURCE_FILE]
+        columns += [SOURCE_FILE] if SOURCE_FILE in present else []
         raise TransformError(
-            f"{owner(ctx)}: {what} lacks column(s) {', '.join(map(repr, missing))}; "
-            f"its columns are {', '.join(map(repr, data_columns(table))) or 'none'}"
+            f"{owner(ctx)}: {what}{_read_from(table)} lacks column(s) "
+            f"{', '.join(map(repr, missing))}; its columns are "
+            f"{', '.join(map(repr, columns)) or 'none'}; nothing was published"
         )
+
+
+def _read_from(table: pa.Table) -> str:
+    """ " (read from raw file(s) 'a.csv', …)" when the rows carry their source file."""
+    if SOURCE_FILE not in table.column_names or not table.num_rows:
+        return ""
+    files = pc.unique(table[SOURCE_FILE]).drop_null().to_pylist()
+    shown = ", ".join(map(repr, sorted(files)[:SHOWN])) + (" …" if len(files) > SHOWN else "")
+    return f" (read from raw file(s) {shown})"
 
 
 def data_columns(table: pa.Table) -> list[str]:

@@ -61,7 +61,14 @@ TEMPLATES = [
     Builtin(
         name="initial_ingest",
         entrypoint="core.transforms.library.ingest:initial_ingest",
-        description="Read delimited files into a dataset, every column as a string.",
+        description=(
+            "Read delimited files (.csv by default; .txt, .tsv… by suffix; compressed .gz, "
+            ".bz2, .zst, .lz4, .br by their ending, e.g. .csv.gz) of the pipeline's raw "
+            "folders into a dataset, every column as a string. By default (cumulate_flag "
+            "false) only the newest matching file is read and the others are recorded as "
+            "skipped; set cumulate_flag to read them all. required_columns (default none) "
+            "fails the task when a file read lacks one."
+        ),
         state="ingest",
         tags=("ingest", "csv"),
         variables={
@@ -88,7 +95,12 @@ TEMPLATES = [
                 check={"kind": "range", "min": 0},
             ),
             "header": spec("bool", "the first row names the columns; else column_1..n", True),
-            "cumulate_flag": spec("bool", "read every matching file; else only the latest", False),
+            "cumulate_flag": spec(
+                "bool", "read every matching file; else only the latest (default)", False
+            ),
+            "required_columns": spec(
+                "list", "columns every file read must have; a file lacking one fails", []
+            ),
         },
     )
 ]
@@ -114,14 +126,16 @@ def initial_ingest(ctx: TransformContext) -> None:
         TransformationVariableTypeError: the delimiter, encoding or skip_rows is not valid.
         TransformError: no file matches, or a file is malformed or not in the encoding.
     """
-    fmt = csv_format(ctx)
+    fmt, required = csv_format(ctx), required_columns(ctx)
     tables, empty = [], []
-    for contract, raw in matching_files(ctx):
+    selected = matching_files(ctx)
+    for contract, raw in selected.read:
         table = read_file(contract, raw, fmt)
         if table is None:
             ctx.logger.warning("raw file %r has no rows to read; skipped", raw.name)
             empty.append(raw.name)
         else:
+            check_required(ctx, raw, table, required, fmt)
             tables.append(table)
     result = union(ctx, tables)
     ctx.rows_in += result.num_rows
@@ -166,8 +180,60 @@ def _encoding(ctx: TransformContext, name: str) -> str:
     return "utf8" if codec.name == "utf-8" else name.strip()
 
 
-def matching_files(ctx: TransformContext) -> list[tuple[RawContract, RawFile]]:
+def required_columns(ctx: TransformContext) -> list[str]:
+    """The ``required_columns`` variable: column names every file read must have.
+
+    Raises:
+        TransformationVariableTypeError: it is not a list of non-blank names.
+    """
+    value = variable(ctx, "required_columns", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise TransformationVariableTypeError(
+            f"{owner(ctx)}: variable 'required_columns'={value!r} is not valid: expected a "
+            'JSON list of column names such as ["id", "amount"]'
+        )
+    return value
+
+
+def check_required(
+    ctx: TransformContext, raw: RawFile, table: pa.Table, wanted: list[str], fmt: CsvFormat
+) -> None:
+    """Fail when the file just read lacks a required column (not the dataset's schema).
+
+    Raises:
+        TransformError: naming the file, the missing columns and the columns it has.
+    """
+    has = [c for c in table.column_names if c != SOURCE_FILE]
+    missing = [c for c in wanted if c not in has]
+    if missing:
+        raise TransformError(
+            f"{owner(ctx)}: raw file {raw.name!r} lacks required column(s) "
+            f"{', '.join(map(repr, missing))}; its columns are {', '.join(map(repr, has))} "
+            f"(read with delimiter {fmt.delimiter!r}); nothing was published"
+        )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The raw files that match, split into those read and those skipped."""
+
+    read: list[tuple[RawContract, RawFile]]
+    skipped: list[tuple[RawContract, RawFile]]
+
+    @property
+    def note(self) -> str:
+        """ "read 1 of 3 matching files (cumulate_flag is false)", or "" when all are read."""
+        if not self.skipped:
+            return ""
+        matched = len(self.read) + len(self.skipped)
+        return f"read {len(self.read)} of {matched} matching files (cumulate_flag is false)"
+
+
+def matching_files(ctx: TransformContext) -> Selection:
     """The raw files to read: every match (cumulate_flag) or the latest one.
+
+    When files are skipped, the task records which were read and which skipped, and
+    says so in the log and in its note (the run summary and the run page show it).
 
     Raises:
         TransformError: the pipeline has no raw folder, or no file matches.
@@ -184,8 +250,28 @@ def matching_files(ctx: TransformContext) -> list[tuple[RawContract, RawFile]]:
             f"{folders}; files there: {shown or 'none'}"
         )
     if variable(ctx, "cumulate_flag", False):
-        return found
-    return [max(found, key=lambda pair: (pair[1].effective_time, pair[1].name))]
+        selection = Selection(found, [])
+    else:
+        latest = max(found, key=lambda pair: (pair[1].effective_time, pair[1].name))
+        selection = Selection([latest], [pair for pair in found if pair is not latest])
+    _record_selection(ctx, selection)
+    return selection
+
+
+def _record_selection(ctx: TransformContext, selection: Selection) -> None:
+    read = [raw.name for _, raw in selection.read]
+    skipped = sorted(raw.name for _, raw in selection.skipped)
+    ctx.metadata.update(files_matched=len(read) + len(skipped), read_files=read[:SHOWN])
+    if skipped:
+        ctx.metadata["skipped_files"] = skipped[:SHOWN]
+        ctx.note(selection.note)
+        ctx.logger.warning(
+            "%s: read %s, skipped %s%s; set cumulate_flag to read every matching file",
+            selection.note,
+            ", ".join(map(repr, read)),
+            ", ".join(map(repr, skipped[:SHOWN])),
+            " …" if len(skipped) > SHOWN else "",
+        )
 
 
 def read_file(contract: RawContract, raw: RawFile, fmt: CsvFormat) -> pa.Table | None:

@@ -42,7 +42,11 @@ TEMPLATES = [
     Builtin(
         name="extract_from_landing",
         entrypoint="core.transforms.library.landing:extract_from_landing",
-        description="Copy new or changed files from a local directory or an S3 prefix into raw.",
+        description=(
+            "Copy new or changed files from a local directory or an S3 prefix into raw. "
+            "By default (prefix and suffix empty) every file there is copied, whatever its "
+            "ending; files copied before and unchanged are skipped."
+        ),
         state="raw",
         tags=("extract",),
         variables={

@@ -2,7 +2,9 @@
 
 Both read one upstream dataset of the run (``input``) and publish ``dataset``.
 value_mapping also publishes the rows it cannot map to ``{dataset}_rejects``
-(same company, brand and state), for every run, so a re-run replaces them.
+(same company, brand and state), for every run, so a re-run replaces them. The
+rejects are a side output: committed after the dataset, only when the task
+succeeds (a failed task leaves both as they were).
 """
 
 from __future__ import annotations
@@ -41,7 +43,11 @@ TEMPLATES = [
     Builtin(
         name="column_mapping",
         entrypoint="core.transforms.library.mapping:column_mapping",
-        description="Rename and select columns per a mapping.",
+        description=(
+            "Rename and select columns per a mapping; by default (keep_unmapped false) only "
+            "the mapped columns and the source file are kept. A mapped column missing from "
+            "this run's input fails the task."
+        ),
         tags=("mapping",),
         variables={
             "input": spec("string", "the upstream dataset", check=INPUT),
@@ -53,7 +59,11 @@ TEMPLATES = [
     Builtin(
         name="value_mapping",
         entrypoint="core.transforms.library.mapping:value_mapping",
-        description="Map a column onto a controlled vocabulary; unmapped rows go to rejects.",
+        description=(
+            "Map a column onto a controlled vocabulary; unmapped rows go to {dataset}_rejects, "
+            "committed only when the task succeeds. Fails above max_rejection_rate (default "
+            "0.05); blanks map to null unless reject_blanks."
+        ),
         state="master",
         tags=("mapping", "master"),
         variables={
@@ -141,21 +151,17 @@ def value_mapping(ctx: TransformContext) -> None:
     Raises:
         TransformationVariableTypeError: neither or both of mapping and bridge_dataset are set.
         TransformError: the column is missing, the vocabulary maps a value two ways, or the
-            rejected rows exceed max_rejection_rate (rejects are published, the dataset is not).
+            rejected rows exceed max_rejection_rate (neither the dataset nor its rejects
+            are published).
     """
     column, name = str(variable(ctx, "column")), str(variable(ctx, "input"))
     table = ctx.input(name)
     require_columns(ctx, table, [column], f"input {name!r}")
     keys, targets = vocabulary(ctx)
     mapped, bad = map_values(ctx, table[column], keys, targets)
-    rejects = _publish_rejects(ctx, table.filter(bad))
+    rejects = _stage_rejects(ctx, table.filter(bad))
     check_rejections(
-        ctx,
-        {column: rejects.num_rows},
-        table.num_rows,
-        {column: examples(table[column], bad)},
-        outcome=f"the rejected rows were published to {ctx.metadata['rejects_dataset']}, "
-        "the dataset was not",
+        ctx, {column: rejects.num_rows}, table.num_rows, {column: examples(table[column], bad)}
     )
     good = pc.invert(bad)
     result = table.filter(good).set_column(
@@ -233,10 +239,13 @@ def map_values(
     return mapped, unmatched
 
 
-def _publish_rejects(ctx: TransformContext, rejects: pa.Table) -> pa.Table:
-    """Publish this run's rejected rows (even none, so a re-run replaces earlier ones)."""
+def _stage_rejects(ctx: TransformContext, rejects: pa.Table) -> pa.Table:
+    """Stage this run's rejected rows (even none, so a re-run replaces earlier ones).
+
+    They are committed after the dataset, and only when the task succeeds.
+    """
     contract = ctx.output.sibling(dataset=f"{ctx.output.dataset}{REJECTS_SUFFIX}")
-    contract.publish(rejects, ctx.run_id, ctx.session)
+    ctx.publish_side(contract, rejects)
     ctx.metadata.update(rows_rejected=rejects.num_rows, rejects_dataset=contract.uri)
     if rejects.num_rows:
         ctx.logger.warning("%d rows rejected to %s", rejects.num_rows, contract.uri)

@@ -59,8 +59,8 @@ TEMPLATES = [
     Builtin(
         name="publish_to_s3",
         entrypoint="core.transforms.library.publish:publish_to_s3",
-        description="Export a dataset as CSV to an S3 prefix or a local directory; "
-        "never overwrites.",
+        description="Export this run's rows of a dataset as a CSV file (.csv, or .csv.gz with "
+        "gzip) to an S3 prefix or a local directory, named by file_pattern; never overwrites.",
         state="dimensional",
         tags=("publish",),
         variables={

@@ -77,7 +77,11 @@ TEMPLATES = [
     Builtin(
         name="extract_from_sftp",
         entrypoint="core.transforms.library.sftp:extract_from_sftp",
-        description="Download new or changed files from an SFTP directory into raw.",
+        description=(
+            "Download new or changed files from an SFTP directory into raw. By default "
+            "(prefix and suffix empty) every file there, whatever its ending; files "
+            "downloaded before and unchanged are skipped."
+        ),
         state="raw",
         tags=("extract", "sftp"),
         variables={
@@ -99,7 +103,10 @@ TEMPLATES = [
     Builtin(
         name="publish_to_sftp",
         entrypoint="core.transforms.library.sftp:publish_to_sftp",
-        description="Export a dataset as CSV to an SFTP directory; never overwrites.",
+        description=(
+            "Export this run's rows of a dataset as a CSV file (.csv, or .csv.gz with gzip) "
+            "to an SFTP directory, named by file_pattern; never overwrites."
+        ),
         state="dimensional",
         tags=("publish", "sftp"),
         variables={

@@ -34,7 +34,10 @@ TEMPLATES = [
     Builtin(
         name="sql",
         entrypoint="core.transforms.library.sql:sql",
-        description="A DuckDB query over upstream datasets; the result is published.",
+        description=(
+            "A DuckDB query over upstream datasets (this run's rows of each input, as a view "
+            "of its name); the result is published."
+        ),
         tags=("sql",),
         variables={
             "inputs": spec(

@@ -56,7 +56,11 @@ TEMPLATES = [
     Builtin(
         name="standardize_dates",
         entrypoint="core.transforms.library.standardize:standardize_dates",
-        description="Parse date columns by format; unparseable values become null.",
+        description=(
+            "Parse date columns by format; unparseable values become null and are counted. "
+            "Fails above max_rejection_rate (default 0.05) or when a column is missing from "
+            "this run's input."
+        ),
         tags=("cleaning",),
         variables={
             **_COMMON,
@@ -70,7 +74,11 @@ TEMPLATES = [
     Builtin(
         name="standardize_numbers",
         entrypoint="core.transforms.library.standardize:standardize_numbers",
-        description="Parse numeric columns; unparseable values become null.",
+        description=(
+            "Parse numeric columns (thousands separator ',' and decimal '.' by default); "
+            "unparseable values become null and are counted. Fails above max_rejection_rate "
+            "(default 0.05) or when a column is missing from this run's input."
+        ),
         tags=("cleaning",),
         variables={
             **_COMMON,

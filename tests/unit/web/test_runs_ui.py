@@ -203,3 +203,16 @@ def test_the_run_page_shows_what_changed_and_resumes_with_the_choice(
         f"/runs/{second}/resume", data={"csrf_token": as_editor, "configuration": "latest"}
     )
     assert "expected current" in refused.text
+
+
+def test_the_run_page_shows_a_task_note(
+    client: TestClient, as_viewer: str, settings: Settings
+) -> None:
+    note = "read 1 of 3 matching files (cumulate_flag is false)"
+    with SessionHelper(settings, actor="test") as session:
+        event = start_run(session, pipeline_plan(session, 1), "editor@example.com")
+        task = begin_task(session, event.id, INGEST)
+        end_task(session, task, "success", rows_out=1, output_references={"notes": [note]})
+        run_id = event.id
+    html = client.get(f"/runs/{run_id}").text
+    assert f'<div class="task-note" data-note>{note}</div>' in html

@@ -244,3 +244,40 @@ def test_a_utf8_byte_order_mark_is_not_part_of_the_first_column_name() -> None:
     p.raw.put_file(b"\xef\xbb\xbfid,name\n1,ann\n", "excel.csv")
     assert p.run(0).state == "success"
     assert p.output("ingest", "data").column_names[:2] == ["id", "name"]
+
+
+def test_skipped_files_are_recorded_logged_and_summarised(caplog) -> None:
+    from rich.console import Console
+
+    from core.cli.run import print_report
+    from core.helpers.session_helper import SessionHelper
+    from core.plan import load_plan
+    from core.runner.report import build_report
+
+    p = _pipeline(prefix="sales")
+    for day, name in enumerate(["sales_1.csv", "sales_2.csv", "sales_3.csv"]):
+        p.raw.put_file(b"id\n1\n", name, source_modified_time=T0 + dt.timedelta(days=day))
+    with caplog.at_level(logging.WARNING):
+        result = p.run(0)
+    note = "read 1 of 3 matching files (cumulate_flag is false)"
+    assert result.state == "success", result.error
+    assert result.metadata["notes"] == [note]
+    assert result.metadata["files_matched"] == 3
+    assert result.metadata["read_files"] == ["sales_3.csv"]
+    assert result.metadata["skipped_files"] == ["sales_1.csv", "sales_2.csv"]
+    assert note in caplog.text and "'sales_1.csv', 'sales_2.csv'" in caplog.text
+    with SessionHelper(p.settings) as session:
+        report = build_report(session, load_plan(session, "p"), p.run_id)
+    console = Console(record=True, width=200)
+    print_report(console, report)
+    assert f"note: {report.tasks[1].task_id}: {note}" in console.export_text()
+
+
+def test_reading_every_matching_file_records_no_note() -> None:
+    p = _pipeline(prefix="sales", cumulate_flag=True)
+    p.raw.put_file(b"id\n1\n", "sales_1.csv")
+    p.raw.put_file(b"id\n2\n", "sales_2.csv")
+    result = p.run(0)
+    assert result.state == "success", result.error
+    assert "notes" not in result.metadata and "skipped_files" not in result.metadata
+    assert result.metadata["files_matched"] == 2
