@@ -22,9 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from core.lake.contract import RAW_STATE, Contract
-from core.lake.contracts import DATASET_VARIABLE, contract_class
+from core.lake.contracts import contract_class
 from core.lake.storage import scheme_of
 from core.plan import PipelinePlan, TaskSpec
+from core.plan.model import output_dataset as plan_output_dataset
 from core.settings import Settings
 
 # Variables of the standard transforms that name an upstream dataset of the pipeline.
@@ -103,8 +104,10 @@ def dataset_ref(contract: Contract) -> DatasetRef:
 
 
 def output_dataset(task: TaskSpec) -> str:
-    """The name of a task's output dataset: its ``dataset`` variable, else its template."""
-    return task.variables.get(DATASET_VARIABLE) or task.template
+    """The name of a task's output dataset, as its plan names it (core.plan.model)."""
+    return task.dataset or plan_output_dataset(
+        task.template, task.variable_structures, task.variables
+    )
 
 
 def input_names(task: TaskSpec) -> list[str]:

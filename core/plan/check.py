@@ -27,9 +27,8 @@ from core.models import configuration as cfg
 from core.models.configuration import transformation_label
 from core.models.variable_checks import InputArgs, SqlArgs, sql_tables
 from core.models.variables import VariableSpec, check_variables, load_schema, parse_value, to_text
-from core.plan.model import PipelinePlan
+from core.plan.model import DATASET_VARIABLE, PipelinePlan
 
-DATASET_VARIABLE = "dataset"
 RAW_STATE = "raw"
 NEW_LAST = 2**63
 Schemas = Mapping[str, Mapping[str, VariableSpec] | ConfigurationError]
