@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -26,8 +27,6 @@ from core.alerts import notify_failure
 from core.database.engine import database_lost_means
 from core.errors import ConfigurationError
 from core.helpers.session_helper import SessionHelper
-from core.lineage.openlineage import TaskEvents
-from core.lineage.schedule import dependants, output_keys
 from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan, load_plans
 from core.plan.check import require_check
 from core.runner.report import RunReport, build_report
@@ -45,6 +44,9 @@ from core.runs import (
 from core.settings import Settings
 from core.stop import stop_signals_raise
 from core.worker import ExitCode, LocalWorker, WorkerJob, lost_reason, start_local
+
+if TYPE_CHECKING:  # lineage reads the lake's contracts (pyarrow): imported when a run starts
+    from core.lineage.openlineage import TaskEvents
 
 logger = logging.getLogger("core.runner")
 # Who the run records as having started or resumed it.
@@ -113,6 +115,8 @@ class LocalRunner:
             done = {
                 tid for tid, row in task_runs(session, run_id).items() if row.state == "success"
             }
+        from core.lineage.openlineage import TaskEvents
+
         events = TaskEvents(self.settings, plan)  # OpenLineage, when configured
         groups = [g for g in plan.groups if only in (None, g.state)]
         if only is not None and not groups:
@@ -146,6 +150,8 @@ class LocalRunner:
         Returns:
             The reports, in the order the runs happened.
         """
+        from core.lineage.schedule import dependants, output_keys
+
         with self._database(pipeline, None) as session:
             plans = {plan.name: plan for plan in load_plans(session)}
         reports = [self.run(pipeline)]

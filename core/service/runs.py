@@ -306,7 +306,8 @@ def _run_fields(event: RunEvent, pipeline_name: str) -> dict[str, Any]:
 
 
 def run_detail(session: Session, run_id: int) -> RunDetail:
-    """One run with its tasks, snapshots and configuration changes, in six queries.
+    """One run with its tasks, snapshots and configuration changes, in six queries
+    (seven while it runs: the reap's).
 
     The tasks come from the run's configuration snapshot, so transformations deleted
     since still show; a task with no task run yet is ``pending``.

@@ -123,6 +123,7 @@ def _context(
     settings: Settings, session: Session, pinned: PinnedTask, run_id: int
 ) -> tuple[TransformContext, TemplateRef]:
     task = pinned.task
+    variables = pinned.variables()  # first: a bad value is named as the variable it is
     contracts = pinned.contracts(settings)
     rows = task_runs(session, run_id)
     ctx = TransformContext(
@@ -133,7 +134,7 @@ def _context(
         pipeline=pinned.plan.name,
         state=task.state,
         template=task.template,
-        variables=pinned.variables(),
+        variables=variables,
         output=contracts[task.transformation_id],
         contracts=contracts,
         ran_in_this_run=set(rows),

@@ -273,8 +273,10 @@ def _assert_core_command(arguments: list[str], where: str) -> None:
     for word in arguments:
         if word.startswith("-") or not hasattr(command, "commands"):
             break
-        assert word in command.commands, f"{where}: `core {word}` does not exist"
-        command = command.commands[word]
+        # get_command, not .commands: the lazy group loads the command with its options
+        found = command.get_command(typer.Context(command), word)
+        assert found is not None, f"{where}: `core {word}` does not exist"
+        command = found
     options = {o for p in command.params for o in getattr(p, "opts", [])}
     for word in arguments:
         if word.startswith("--"):

@@ -201,15 +201,25 @@ def set_dataset_schedule(
     condition = str(form.get("condition", "any"))
     keys = [line.strip() for line in str(form.get("datasets", "")).splitlines() if line.strip()]
     schedule = {condition: keys} if keys else None
+    read = str(form.get("version", "")).strip()
+    version = int(read) if read.isdigit() else None
     try:
         resources.update_row(
-            session, catalog.PIPELINES, pipeline_id, {"dataset_schedule": schedule}, None, settings
+            session,
+            catalog.PIPELINES,
+            pipeline_id,
+            {"dataset_schedule": schedule},
+            version=version,
+            settings=settings,
         )
     except InvalidInputError as exc:
         context = detail_context(
             session, pipeline_id, {"schedule": problems_by_field(exc.problems)}
         )
         return render(request, "pipelines/detail.html", context, status_code=422)
+    except ConflictError as exc:
+        flash(request, str(exc), "error")
+        return redirect(request, f"/pipelines/{pipeline_id}#dataset-schedule")
     flash(request, "Dataset schedule saved." if keys else "Dataset schedule cleared.")
     return redirect(request, f"/pipelines/{pipeline_id}#dataset-schedule")
 

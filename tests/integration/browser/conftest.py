@@ -69,9 +69,13 @@ def live_server(core_env: Path) -> Iterator[LiveServer]:
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    """Debian's chromium, launched headless through Playwright."""
+    """Debian's chromium, launched headless through Playwright.
+
+    Module-scoped: while Playwright's sync API lives, its event loop counts as running in
+    this thread, so a later test of the same (xdist) process could not call asyncio.run.
+    """
     if not CHROMIUM.exists():
         missing_service("chromium", "Debian's chromium package (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

@@ -14,8 +14,10 @@ def test_a_tasks_test_run_is_marked_and_closed_and_a_real_one_stays_open(core_en
     settings = load_test_world(WORLD)
     with SessionHelper(settings) as session:
         plan = load_plan(session, "small")
-    tested = open_run(settings, plan, "__airflow_temporary_run_2026-12-02T12:00:00+00:00__")
-    real = open_run(settings, plan, "manual__2026-12-02T12:00:00+00:00")
+    tested = open_run(
+        settings, plan, dag_run_id="__airflow_temporary_run_2026-12-02T12:00:00+00:00__"
+    )
+    real = open_run(settings, plan, dag_run_id="manual__2026-12-02T12:00:00+00:00")
     with SessionHelper(settings) as session:
         test_run, real_run = get_run(session, tested), get_run(session, real)
         assert (test_run.triggered_by, test_run.state) == ("airflow tasks test", "success")

@@ -8,7 +8,8 @@ KEY = "acme_pharma/zentrix/metrics/fill_metrics"
 
 
 def _pipeline(client: TestClient, viewer: dict, name: str) -> dict:
-    return client.get(f"/api/pipelines?q={name}", headers=viewer).json()["items"][0]
+    listed = client.get(f"/api/pipelines?q={name}", headers=viewer).json()["items"][0]
+    return client.get(f"/api/pipelines/{listed['id']}", headers=viewer).json()
 
 
 def test_a_dataset_schedule_is_saved_and_a_cycle_refused(
@@ -18,7 +19,11 @@ def test_a_dataset_schedule_is_saved_and_a_cycle_refused(
     upstream = _pipeline(client, viewer, "acme_zentrix")
     saved = client.patch(
         f"/api/pipelines/{downstream['id']}",
-        json={"run_frequency": "none", "dataset_schedule": {"any": [KEY]}},
+        json={
+            "run_frequency": "none",
+            "dataset_schedule": {"any": [KEY]},
+            "version": downstream["version"],
+        },
         headers=editor,
     )
     assert saved.status_code == 200, saved.text
@@ -26,7 +31,11 @@ def test_a_dataset_schedule_is_saved_and_a_cycle_refused(
     bluepeak_output = "bluepeak_bio/orvida/" + _any_output_of(client, viewer, downstream)
     refused = client.patch(
         f"/api/pipelines/{upstream['id']}",
-        json={"run_frequency": "none", "dataset_schedule": {"all": [bluepeak_output]}},
+        json={
+            "run_frequency": "none",
+            "dataset_schedule": {"all": [bluepeak_output]},
+            "version": upstream["version"],
+        },
         headers=editor,
     )
     assert refused.status_code == 422, refused.text

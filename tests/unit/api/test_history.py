@@ -143,8 +143,10 @@ def test_a_transformation_cannot_be_moved_into_another_pipeline(
         for (pipeline, kind), state in world.state.items()
         if pipeline != PIPELINE and kind == "ingest"
     )
+    path = f"/api/transformations/{first}"
+    version = client.get(path, headers=users["viewer"]).json()["version"]
     response = client.patch(
-        f"/api/transformations/{first}", json={"pipeline_state_id": other}, headers=users["editor"]
+        path, json={"pipeline_state_id": other, "version": version}, headers=users["editor"]
     )
     assert response.status_code == 422, response.text
     assert "cannot be moved into pipeline" in response.text
@@ -170,8 +172,10 @@ def test_the_raw_state_cannot_be_ordered_after_the_others(
 
 def test_a_cron_that_never_fires_is_refused(client: TestClient, users: dict, app: FastAPI) -> None:
     pipeline = load_world(app).pipeline[PIPELINE]
+    path = f"/api/pipelines/{pipeline}"
+    version = client.get(path, headers=users["viewer"]).json()["version"]
     response = client.patch(
-        f"/api/pipelines/{pipeline}", json={"run_frequency": "0 0 31 2 *"}, headers=users["editor"]
+        path, json={"run_frequency": "0 0 31 2 *", "version": version}, headers=users["editor"]
     )
     assert response.status_code == 422, response.text
     assert "never fires" in response.text

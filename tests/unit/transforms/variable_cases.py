@@ -5,7 +5,8 @@ graph_order) and a base set of good variables; each variable has a good value an
 its bad values, each with a part of the message that must name what is expected.
 The same table drives the checks of the spec alone, the API and the UI
 (tests/unit/web/test_variable_meaning.py). A variable with no bad values takes any
-text (a path checked elsewhere, a column name, a secret's name).
+text (a path checked elsewhere, a column name, a secret's name); a landing source or an
+export destination must still lie in its pipeline's root (tests/reliability/test_confinement.py).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ CASES = [
         "raw",
         {"source": "landing/bluepeak_bio/orvida"},
         {
-            "source": ("landing/other", []),
+            "source": ("landing/bluepeak_bio/orvida/enrollments", []),
             "prefix": ("enrollments", NOT_FILE_PART),
             "suffix": (".csv", NOT_FILE_PART),
             "recursive": ("true", [NOT_BOOL]),
@@ -84,6 +85,10 @@ CASES = [
             "skip_rows": (2, [(-1, "expected a number from 0 to any"), NOT_INT]),
             "header": ("false", [NOT_BOOL]),
             "cumulate_flag": ("true", [NOT_BOOL]),
+            "required_columns": (
+                ["PatientID", "StatusCode"],
+                [("PatientID", "is not a valid list")],
+            ),
         },
     ),
     Case(
@@ -192,7 +197,7 @@ CASES = [
         {"input": "fill_metrics", "destination": "outbox/acme_pharma/zentrix"},
         {
             "input": ("patient_journeys", [UNKNOWN_INPUT]),
-            "destination": ("outbox/other", []),
+            "destination": ("outbox/acme_pharma/zentrix/metrics", []),
             "file_pattern": (
                 "{dataset}_%Y%m%d.csv",
                 [("a/b.csv", "expected a plain file name"), ("{nope}.csv", "KeyError")],

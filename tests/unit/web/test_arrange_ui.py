@@ -42,21 +42,25 @@ def test_preview_shows_the_new_plan_and_saves_nothing(
     client: TestClient, as_editor: str, settings: Settings
 ) -> None:
     data = _form(client)
-    data["order_2"] = ["9"]  # the first initial_ingest moves behind the sql step
+    # The second column_mapping gets a step of its own and the sql union moves behind it
+    # (moving an initial_ingest behind its mapping would break the mapping: refused).
+    data["order_5"] = ["5"]
+    data["order_6"] = ["9"]
     response = client.post("/pipelines/1/arrange/preview", data=data, headers=HTMX)
     assert response.status_code == 200
     assert "<html" not in response.text and "Preview (not saved)" in response.text
     assert 'id="preview-dag"' in response.text
-    assert re.search(r"ingest_group_step_4</code> →\s*<code>ingest_initial_ingest_2", response.text)
-    assert _order(settings, 2) == 0
+    assert re.search(r"ingest_group_step_3</code> →\s*<code>ingest_column_mapping_5", response.text)
+    assert re.search(r"ingest_group_step_4</code> →\s*<code>ingest_sql_6", response.text)
+    assert (_order(settings, 5), _order(settings, 6)) == (1, 2)
 
 
 def test_save_commits_the_new_order(client: TestClient, as_editor: str, settings: Settings) -> None:
     data = _form(client)
-    data["order_2"] = ["9"]
+    data["order_6"] = ["9"]  # the sql union, behind everything else in ingest
     response = client.post("/pipelines/1/arrange", data=data, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/pipelines/1"
-    assert _order(settings, 2) == 9
+    assert _order(settings, 6) == 9
 
 
 def test_problems_are_shown_and_nothing_is_saved(

@@ -32,6 +32,7 @@ def test_the_dataset_page_shows_its_lineage_across_pipelines(
             PIPELINES,
             other.id,
             {"run_frequency": "none", "dataset_schedule": {"any": [KEY]}},
+            other.version,
         )
         other_name = other.name
     page = client.get(f"/datasets/{KEY}")
@@ -66,17 +67,28 @@ def test_the_pipeline_page_sets_a_dataset_schedule_and_shows_a_refusal(
             select(cfg.Pipeline).where(cfg.Pipeline.name == "acme_zentrix_patient_status")
         )
         other = session.scalar(select(cfg.Pipeline).where(cfg.Pipeline.id != acme.id))
-        update_row(session, PIPELINES, other.id, {"run_frequency": "none"})
-        acme_id, other_id = acme.id, other.id
+        other = update_row(session, PIPELINES, other.id, {"run_frequency": "none"}, other.version)
+        acme_id, acme_version = acme.id, acme.version
+        other_id, other_version = other.id, other.version
     saved = client.post(
         f"/pipelines/{other_id}/schedule",
-        data={"csrf_token": as_editor, "condition": "all", "datasets": f"{KEY}\n"},
+        data={
+            "csrf_token": as_editor,
+            "condition": "all",
+            "datasets": f"{KEY}\n",
+            "version": other_version,
+        },
     )
     assert saved.status_code == 200, saved.text  # redirected to the pipeline page
     assert f'<a href="/datasets/{KEY}">{KEY}</a>' in saved.text
     refused = client.post(  # acme runs daily: a cron and datasets together are refused
         f"/pipelines/{acme_id}/schedule",
-        data={"csrf_token": as_editor, "condition": "any", "datasets": "nobody/x/master/y"},
+        data={
+            "csrf_token": as_editor,
+            "condition": "any",
+            "datasets": "nobody/x/master/y",
+            "version": acme_version,
+        },
     )
     assert refused.status_code == 422
     assert "set run_frequency to none" in refused.text

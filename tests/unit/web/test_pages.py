@@ -101,9 +101,11 @@ def test_a_wrong_csrf_header_is_refused(client: TestClient, as_editor: str) -> N
 def test_the_csrf_header_of_htmx_is_accepted(
     client: TestClient, as_editor: str, settings: Settings
 ) -> None:
+    with SessionHelper(settings) as session:
+        version = session.get(cfg.Pipeline, 3).version
     response = client.post(
         "/pipelines/3/active",
-        data={"active": "true"},
+        data={"active": "true", "version": str(version)},
         headers={"X-CSRF-Token": as_editor, "HX-Request": "true"},
     )
     assert response.status_code == 200 and response.headers["HX-Redirect"] == "/pipelines/3"

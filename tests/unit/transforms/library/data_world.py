@@ -19,7 +19,7 @@ from core.helpers.session_helper import SessionHelper
 from core.lake import METADATA_COLUMNS, DatasetContract, RawContract
 from core.models import configuration as cfg
 from core.plan import load_plan
-from core.runs import start_run
+from core.runs import resume_run, start_run
 from core.settings import Settings
 from core.transforms.library import ingest, mapping, sql, standardize
 from core.transforms.runtime import Outcome, run_transformation
@@ -119,11 +119,16 @@ class Pipeline:
         return [self.run(i) for i in range(len(self.ids))]
 
     def set_variables(self, index: int, **changes: Any) -> None:
-        """Change variables of the index-th transformation after raw."""
+        """Change variables of the index-th transformation after raw.
+
+        Runs read their configuration from their snapshot, so the current run is then
+        re-pinned to the changed configuration (as a resume with ``current`` does).
+        """
         with SessionHelper(self.settings) as session:
             transformation = session.get(cfg.Transformation, self.ids[index])
             transformation.set_variables({**transformation.stored_variables, **changes})
             session.commit()
+            resume_run(session, self.run_id, "current", "test", current=load_plan(session, "p"))
 
     def new_run(self) -> int:
         """Start another run of the pipeline; later tasks run in it."""
