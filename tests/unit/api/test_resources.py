@@ -837,12 +837,14 @@ def test_a_pipelines_plan_has_the_groups_and_task_ids_of_core_plan(
 
 
 def _ingest_moves(world: World) -> tuple[int, list[dict[str, int]]]:
-    """Pipeline 1's two initial_ingest tasks moved behind everything else in ingest."""
+    """Pipeline 1's ingest SQL (the union) moved behind everything else in ingest (moving
+    the initial_ingest tasks there would make the mappings read them before they exist,
+    which the pipeline check refuses)."""
     pipeline = world.pipeline["acme_zentrix_patient_status"]
     ingest = world.state[("acme_zentrix_patient_status", "ingest")]
-    first_two = world.transformations["acme_zentrix_patient_status"][1:3]
+    union = world.transformations["acme_zentrix_patient_status"][5:6]
     return pipeline, [
-        {"transformation_id": t, "pipeline_state_id": ingest, "graph_order": 7} for t in first_two
+        {"transformation_id": t, "pipeline_state_id": ingest, "graph_order": 7} for t in union
     ]
 
 
@@ -861,7 +863,7 @@ def test_an_arrangement_preview_changes_the_plan_but_not_the_database(
     assert response.status_code == 200, response.text
     preview = response.json()
     assert preview != before
-    last = preview["groups"][3]  # raw, ingest 1, ingest 2, then the moved pair
+    last = preview["groups"][3]  # raw, ingest 0, ingest 1, then the moved union
     assert (last["state"], last["graph_order"]) == ("ingest", 7)
     assert {t["transformation_id"] for t in last["tasks"]} == {
         p["transformation_id"] for p in placements
