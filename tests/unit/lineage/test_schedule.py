@@ -24,8 +24,8 @@ def chain(core_env):
 
 def _update(settings, name: str, values: dict):
     with SessionHelper(settings) as session:
-        row_id = session.scalar(select(cfg.Pipeline.id).where(cfg.Pipeline.name == name))
-        return update_row(session, PIPELINES, row_id, values, settings=settings)
+        row = session.scalars(select(cfg.Pipeline).where(cfg.Pipeline.name == name)).one()
+        return update_row(session, PIPELINES, row.id, values, row.version, settings=settings)
 
 
 def _schedule(settings, name: str):
