@@ -62,7 +62,8 @@ def _refused(settings: Settings, values: dict[str, Any], row_id: int | None = No
         if row_id is None:
             resources.create_row(session, catalog.TRANSFORMATIONS, values, settings)
         else:
-            resources.update_row(session, catalog.TRANSFORMATIONS, row_id, values)
+            version = session.get(cfg.Transformation, row_id).version
+            resources.update_row(session, catalog.TRANSFORMATIONS, row_id, values, version)
     return caught.value.problems
 
 
