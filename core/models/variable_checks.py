@@ -301,8 +301,9 @@ def _input(value: Any, args: InputArgs) -> str | None:
 
 
 def _inputs(value: Any, args: InputArgs) -> str | None:
-    if not isinstance(value, list) or not value:
-        return 'expected a non-empty JSON list of dataset names such as ["sales", "accounts"]'
+    # [] is allowed: a query that reads no table (VALUES, constants) declares no input.
+    if not isinstance(value, list):
+        return 'expected a JSON list of dataset names such as ["sales", "accounts"]'
     for name in value:
         refused = _dataset_name(name, args)
         if refused:

@@ -79,7 +79,8 @@ def _add_sql(page: Page, state: str, inputs: str, dataset: str, query: str) -> N
 
 
 def _add_transformations(page: Page, shots: Path) -> None:
-    _add_sql(page, "ingest", "numbers", "numbers", "select range as n from range(5)")
+    numbers = "select n from (values (0), (1), (2), (3), (4)) as t(n)"
+    _add_sql(page, "ingest", "numbers", "numbers", numbers)
     error = page.locator('[id="error-variables.inputs"]')
     expect(error).to_contain_text("expected a JSON list")
     expect(page.locator("#var-inputs")).to_have_attribute("aria-invalid", "true")
