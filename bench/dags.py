@@ -108,7 +108,11 @@ def fill(url: str, pipelines: int, states: int, tasks: int) -> None:
         db.execute(insert(cfg.Transformation), rows)
         db.execute(
             insert(cfg.TransformationVariable),
-            [{"transformation_id": r["id"], "name": "dataset", "value": "x"} for r in rows],
+            # each its own output dataset: two transformations of a state may not write one
+            [
+                {"transformation_id": r["id"], "name": "dataset", "value": f"d{r['id']}"}
+                for r in rows
+            ],
         )
 
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import functools
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -320,17 +321,35 @@ def _sql(value: Any, _args: SqlArgs) -> str | None:
     return None
 
 
-def sql_tables(query: Any) -> set[str]:
+def undeclared_tables(query: Any, inputs: Iterable[Any]) -> list[str]:
+    """The tables a query reads that ``inputs`` does not list (DuckDB's names ignore case).
+
+    The save check, the pipeline check and the sql transform itself all ask this, so a
+    query that reached the worker past the API is held to the same rule.
+
+    Raises:
+        ValueError: as :func:`sql_tables`.
+    """
+    declared = {str(name).casefold() for name in inputs}
+    return sorted(t for t in sql_tables(query) if t.casefold() not in declared)
+
+
+def sql_tables(query: Any) -> frozenset[str]:
     """The tables a query reads, found by DuckDB's parser (the query is not run).
 
     Raises:
         ValueError: the query does not parse, is not one SELECT, or calls a table
             function (files, the network): the message says what is expected.
     """
-    import duckdb  # the parser; only checks of SQL variables pay for the import
-
     if not isinstance(query, str) or not query.strip():
         raise ValueError("expected one DuckDB SELECT statement; the query is empty")
+    return _parsed_tables(query)
+
+
+@functools.lru_cache(maxsize=256)  # one save checks a query several times (before, after)
+def _parsed_tables(query: str) -> frozenset[str]:
+    import duckdb  # the parser; only checks of SQL variables pay for the import
+
     with duckdb.connect(config={"enable_external_access": False}) as con:
         row = con.execute("SELECT json_serialize_sql(?)", [query]).fetchone()
     tree = json.loads(row[0]) if row else {"error": True, "error_message": "no result"}
@@ -349,7 +368,7 @@ def sql_tables(query: Any) -> set[str]:
             f"reads with table function(s) {', '.join(sorted(functions))}; expected only "
             "the datasets listed in inputs"
         )
-    return tables - ctes
+    return frozenset(tables - ctes)
 
 
 def _raise(message: str) -> Any:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from core.errors import ConfigurationError, ConflictError, did_you_mean
 from core.models import configuration as cfg
 from core.models.configuration import transformation_label
-from core.models.variable_checks import InputArgs, SqlArgs, sql_tables
+from core.models.variable_checks import InputArgs, SqlArgs, undeclared_tables
 from core.models.variables import VariableSpec, check_variables, load_schema, parse_value, to_text
 from core.plan.model import DATASET_VARIABLE, PipelinePlan
 
@@ -307,10 +307,6 @@ def _input_refused(
 def _tables(
     task: CheckedTask, variable: str, query: Any, schema: Mapping[str, VariableSpec], args: Any
 ) -> list[CheckProblem]:
-    try:
-        tables = sql_tables(query)
-    except ValueError:
-        return []  # the variable's own check reports it
     inputs_name = args.inputs if isinstance(args, SqlArgs) else "inputs"
     declared = (
         _typed(schema[inputs_name], task.variables.get(inputs_name))
@@ -318,7 +314,10 @@ def _tables(
         else []
     )
     declared = declared if isinstance(declared, list) else []
-    missing = sorted(tables - set(map(str, declared)))
+    try:
+        missing = undeclared_tables(query, declared)
+    except ValueError:
+        return []  # the variable's own check reports it
     if not missing:
         return []
     return [

@@ -30,6 +30,9 @@ TRIGGERED_BY_LENGTH = 100  # run_events.triggered_by
 # `airflow tasks test` runs one task in a temporary DAG run of this run id prefix.
 TEMPORARY_RUN_PREFIX = "__airflow_temporary_run_"
 TASKS_TEST = "airflow tasks test"
+# `airflow dags test` (DAG.test()) runs a whole DAG run as this Airflow user.
+DAG_TEST_USER = "dag_test"
+DAGS_TEST = "airflow dags test"
 # Airflow task states of a transformation that make the run fail.
 FAILED_STATES = ("failed", "upstream_failed")
 # How long EndRun waits for workers still running (a stopped one ends within 5 s).
@@ -65,11 +68,20 @@ def who_started(
         user: the Airflow user who triggered it, when Airflow knows.
 
     Returns:
-        The person, ``schedule`` for a scheduled run, else ``airflow`` (with the run type).
+        The person (and the Airflow account, when the conf names someone else; under
+        ``DAG.test()`` the account is ``airflow dags test``), ``schedule`` for a
+        scheduled run, else ``airflow`` (with the run type).
     """
-    person = (conf or {}).get("triggered_by") or user
-    if isinstance(person, str) and person.strip():
-        return person.strip()[:TRIGGERED_BY_LENGTH]
+    user = user.strip() if isinstance(user, str) else ""
+    if user == DAG_TEST_USER:
+        user = DAGS_TEST
+    person = (conf or {}).get("triggered_by")
+    person = person.strip() if isinstance(person, str) else ""
+    if person and user and person != user:
+        # conf is free text any Airflow user may send: name the account that sent it too
+        return f"{person} (via {user})"[:TRIGGERED_BY_LENGTH]
+    if person or user:
+        return (person or user)[:TRIGGERED_BY_LENGTH]
     if run_type == "scheduled":
         return SCHEDULE
     return f"{ACTOR} ({run_type})" if run_type else ACTOR

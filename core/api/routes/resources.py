@@ -195,6 +195,9 @@ def resource_routes() -> list[Routes]:
             s.TemplateIn,
             s.TemplatePatch,
             s.TemplateOut,
+            # A template names the code a transformation runs (kind, entrypoint) and the
+            # checks its variables get: an administrator's decision, not an editor's.
+            write_role="admin",
             filters=("kind", "pipeline_state_type_id"),
         ),
         Routes(

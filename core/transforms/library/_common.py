@@ -46,7 +46,8 @@ def duckdb_connection() -> Iterator[duckdb.DuckDBPyConnection]:
     import duckdb
 
     with (
-        duckdb.connect(config={"enable_external_access": False}) as con,
+        # lock_configuration: a query cannot SET its way back to files or the network
+        duckdb.connect(config={"enable_external_access": False, "lock_configuration": True}) as con,
         interruptible(con.interrupt),
     ):
         yield con

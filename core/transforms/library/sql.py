@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
-from core.errors import TransformationVariableTypeError, TransformError
+from core.errors import (
+    TransformationVariableError,
+    TransformationVariableTypeError,
+    TransformError,
+)
+from core.models.variable_checks import undeclared_tables
 from core.transforms.library import Builtin
 from core.transforms.library._common import (
     DATASET,
@@ -69,12 +74,33 @@ def sql(ctx: TransformContext) -> None:
     inputs, query = _inputs(ctx), str(variable(ctx, "query", "")).strip()
     if not query:
         raise TransformationVariableTypeError(f"{owner(ctx)}: variable 'query' is empty")
+    _check_tables(ctx, query, inputs)
     with duckdb_connection() as con:
         for name in inputs:
             con.register(name, without_metadata(ctx.input(name)))
         result = run_query(ctx, con, query)
     ctx.metadata["rows_out"] = result.num_rows
     ctx.publish(result)
+
+
+def _check_tables(ctx: TransformContext, query: str, inputs: list[str]) -> None:
+    """The save-time rule again, here: a query may read only the datasets in ``inputs``.
+
+    The rule also lives in the template's spec, which is configuration; the worker does
+    not rely on it (a row written past the API, or a spec without its check).
+    """
+    try:
+        missing = undeclared_tables(query, inputs)
+    except ValueError as exc:
+        raise TransformationVariableError(
+            f"{owner(ctx)}: variable 'query' is not valid: {exc}"
+        ) from None
+    if missing:
+        raise TransformationVariableError(
+            f"{owner(ctx)}: variable 'query' reads table(s) {', '.join(map(repr, missing))} "
+            f"that inputs does not declare ({inputs!r}); expected every table it reads to be "
+            "listed in inputs: add them there"
+        )
 
 
 def _inputs(ctx: TransformContext) -> list[str]:

@@ -24,8 +24,8 @@ from core.settings import load_settings
 from tests.support.airflow import REPOSITORY
 from tests.support.airflow_services import services
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
-RUN_TIMEOUT = 1500
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(3000)]
+RUN_TIMEOUT = 1200  # the stages' timeouts sum to less than the test's (3000 s)
 # Starts when the demo pipeline publishes its metrics (an asset event in Airflow).
 DEPENDANT = "acme_zentrix_fill_report"
 DEPENDANT_SPEC = {
@@ -72,7 +72,7 @@ def test_the_laptop_setup_runs_the_demo_dag_and_core_records_it(
         airflow.wait_for(
             f"the DAG {PIPELINE}",
             lambda: airflow.api("GET", f"/api/v2/dags/{PIPELINE}").status_code == 200,
-            timeout=600,
+            timeout=300,
         )
         for dag_id in (PIPELINE, DEPENDANT):
             unpaused = airflow.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
@@ -92,14 +92,18 @@ def test_the_laptop_setup_runs_the_demo_dag_and_core_records_it(
             done = [r for r in runs if r["state"] in ("success", "failed")]
             return done[0]["run_type"] + ":" + done[0]["state"] if done else None
 
-        dependant = airflow.wait_for(f"a run of {DEPENDANT}", dependant_finished, 900)
+        dependant = airflow.wait_for(f"a run of {DEPENDANT}", dependant_finished, 600)
         assert dependant == "asset_triggered:success", airflow.logs()
     finally:
         airflow.stop()
 
-    run, dependant_run = _runs(settings)
-    assert (run.state, run.triggered_by) == ("success", "airflow")
-    assert (dependant_run.pipeline.name, dependant_run.state) == (DEPENDANT, "success")
+    runs = _runs(settings)
+    described = [(r.id, r.pipeline.name, r.state, r.triggered_by) for r in runs]
+    [run] = [r for r in runs if r.pipeline.name == PIPELINE]
+    # "Run now" names the person; the Airflow account that sent it is named after it
+    assert run.state == "success" and run.triggered_by.startswith("test"), described
+    dependant_runs = [r for r in runs if r.pipeline.name == DEPENDANT]
+    assert dependant_runs and {r.state for r in dependant_runs} == {"success"}, described
     with SessionHelper(settings) as session:
         rows = task_runs(session, run.id)
         planned = [t for g in run.configuration_snapshot["groups"] for t in g["tasks"]]

@@ -19,6 +19,6 @@ def test_end_run_of_a_failed_dag_run_sends_the_alert(airflow_db, world, monkeypa
     [text] = receiver.texts()
     assert sorted(mail.rcpt_tos) == OWNERS
     for body in (mail.body, text):
-        assert "Triggered by: airflow" in body and "ingest_broken_" in body
+        assert "Triggered by: airflow dags test" in body and "ingest_broken_" in body
         assert "ValueError: the source had no header row" in body
         assert "core run failing --resume " in body

@@ -45,7 +45,10 @@ def test_a_dag_run_produces_what_core_run_produces(airflow_db, world) -> None:
     conf = {"triggered_by": "ana@example.com"}  # what "Run now" sends through Airflow's API
     assert _run_dag(world, "small", conf).state == "success"
     event = _latest_run(world)
-    assert (event.state, event.triggered_by) == ("success", "ana@example.com")
+    assert (event.state, event.triggered_by) == (
+        "success",
+        "ana@example.com (via airflow dags test)",
+    )
     assert event.configuration_snapshot["name"] == "small"
     local = LocalRunner(world).run("small")
     for state, dataset in (("ingest", "numbers"), ("master", "doubled")):
@@ -58,7 +61,7 @@ def test_a_failed_transformation_fails_the_run_like_core_run(airflow_db, world) 
     event = _latest_run(world)
     assert event.state == "failed"
     # No person in its conf: the Airflow user who triggered it (dag.test() names itself).
-    assert event.triggered_by == "dag_test"
+    assert event.triggered_by == "airflow dags test"
     local = LocalRunner(world, sleep=lambda _: None).run("failing")
     assert _states(world, event.id) == _states(world, local.run_id)
     assert sorted(state for state, _ in _states(world, event.id).values()) == [

@@ -130,6 +130,16 @@ def test_worker_image_is_required_for_kubernetes() -> None:
         (None, "manual", "admin", "admin"),
         ({}, "backfill", None, "airflow (backfill)"),
         ({"triggered_by": "  "}, None, None, "airflow"),
+        (
+            {"triggered_by": "ana@example.com"},
+            "manual",
+            "core-bot",
+            "ana@example.com (via core-bot)",
+        ),
+        ({"triggered_by": "ana@example.com"}, "manual", "ana@example.com", "ana@example.com"),
+        ({"triggered_by": "ana"}, "manual", "dag_test", "ana (via airflow dags test)"),
+        ({}, "manual", "dag_test", "airflow dags test"),
+        ({"triggered_by": "x" * 300}, "manual", None, "x" * 100),
     ],
 )
 def test_a_dag_run_records_who_started_it(conf, run_type, user, expected) -> None:

@@ -100,7 +100,7 @@ def test_a_template_in_use_cannot_be_renamed(client: TestClient, users: dict, ap
     world = load_world(app)
     template = world.template["initial_ingest"]
     response = client.patch(
-        f"/api/templates/{template}", json={"name": "first_ingest"}, headers=users["editor"]
+        f"/api/templates/{template}", json={"name": "first_ingest"}, headers=users["admin"]
     )
     assert response.status_code == 422, response.text
     assert "transformation template 'initial_ingest' is used by transformation" in response.text
@@ -118,7 +118,7 @@ def test_a_new_required_variable_or_no_variables_is_refused_naming_the_users(
         response = client.patch(
             f"/api/templates/{template}",
             json={"variable_structures": new},
-            headers=users["editor"],
+            headers=users["admin"],
         )
         assert response.status_code == 422, response.text
         assert "these variables would no longer fit" in response.text
@@ -128,7 +128,7 @@ def test_a_new_required_variable_or_no_variables_is_refused_naming_the_users(
     response = client.patch(
         f"/api/templates/{template}",
         json={"variable_structures": optional},
-        headers=users["editor"],
+        headers=users["admin"],
     )
     assert response.status_code == 200, response.text
 

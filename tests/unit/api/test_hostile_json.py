@@ -50,7 +50,7 @@ def test_a_lone_surrogate_in_a_variable_is_a_422(
 def test_json_nested_600_deep_is_a_422(client: TestClient, users: dict) -> None:
     for depth in (600, 900):
         body = b'{"name": "deep", "variable_structures": {"a": ' + _nested(depth) + b"}}"
-        response = post(client, users["editor"], "/api/templates", body)
+        response = post(client, users["admin"], "/api/templates", body)
         assert response.status_code == 422, response.text
         assert "must not be nested more than 64 levels deep" in response.text
 

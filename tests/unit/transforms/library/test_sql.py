@@ -78,6 +78,33 @@ def test_the_query_cannot_read_files() -> None:
     assert "reads with table function(s) read_csv" in result.error
 
 
+def test_a_table_missing_from_inputs_is_refused_before_the_query_runs() -> None:
+    # Written past the API (no save check): the worker holds the query to the same rule.
+    result = _sql("select * from a join b using (id)", inputs=["a"]).run_all()[2]
+    assert (result.state, result.outcome.exit_code) == ("failed", 2)
+    assert "reads table(s) 'b' that inputs does not declare (['a'])" in result.error
+
+
+def test_a_second_statement_cannot_change_the_connection() -> None:
+    result = _sql("set enable_external_access = true; select * from a").run_all()[2]
+    assert (result.state, result.outcome.exit_code) == ("failed", 2)
+    assert "expected one DuckDB SELECT statement" in result.error
+
+
+def test_table_names_ignore_case_as_duckdb_does() -> None:
+    result = _sql("select * from A union all by name select * from B").run_all()[2]
+    assert result.state == "success", result.error
+
+
+def test_the_connection_refuses_to_be_reconfigured() -> None:
+    import duckdb
+
+    from core.transforms.library._common import duckdb_connection
+
+    with duckdb_connection() as con, pytest.raises(duckdb.Error, match="lock"):
+        con.execute("SET enable_external_access = true")
+
+
 def test_a_column_returned_twice_is_refused() -> None:
     result = _sql("select id, id from a").run_all()[2]
     assert "returns column(s) 'id' more than once; give each an alias" in result.error
