@@ -25,6 +25,8 @@ from core.plan import PipelinePlan, TaskSpec
 from core.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from openlineage.client import OpenLineageClient
     from openlineage.client.event_v2 import InputDataset, OutputDataset, RunEvent
 
@@ -185,28 +187,37 @@ class TaskEvents:
         self.settings = settings
         self.plan = plan
         self.client = client_for(settings)
-        self.lineage = plan_lineage(plan, settings) if self.client is not None else {}
+        self.lineage = {}
+        if self.client is not None:
+            try:
+                self.lineage = plan_lineage(plan, settings)
+            except Exception as exc:  # lineage never fails a run
+                log.warning("OpenLineage: no events for %s: %s", plan.name, exc)
+                self.client = None
 
     def started(self, task: TaskSpec, run_id: int, attempt: int) -> None:
         """Send START: the task's datasets, nothing measured yet."""
         if self.client is not None:
-            facts = TaskFacts.before(self.lineage[task.transformation_id], run_id)
-            self._emit(run_event(self.settings, self.plan.name, facts, "START", attempt))
+            self._send("START", task, lambda: self._start(task, run_id, attempt))
 
     def ended(self, task: TaskSpec, run_id: int, attempt: int) -> None:
         """Send COMPLETE (or FAIL with the error): datasets with schema, rows and version."""
-        if self.client is None:
-            return
+        if self.client is not None:
+            self._send("the end", task, lambda: self._end(task, run_id, attempt))
+
+    def _start(self, task: TaskSpec, run_id: int, attempt: int) -> RunEvent:
+        facts = TaskFacts.before(self.lineage[task.transformation_id], run_id)
+        return run_event(self.settings, self.plan.name, facts, "START", attempt)
+
+    def _end(self, task: TaskSpec, run_id: int, attempt: int) -> RunEvent:
         with SessionHelper(self.settings, actor="core run") as session:
             facts = task_facts(self.settings, session, self.lineage[task.transformation_id], run_id)
         kind = "COMPLETE" if facts.state == "success" else "FAIL"
         error = facts.error or (None if kind == "COMPLETE" else "the worker failed")
-        self._emit(run_event(self.settings, self.plan.name, facts, kind, attempt, error))
+        return run_event(self.settings, self.plan.name, facts, kind, attempt, error)
 
-    def _emit(self, event: RunEvent) -> None:
-        try:
-            self.client.emit(event)  # type: ignore[union-attr]
-        except Exception as exc:  # lineage never fails a run
-            log.warning(
-                "OpenLineage: could not send %s of %s: %s", event.eventType, event.job.name, exc
-            )
+    def _send(self, what: str, task: TaskSpec, build: Callable[[], RunEvent]) -> None:
+        try:  # lineage never fails a run: neither gathering the facts nor sending them
+            self.client.emit(build())  # type: ignore[union-attr]
+        except Exception as exc:
+            log.warning("OpenLineage: could not send %s of %s: %s", what, task.task_id, exc)

@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -246,15 +245,12 @@ def test_a_locked_database_falls_back_within_the_dag_timeout(
     good = dag_builder(custom).do_build_dags()
     fresh_process_state()
     request.getfixturevalue("locked")
-    started = time.monotonic()
     builder = dag_builder(custom)
     kept = builder.do_build_dags()
-    elapsed = time.monotonic() - started
     assert sorted(kept) == sorted(good)
     assert "database is locked" in builder.problems["*"]
-    # Airflow's dagbag_import_timeout is 30 s; the DAG file waits dag_database_timeout
-    # (5 s) once. Before, it waited for the lock three times over (64.6 s).
-    assert elapsed < 30, f"the DAG file took {elapsed:.1f} s"
+    # That it waits dag_database_timeout once (not three times over, 64.6 s before),
+    # within Airflow's 30 s dagbag_import_timeout: the next test counts the waits.
 
 
 def test_a_locked_database_is_waited_for_only_once(

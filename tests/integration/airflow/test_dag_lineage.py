@@ -111,3 +111,29 @@ def test_the_openlineage_provider_reports_inputs_and_outputs(
     ]
     assert target["outputFacets"]["outputStatistics"]["rowCount"] == 5
     assert target["facets"]["version"]["datasetVersion"] == "0"
+
+
+def test_lineage_that_cannot_be_gathered_does_not_fail_a_task_that_succeeded(
+    airflow_db, lineage_world, monkeypatch
+) -> None:
+    import core.airflow.plugins.transform_operator as operator
+
+    def lake_unreachable(*args, **kwargs):
+        raise OSError("the lake's delta log cannot be read")
+
+    monkeypatch.setattr(operator, "facts_of", lake_unreachable)
+    dag = DagBuilder(lineage_world).do_build_dags()["small"]
+    assert dag.test().state == "success"  # the work committed; its lineage is only missing
+    with SessionHelper(lineage_world) as session:
+        assert session.get(RunEvent, _latest_run_id(lineage_world)).state == "success"
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    uri = "file://" + lake_path(lineage_world, "master", "doubled")
+    with create_session() as session:
+        [event] = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.uri == uri)
+        ).all()
+        assert "run_id" not in (event.extra or {})  # the asset event is plain, but it is sent

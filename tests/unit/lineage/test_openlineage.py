@@ -91,10 +91,29 @@ def test_a_failed_task_sends_fail_with_its_error(lineage_file) -> None:
     assert "outputStatistics" not in fail["outputs"][0].get("outputFacets", {})
 
 
-def test_no_transport_no_events(core_env, tmp_path) -> None:
+def test_no_transport_no_events(core_env, monkeypatch) -> None:
+    from openlineage.client import OpenLineageClient
+
+    built = []
+    monkeypatch.setattr(OpenLineageClient, "__init__", lambda *a, **k: built.append(a))
     settings = load_test_world(WORLD)
     assert LocalRunner(settings).run("small").state == "success"
-    assert not list(tmp_path.glob("*.jsonl"))
+    assert built == []  # no client, so nothing is gathered or sent
+
+
+def test_lineage_that_cannot_be_gathered_does_not_fail_the_run(
+    lineage_file, monkeypatch, caplog
+) -> None:
+    import core.lineage.openlineage as openlineage
+
+    def database_gone(*args, **kwargs):
+        raise OSError("the configuration database went away")
+
+    monkeypatch.setattr(openlineage, "task_facts", database_gone)
+    assert LocalRunner(load_settings()).run("small").state == "success"
+    assert [e["eventType"] for e in _events(lineage_file)] == ["START", "START"]
+    assert "could not send the end of" in caplog.text
+    assert "the configuration database went away" in caplog.text
 
 
 def test_a_transport_that_is_not_a_json_object_is_refused(core_env, monkeypatch) -> None:

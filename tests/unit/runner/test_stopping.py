@@ -104,6 +104,17 @@ def _wait_for(marker: Path, alive) -> None:
         time.sleep(0.05)
 
 
+def _wait_until_group_gone(group: int) -> None:
+    deadline = time.monotonic() + BOUND
+    while True:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        assert time.monotonic() < deadline, f"process group {group} outlived SIGKILL"
+        time.sleep(0.05)
+
+
 def test_a_crash_or_a_memory_blow_up_fails_that_task_only(world) -> None:
     report = LocalRunner(world, workers=3).run("crashy")
     states = {t.task_id.rsplit("_", 1)[0]: t for t in report.tasks}
@@ -129,14 +140,11 @@ def test_sigterm_during_a_long_duckdb_query_ends_the_worker_and_records_failed(
         worker = start_local(job, world, log.fileno(), warm=warm)
     try:
         _wait_for(tmp_path / "started", lambda: worker.poll() is None)
-        asked = time.monotonic()
         worker.terminate()
-        code = worker.wait(BOUND)
-        waited = time.monotonic() - asked
+        code = worker.wait(BOUND)  # (it ends, or TimeoutExpired fails the test)
     finally:
         worker.stop(0)
     assert code == ExitCode.FAILED, (tmp_path / "worker.log").read_text()
-    assert waited < BOUND  # it ended; the 5 s promise is shown in docs/running.md's bench
     row = _row(world, job)
     assert row.state == "failed" and row.ended_at is not None
     assert "SIGTERM" in row.error_summary
@@ -219,7 +227,7 @@ def test_core_runs_reap_finds_a_killed_runner_and_its_workers(world, tmp_path, m
     _wait_for(tmp_path / "started", lambda: process.poll() is None)
     os.killpg(process.pid, signal.SIGKILL)  # the runner, its worker server and its workers
     process.wait()
-    time.sleep(0.5)  # the killed processes are gone before the look
+    _wait_until_group_gone(process.pid)  # the killed workers are gone before the look
     with SessionHelper(world) as session:
         run_id = session.scalars(select(config.RunEvent.id)).one()
     reaped = subprocess.run(
