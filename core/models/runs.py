@@ -28,6 +28,8 @@ TASK_STATES = ("pending", "running", "success", "failed", "upstream_failed", "sk
 # run started, or when a resume re-pinned it) or "pinned" (resumed with its snapshot as
 # it was).
 RUN_CONFIGURATIONS = ("current", "pinned")
+# Who started, resumed or re-pinned a run (a person, an account, "schedule"): at most this long.
+PERSON_LENGTH = 100
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
@@ -56,14 +58,14 @@ class RunEvent(Tracked, Base):
         ForeignKey("pipelines.id", ondelete="RESTRICT"), index=True
     )
     state: Mapped[str] = mapped_column(String(20), default="queued", server_default="queued")
-    triggered_by: Mapped[str | None] = mapped_column(String(100))
+    triggered_by: Mapped[str | None] = mapped_column(String(PERSON_LENGTH))
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     configuration_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     configuration: Mapped[str] = mapped_column(
         String(10), default="current", server_default="current"
     )
-    resumed_by: Mapped[str | None] = mapped_column(String(100))
+    resumed_by: Mapped[str | None] = mapped_column(String(PERSON_LENGTH))
     resumed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     idle_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
@@ -125,6 +127,6 @@ class RunSnapshot(Tracked, Base):
         ForeignKey("run_events.id", ondelete="CASCADE"), index=True
     )
     number: Mapped[int] = mapped_column(Integer)
-    pinned_by: Mapped[str | None] = mapped_column(String(100))
+    pinned_by: Mapped[str | None] = mapped_column(String(PERSON_LENGTH))
     pinned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     snapshot: Mapped[dict[str, Any]] = mapped_column(JsonType)

@@ -9,10 +9,12 @@ and ends the run failed when the runner died before it could.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import subprocess
 import sys
 import threading
+from typing import Any
 
 from core.errors import CoreError, OrchestratorError
 from core.helpers.session_helper import SessionHelper
@@ -21,13 +23,24 @@ from core.settings import Settings
 from core.worker import worker_environment
 
 logger = logging.getLogger("core.runner.detached")
+ANY = object()  # _fail_if_running: whichever resume the run is at
 
 
-def spawn_runner(settings: Settings, pipeline: str, run_id: int) -> subprocess.Popen[bytes]:
+def spawn_runner(
+    settings: Settings, pipeline: str, run_id: int, resumed_at: dt.datetime | None = None
+) -> subprocess.Popen[bytes]:
     """Run ``core run PIPELINE --resume RUN_ID`` detached; its output goes to runner.log.
 
     The run is already pinned (to the plan it started with, or by the resume that asked
     for it), so the runner goes on with its snapshot as it is (``--configuration pinned``).
+    A thread waits for the process; if it failed and left the run ``running``, the run is
+    marked failed, unless a later resume (another ``resumed_at``) took the run over.
+
+    Args:
+        settings: CORE's settings.
+        pipeline: the pipeline's name.
+        run_id: the run (already started or resumed).
+        resumed_at: the run's ``resumed_at`` as this resume set it (None for a new run).
 
     Raises:
         OrchestratorError: the process could not be started (the run is marked failed).
@@ -53,19 +66,33 @@ def spawn_runner(settings: Settings, pipeline: str, run_id: int) -> subprocess.P
             f"cannot start the local runner for run {run_id} ({' '.join(command[:4])}): {exc}"
         ) from exc
     name = f"core-run-{run_id}-reaper"
-    threading.Thread(target=_wait, args=(settings, process, run_id), name=name, daemon=True).start()
+    reaper = threading.Thread(
+        target=_wait, args=(settings, process, run_id, resumed_at), name=name, daemon=True
+    )
+    reaper.start()
     return process
 
 
-def _wait(settings: Settings, process: subprocess.Popen[bytes], run_id: int) -> None:
+def _wait(
+    settings: Settings, process: subprocess.Popen[bytes], run_id: int, resumed_at: Any
+) -> None:
     if process.wait() != 0:
-        _fail_if_running(settings, run_id)
+        _fail_if_running(settings, run_id, resumed_at)
 
 
-def _fail_if_running(settings: Settings, run_id: int) -> None:
+def _fail_if_running(settings: Settings, run_id: int, resumed_at: Any = ANY) -> None:
     try:
         with SessionHelper(settings, actor="core api") as session:
-            if get_run(session, run_id).state == "running":
+            event = get_run(session, run_id)
+            ours = resumed_at is ANY or _same_time(event.resumed_at, resumed_at)
+            if event.state == "running" and ours:
                 finish_run(session, run_id, failed=True)
     except CoreError as exc:  # nobody to tell but the log: the request has returned
         logger.warning("could not mark run %s failed: %s", run_id, exc)
+
+
+def _same_time(stored: dt.datetime | None, expected: dt.datetime | None) -> bool:
+    """Whether two resume times are the same one (SQLite returns them without a zone)."""
+    if stored is None or expected is None:
+        return stored is expected
+    return stored.replace(tzinfo=None) == expected.replace(tzinfo=None)

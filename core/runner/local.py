@@ -13,7 +13,7 @@ sends its failure alert (core.alerts) to the pipeline's owners. With
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -64,7 +64,8 @@ class LocalRunner:
         workers: how many transformations of one group run at once.
         listener: called as ``listener(event, task, detail)`` for started, retrying,
             finished (detail: the state) and skipped tasks.
-        sleep: how to wait between retries (tests pass a no-op).
+        sleep: how to wait between retries (tests pass a no-op); by default the wait
+            ends early when the run is stopped.
         warm: start each worker as a child of the warm worker server (core.worker);
             False starts a new interpreter per task, as Batch and Kubernetes do.
         on_start: called once as ``on_start(run_id, tasks)`` with the tasks of the run in
@@ -74,11 +75,11 @@ class LocalRunner:
     settings: Settings
     workers: int = 1
     listener: Listener | None = None
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] | None = None
     warm: bool = True
     on_start: Callable[[int, list[TaskSpec]], None] | None = None
     _live: set[LocalWorker] = field(default_factory=set, init=False, repr=False)
-    _stopping: bool = field(default=False, init=False, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _pipeline: str = field(default="", init=False, repr=False)
 
     def run(
@@ -108,6 +109,7 @@ class LocalRunner:
                 how to resume the run once it is back).
         """
         self._pipeline = pipeline
+        self._stop.clear()
         with self._database(pipeline, resume) as session:
             for dead in reap(session):  # runs whose worker died without a word end failed
                 logger.warning("%s", dead.message)
@@ -219,9 +221,8 @@ class LocalRunner:
                 try:
                     codes = list(pool.map(lambda t: self._run_task(t, run_id, events), pending))
                 except BaseException:  # Ctrl-C, SIGTERM: stop the workers before waiting
-                    self._stopping = True
-                    for worker in list(self._live):
-                        worker.stop()
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._stop_workers()
                     raise
             if any(code != 0 for code in codes):
                 self._mark_downstream(groups[index + 1 :], run_id, pipeline)
@@ -235,10 +236,13 @@ class LocalRunner:
             events.started(task, run_id, attempt)
             code = self._spawn(task, run_id)
             events.ended(task, run_id, attempt)
-            if not ExitCode.retryable(code) or attempt == attempts:
+            if self._stop.is_set() or not ExitCode.retryable(code) or attempt == attempts:
                 break
             self._tell("retrying", task, f"in {task.retry_delay_seconds}s")
-            self.sleep(task.retry_delay_seconds)
+            if self.sleep is not None:
+                self.sleep(task.retry_delay_seconds)
+            elif self._stop.wait(task.retry_delay_seconds):
+                break  # stopped while waiting: no further attempt
         self._tell("finished", task, "success" if code == 0 else "failed")
         return code
 
@@ -246,11 +250,13 @@ class LocalRunner:
         log = self.log_dir(run_id) / f"{task.task_id}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         job = WorkerJob(task.transformation_id, run_id, state=task.state, template=task.template)
-        if self._stopping:
+        if self._stop.is_set():
             return ExitCode.FAILED
         with log.open("ab") as output:
             worker = start_local(job, self.settings, output.fileno(), warm=self.warm)
         self._live.add(worker)
+        if self._stop.is_set():  # the stop came while it started: _stop_workers missed it
+            worker.stop()
         try:
             code = worker.wait()
         finally:
@@ -260,6 +266,14 @@ class LocalRunner:
             with self._database(self._pipeline, run_id) as session:  # it died without a word
                 end_lost_task(session, run_id, task.transformation_id, lost_reason(code))
         return code
+
+    def _stop_workers(self) -> None:
+        """Stop every live worker at once (each is killed 5 s after it was asked)."""
+        self._stop.set()
+        live = list(self._live)
+        if live:
+            with ThreadPoolExecutor(max_workers=len(live)) as stoppers:
+                list(stoppers.map(LocalWorker.stop, live))
 
     def _mark_downstream(self, groups: list[TaskGroup], run_id: int, pipeline: str) -> None:
         ids = [t.transformation_id for g in groups for t in g.tasks]

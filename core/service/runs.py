@@ -24,7 +24,7 @@ from core.errors import (
     did_you_mean,
 )
 from core.models import configuration as cfg
-from core.models.runs import RUN_STATES, RunEvent, TaskRun
+from core.models.runs import PERSON_LENGTH, RUN_STATES, RunEvent, TaskRun
 from core.plan import PipelinePlan
 from core.plan.check import require_check
 from core.plan.diff import ConfigurationChange, plan_changes
@@ -44,8 +44,6 @@ from core.runs import (
 from core.service.airflow_api import trigger_dag_run
 from core.service.pipelines import pipeline_plan
 from core.settings import Settings
-
-TRIGGERED_BY_LENGTH = 100  # run_events.triggered_by
 
 
 @dataclass(frozen=True)
@@ -108,6 +106,8 @@ def resume_pipeline_run(
         InvalidInputError: an unknown configuration choice.
         ConflictError: the run has not failed, or runs are started through Airflow
             (there, clear the failed tasks: they keep the run's snapshot).
+        PipelineCheckError: the configuration it would run with fails the pipeline's
+            check (the run is left as it was).
     """
     check_configuration_choice(configuration)
     event = get_run(session, run_id)
@@ -123,8 +123,9 @@ def resume_pipeline_run(
         )
     plan = PipelinePlan.from_dict(event.configuration_snapshot or {})
     current = pipeline_plan(session, event.pipeline_id) if configuration == "current" else None
-    resume_run(session, run_id, configuration, user_email[:TRIGGERED_BY_LENGTH], current)
-    spawn_runner(settings, plan.name, run_id)
+    require_check(session, current or plan)  # else the spawned runner refuses, run left running
+    resume_run(session, run_id, configuration, user_email[:PERSON_LENGTH], current)
+    spawn_runner(settings, plan.name, run_id, get_run(session, run_id).resumed_at)
     return RunStarted(via="local", run_id=run_id, dag_run_id=None)
 
 
@@ -136,7 +137,7 @@ def trigger_name(settings: Settings) -> str:
 def _start_local(
     settings: Settings, session: Session, plan: PipelinePlan, user_email: str
 ) -> RunStarted:
-    event = start_run(session, plan, triggered_by=user_email[:TRIGGERED_BY_LENGTH])
+    event = start_run(session, plan, triggered_by=user_email[:PERSON_LENGTH])
     spawn_runner(settings, plan.name, event.id)
     return RunStarted(via="local", run_id=event.id, dag_run_id=None)
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from core.alerts import notify_failure
 from core.errors import CoreError
 from core.helpers.session_helper import SessionHelper
-from core.models.runs import TaskRun
+from core.models.runs import PERSON_LENGTH, TaskRun
 from core.plan import PipelinePlan
 from core.plan.check import require_check
 from core.runs import finish_run, mark_tasks, reap, start_run, task_runs
@@ -26,7 +26,6 @@ from core.settings import Settings
 
 ACTOR = "airflow"
 SCHEDULE = "schedule"
-TRIGGERED_BY_LENGTH = 100  # run_events.triggered_by
 # `airflow tasks test` runs one task in a temporary DAG run of this run id prefix.
 TEMPORARY_RUN_PREFIX = "__airflow_temporary_run_"
 TASKS_TEST = "airflow tasks test"
@@ -79,9 +78,9 @@ def who_started(
     person = person.strip() if isinstance(person, str) else ""
     if person and user and person != user:
         # conf is free text any Airflow user may send: name the account that sent it too
-        return f"{person} (via {user})"[:TRIGGERED_BY_LENGTH]
+        return f"{person} (via {user})"[:PERSON_LENGTH]
     if person or user:
-        return (person or user)[:TRIGGERED_BY_LENGTH]
+        return (person or user)[:PERSON_LENGTH]
     if run_type == "scheduled":
         return SCHEDULE
     return f"{ACTOR} ({run_type})" if run_type else ACTOR

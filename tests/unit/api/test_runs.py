@@ -282,3 +282,31 @@ def test_a_failed_run_is_resumed_as_it_was_or_with_the_current_configuration(
     assert {e["actor"] for e in trail["items"]} == {"editor@example.com"}
     finished = wclient.post(path, json={}, headers=editor)
     assert finished.status_code == 409 and "only a failed run" in finished.json()["detail"]
+
+
+def test_a_resume_with_a_configuration_that_fails_its_check_is_refused(
+    world: Settings, wclient: TestClient, wusers: dict[str, dict[str, str]]
+) -> None:
+    from sqlalchemy import select
+
+    import core.models.configuration as config
+    from core.runs import finish_run
+
+    run_id = recorded_run(world, "failing", {"numbers": "success", "broken": "failed"})
+    with SessionHelper(world, actor="test") as session:
+        finish_run(session, run_id, failed=True)
+        count = session.scalars(  # a value written past the checks, as an old row might be
+            select(config.TransformationVariable).where(
+                config.TransformationVariable.name == "count"
+            )
+        ).all()
+        for variable in count:
+            variable.value = "many"
+        session.commit()
+    answer = wclient.post(f"/api/runs/{run_id}/resume", json={}, headers=wusers["editor"])
+    assert answer.status_code == 409, answer.text
+    assert "fails its check" in answer.json()["detail"] and "count" in answer.json()["detail"]
+    with SessionHelper(world) as session:
+        run = service.run_detail(session, run_id)
+    assert (run.state, run.resumed_by) == ("failed", None)  # left as it was, nothing spawned
+    assert not (world.home / "logs" / f"run_{run_id}").exists()

@@ -41,6 +41,7 @@ templates:
   - {{name: long_query, entrypoint: "{SAMPLES}:long_query"}}
   - {{name: deaf, entrypoint: "{SAMPLES}:deaf"}}
   - {{name: lingering, entrypoint: "{SAMPLES}:lingering"}}
+  - {{name: broken, entrypoint: "{SAMPLES}:broken"}}
 pipelines:
   - name: crashy
     company: acme
@@ -61,6 +62,13 @@ pipelines:
     states:
       - state: ingest
         transformations: [{{template: long_query}}, {{template: deaf}}, {{template: lingering}}]
+  - name: retrying
+    company: acme
+    brand: zentrix
+    type: t
+    states:
+      - state: ingest
+        transformations: [{{template: broken, retries: 2, retry_delay_seconds: 600}}]
   - name: tiny
     company: acme
     brand: zentrix
@@ -279,3 +287,31 @@ def test_sigterm_to_core_run_stops_its_workers_and_ends_the_run_failed(
     assert event.state == "failed" and event.ended_at is not None
     assert [row.state for row in rows.values()] == ["failed"]
     assert "SIGTERM" in next(iter(rows.values())).error_summary
+
+
+def test_sigterm_while_core_run_waits_to_retry_ends_it_without_a_further_attempt(world) -> None:
+    env = {**os.environ, **world.to_environment()}
+    code = "from core.cli import main; main(['run', 'retrying'])"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, start_new_session=True, stdout=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + BOUND
+        while not _task_states(world):  # the first attempt failed: it waits 600 s to retry
+            assert process.poll() is None and time.monotonic() < deadline, "no attempt ended"
+            time.sleep(0.05)
+        process.terminate()
+        assert process.wait(BOUND) != 0  # not after the 600 s wait (TimeoutExpired fails it)
+    finally:
+        _kill_group(process)
+    with SessionHelper(world) as session:
+        event = session.scalars(select(config.RunEvent)).one()
+    assert event.state == "failed" and event.ended_at is not None
+    assert _task_states(world) == [("failed", 1)]  # one attempt: no retry after the stop
+
+
+def _task_states(settings: Settings) -> list[tuple[str, int]]:
+    """The state and attempt of each task that has ended."""
+    with SessionHelper(settings) as session:
+        rows = session.scalars(select(config.TaskRun)).all()
+        return [(row.state, row.attempt) for row in rows if row.state != "running"]
