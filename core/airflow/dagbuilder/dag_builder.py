@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from airflow.sdk import DAG
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core.airflow.dagbuilder.cache import PlanCache
@@ -22,6 +23,7 @@ from core.airflow.dagbuilder.dag_cache import DagCache
 from core.airflow.dagbuilder.shape import dag_arguments
 from core.airflow.dagbuilder.task_orchestrator import TaskOrchestrator
 from core.airflow.plugins.lineage import asset_schedule
+from core.errors import DatabaseError
 from core.helpers.session_helper import SessionHelper
 from core.plan import PipelinePlan, configuration_fingerprint, load_plans
 from core.settings import Settings, load_settings
@@ -108,7 +110,7 @@ class DagBuilder:
                 self.settings, actor="airflow", lock_timeout=self.settings.dag_database_timeout
             ) as session:
                 yield session
-        except Exception as exc:
+        except (DatabaseError, DBAPIError) as exc:  # unreachable or locked: not a bad row
             self.outage = exc
             raise
 
