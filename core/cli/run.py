@@ -35,11 +35,11 @@ def run(
         None, "--resume", help="Re-run what failed or never ran in this run id."
     ),
     only: str | None = typer.Option(None, "--only", help="Run only this state's groups."),
-    configuration: str = typer.Option(
-        "current",
+    configuration: str | None = typer.Option(
+        None,
         "--configuration",
-        help="With --resume: 'current' re-pins the run to the configuration now (after a "
-        "fix); 'pinned' keeps its snapshot as it was.",
+        help="With --resume: 'current' (the default) re-pins the run to the configuration "
+        "now (after a fix); 'pinned' keeps its snapshot as it was.",
     ),
     with_dependants: bool = typer.Option(
         False,
@@ -53,13 +53,18 @@ def run(
     goes reach the next run, not this one.
     """
     started = time.monotonic()
+    if configuration is not None and resume is None:
+        raise typer.BadParameter(
+            f"--configuration {configuration} chooses what a resumed run uses: add "
+            "--resume RUN_ID, or drop it (a new run uses the configuration now)"
+        )
+    if with_dependants and (resume is not None or only is not None):
+        raise typer.BadParameter("--with-dependants runs whole pipelines: drop --resume/--only")
     what = f"resuming run {resume} of {pipeline}" if resume else f"running {pipeline}"
     typer.echo(f"core run: {what} with {workers} worker{'s' * (workers > 1)}")
     from core.runner.local import LocalRunner
 
     out = console()
-    if with_dependants and (resume is not None or only is not None):
-        raise typer.BadParameter("--with-dependants runs whole pipelines: drop --resume/--only")
     with Progress(out.print, started=started) as progress:
         runner = LocalRunner(
             state(ctx).settings, workers=workers, listener=progress, on_start=progress.start
@@ -67,7 +72,11 @@ def run(
         if with_dependants:
             reports = runner.run_with_dependants(pipeline)
         else:
-            reports = [runner.run(pipeline, resume=resume, only=only, configuration=configuration)]
+            reports = [
+                runner.run(
+                    pipeline, resume=resume, only=only, configuration=configuration or "current"
+                )
+            ]
     for report in reports:
         print_report(out, report)
     if any(report.failed for report in reports):

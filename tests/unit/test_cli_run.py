@@ -69,3 +69,14 @@ def test_a_resume_says_which_configuration_and_runs_show_lists_the_changes(world
     assert core("runs", "show", "2") == 0
     shown = " ".join(capsys.readouterr().out.split())
     assert "changes since run 1" in shown and "variable count │ 3 │ 4" in shown
+
+
+def test_core_run_refuses_configuration_without_resume(world, capsys) -> None:
+    assert core("run", "small", "--configuration", "pinned") == 2
+    err = capsys.readouterr().err
+    assert "--configuration pinned chooses what a resumed run uses" in err
+    assert "--resume RUN_ID" in err
+    with SessionHelper(world) as session:  # nothing was started
+        from core.models.runs import RunEvent
+
+        assert session.query(RunEvent).count() == 0
