@@ -61,10 +61,14 @@ def run_list(
 
 
 @router.get("/runs/{run_id}")
-def run_page(request: Request, run_id: int, session: SessionDep, _user: Viewer) -> Response:
+def run_page(
+    request: Request, run_id: int, session: SessionDep, settings: SettingsDep, _user: Viewer
+) -> Response:
     """One run: each task's state, timings, rows, error and notebook; the coloured DAG."""
     detail = service.run_detail(session, run_id)
     context = run_context(session, detail)
+    # under Airflow a failed run is resumed by clearing its tasks there, not from here
+    context["resumed_here"] = service.trigger_name(settings) == "local"
     if is_htmx(request) and request.headers.get("HX-Target") == "run-body":
         return render(request, "runs/_body.html", context)
     return render(request, "runs/detail.html", context)

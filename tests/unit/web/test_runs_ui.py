@@ -178,18 +178,18 @@ def test_the_run_page_shows_what_changed_and_resumes_with_the_choice(
     with SessionHelper(settings, actor="editor@example.com") as session:
         transformation = session.get(cfg.Transformation, INGEST)
         before = transformation.stored_variables
-        changed = next(name for name, value in before.items() if value)
-        transformation.set_variables({**before, changed: "landing/changed"})
+        changed = "prefix"  # the files it picks: a change the pipeline's check accepts
+        transformation.set_variables({**before, changed: "pharmacy_c"})
         session.commit()
     second = make_run(finished=True)
     html = client.get(f"/runs/{second}").text
     assert f'<a href="/runs/{first}">run {first}</a>' in html
     row = f"<td>variable {changed}</td><td><code>{before[changed]}</code></td>"
-    assert row in html and "<code>landing/changed</code>" in html
+    assert row in html and "<code>pharmacy_c</code>" in html
     assert 'id="resume-form"' in html and 'value="current" checked' in html
 
     spawned: list[int] = []
-    monkeypatch.setattr(runs_service, "spawn_runner", lambda _s, _p, run_id: spawned.append(run_id))
+    monkeypatch.setattr(runs_service, "spawn_runner", lambda _s, _p, run_id, *_: spawned.append(run_id))
     response = client.post(
         f"/runs/{second}/resume",
         data={"csrf_token": as_editor, "configuration": "pinned"},
@@ -203,6 +203,12 @@ def test_the_run_page_shows_what_changed_and_resumes_with_the_choice(
         f"/runs/{second}/resume", data={"csrf_token": as_editor, "configuration": "latest"}
     )
     assert "expected current" in refused.text
+
+    # Under Airflow a run is resumed by clearing its tasks there: the page says so
+    client.app.state.settings = settings.model_copy(update={"airflow_api_url": "http://af:8080"})
+    under_airflow = client.get(f"/runs/{first}").text
+    assert 'id="resume-form"' not in under_airflow
+    assert 'id="resume-in-airflow"' in under_airflow and "clear its failed tasks" in under_airflow
 
 
 def test_the_run_page_shows_a_task_note(
