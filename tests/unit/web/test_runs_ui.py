@@ -189,7 +189,9 @@ def test_the_run_page_shows_what_changed_and_resumes_with_the_choice(
     assert 'id="resume-form"' in html and 'value="current" checked' in html
 
     spawned: list[int] = []
-    monkeypatch.setattr(runs_service, "spawn_runner", lambda _s, _p, run_id, *_: spawned.append(run_id))
+    monkeypatch.setattr(
+        runs_service, "spawn_runner", lambda _s, _p, run_id, *_: spawned.append(run_id)
+    )
     response = client.post(
         f"/runs/{second}/resume",
         data={"csrf_token": as_editor, "configuration": "pinned"},
