@@ -174,6 +174,14 @@ def task_notes(row: TaskRun | None) -> list[str]:
     return [str(n) for n in notes] if isinstance(notes, list) else []
 
 
+def published_columns(row: TaskRun | None) -> list[str] | None:
+    """The columns a task run recorded as published (None unless it succeeded and said)."""
+    if row is None or row.state != "success":
+        return None
+    columns = (row.output_references or {}).get("columns")
+    return columns if isinstance(columns, list) else None
+
+
 def task_runs(session: Session, run_id: int) -> dict[int, TaskRun]:
     """The task runs of a run, by transformation id (one query)."""
     query = select(TaskRun).where(TaskRun.run_event_id == run_id)

@@ -13,8 +13,7 @@ from core.cli.common import console, session_helper, state
 from core.cli.run import figure, print_report
 from core.models import configuration as cfg
 from core.plan import PipelinePlan
-from core.runner.local import LocalRunner
-from core.runner.report import build_report
+from core.runner.report import build_report, run_log_dir
 from core.runs import get_run, reap, run_duration
 
 app = typer.Typer(help="List, show and reap pipeline runs.", no_args_is_help=True)
@@ -52,13 +51,9 @@ def show_run(ctx: typer.Context, run_id: int = typer.Argument(..., help="The run
     from core.service.runs import run_detail
 
     with session_helper(ctx) as session:
-        event = get_run(session, run_id)
-        if event.state == "running":
-            reap(session, run_id)  # a task whose worker died ends failed, and its run
-        plan = PipelinePlan.from_dict(event.configuration_snapshot or {})
-        runner = LocalRunner(state(ctx).settings)
-        report = build_report(session, plan, run_id, runner.log_dir(run_id))
-        detail = run_detail(session, run_id)
+        detail = run_detail(session, run_id)  # first: it ends a task whose worker died
+        plan = PipelinePlan.from_dict(get_run(session, run_id).configuration_snapshot or {})
+        report = build_report(session, plan, run_id, run_log_dir(state(ctx).settings, run_id))
     out = console()
     print_report(out, report)
     for task in report.tasks:

@@ -27,7 +27,7 @@ from core.models import configuration as cfg
 from core.models.configuration import transformation_label
 from core.models.variable_checks import InputArgs, SqlArgs, undeclared_tables
 from core.models.variables import VariableSpec, check_variables, load_schema, parse_value, to_text
-from core.plan.model import DATASET_VARIABLE, PipelinePlan
+from core.plan.model import DATASET_VARIABLE, PipelinePlan, output_dataset
 
 RAW_STATE = "raw"
 NEW_LAST = 2**63
@@ -216,13 +216,11 @@ def cross_problems(tasks: Sequence[CheckedTask], schemas: Schemas) -> list[Check
 def output_name(task: CheckedTask, schema: Mapping[str, VariableSpec]) -> str:
     """The dataset a transformation writes: its ``dataset`` variable when its template
     declares one and it is set, else the template's name (as ``core.lake.contracts``)."""
-    if DATASET_VARIABLE in schema:
-        value = task.variables.get(DATASET_VARIABLE)
-        if value is None and schema[DATASET_VARIABLE].default is not None:
-            value = to_text(schema[DATASET_VARIABLE].default)
-        if value:
-            return value
-    return task.template
+    structures = None
+    if DATASET_VARIABLE in schema:  # the spec's default, as the plan's structures hold it
+        default = schema[DATASET_VARIABLE].default
+        structures = {DATASET_VARIABLE: {"default": None if default is None else to_text(default)}}
+    return output_dataset(task.template, structures, task.variables)
 
 
 def _duplicates(writers: dict[str, list[CheckedTask]], schemas: Schemas) -> list[CheckProblem]:

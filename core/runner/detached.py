@@ -18,6 +18,7 @@ from typing import Any
 
 from core.errors import CoreError, OrchestratorError
 from core.helpers.session_helper import SessionHelper
+from core.runner.report import run_log_dir
 from core.runs import finish_run, get_run
 from core.settings import Settings
 from core.worker import worker_environment
@@ -45,7 +46,7 @@ def spawn_runner(
     Raises:
         OrchestratorError: the process could not be started (the run is marked failed).
     """
-    log = settings.home / "logs" / f"run_{run_id}" / "runner.log"
+    log = run_log_dir(settings, run_id) / "runner.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     # "--" ends the options: a pipeline name may start with "-".
     command = [sys.executable, "-m", "core.cli", "run", "--resume", str(run_id)]

@@ -29,7 +29,7 @@ from core.errors import ConfigurationError
 from core.helpers.session_helper import SessionHelper
 from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan, load_plans
 from core.plan.check import require_check
-from core.runner.report import RunReport, build_report
+from core.runner.report import RunReport, build_report, run_log_dir
 from core.runs import (
     check_configuration_choice,
     end_lost_task,
@@ -171,7 +171,7 @@ class LocalRunner:
 
     def log_dir(self, run_id: int) -> Path:
         """Where the workers' output of a run is kept."""
-        return self.settings.home / "logs" / f"run_{run_id}"
+        return run_log_dir(self.settings, run_id)
 
     @contextmanager
     def _database(self, pipeline: str, run_id: int | None) -> Iterator[Session]:

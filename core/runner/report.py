@@ -9,6 +9,12 @@ from sqlalchemy.orm import Session
 
 from core.plan import PipelinePlan
 from core.runs import duration, get_run, run_duration, task_notes, task_runs
+from core.settings import Settings
+
+
+def run_log_dir(settings: Settings, run_id: int) -> Path:
+    """Where a run's logs are kept: each task's worker output, and a detached runner's."""
+    return settings.home / "logs" / f"run_{run_id}"
 
 
 @dataclass(frozen=True)

@@ -249,12 +249,12 @@ class TransformContext:
         if run == self.run_id:
             columns = self.published_columns.get(upstream)
         else:  # the upstream's latest run (it did not run in this one)
-            from core.runs import task_runs
+            from core.runs import published_columns, task_runs
 
             row = task_runs(self.session, run).get(upstream)
             self.session.commit()  # no transaction left open while the transform works
-            columns = (row.output_references or {}).get("columns") if row else None
-        return set(columns) if isinstance(columns, list) else None
+            columns = published_columns(row)
+        return set(columns) if columns is not None else None
 
     def _upstream_run(self, name: str, contract: DatasetContract) -> int | None:
         upstream = [tid for tid, c in self.contracts.items() if c is contract]

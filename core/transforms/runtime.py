@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from core.errors import ConfigurationError, CoreError, SettingsError
 from core.helpers.session_helper import SessionHelper
 from core.models.runs import TaskRun
-from core.runs import begin_task, end_task, task_runs
+from core.runs import begin_task, end_task, published_columns, task_runs
 from core.settings import Settings
 from core.stop import Terminated, stop_guard
 from core.transforms.context import TransformContext
@@ -138,7 +138,7 @@ def _context(
         output=contracts[task.transformation_id],
         contracts=contracts,
         ran_in_this_run=set(rows),
-        published_columns={tid: _published_columns(row) for tid, row in rows.items()},
+        published_columns={tid: published_columns(row) for tid, row in rows.items()},
     )
     return ctx, TemplateRef(task.template, task.kind, task.entrypoint)
 
@@ -159,12 +159,6 @@ def _execute(session: Session, row: Any, ctx: TransformContext, template: Templa
         return Outcome(ExitCode.FAILED, _summary(exc))
     end_task(session, row, "success", **_fields(ctx, result))
     return Outcome(ExitCode.SUCCESS, _success_line(ctx, result))
-
-
-def _published_columns(row: Any) -> list[str] | None:
-    """The columns a task run recorded as published (None before it recorded any)."""
-    columns = (row.output_references or {}).get("columns") if row.state == "success" else None
-    return columns if isinstance(columns, list) else None
 
 
 def _revert_output(ctx: TransformContext) -> None:
