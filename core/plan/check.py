@@ -112,10 +112,24 @@ class PipelineCheckError(ConflictError):
 
 
 def check_plan(session: Session, plan: PipelinePlan) -> PipelineCheck:
-    """Every problem of a pipeline's plan (one query for the templates' specs)."""
+    """Every problem of a pipeline's plan, against the templates' specs the plan holds.
+
+    A run's snapshot is checked against the specs it was pinned with (its workers run
+    with those), not the templates as they are now; a plan without them (an old
+    snapshot) is checked against the templates' (one query).
+    """
     tasks = tasks_of_plan(plan)
-    problems = check_tasks(tasks, load_schemas(session, {t.template for t in tasks}))
-    return PipelineCheck(plan.pipeline_id, plan.name, problems)
+    schemas: dict[str, Any] = {}
+    for task in plan.tasks:
+        if task.variable_structures is not None and task.template not in schemas:
+            try:
+                schemas[task.template] = load_schema(task.variable_structures, task.template)
+            except ConfigurationError as exc:
+                schemas[task.template] = exc
+    missing = {t.template for t in tasks} - set(schemas)
+    if missing:
+        schemas.update(load_schemas(session, missing))
+    return PipelineCheck(plan.pipeline_id, plan.name, check_tasks(tasks, schemas))
 
 
 def require_check(session: Session, plan: PipelinePlan) -> None:

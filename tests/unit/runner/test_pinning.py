@@ -106,3 +106,29 @@ def test_an_unknown_resume_choice_is_refused(world) -> None:
     first = LocalRunner(world).run("pinned")
     with pytest.raises(InvalidInputError, match="expected current .* or pinned"):
         LocalRunner(world).run("pinned", resume=first.run_id, configuration="latest")
+
+
+def test_a_pinned_resume_is_checked_against_the_specs_it_was_pinned_with(world) -> None:
+    from core.plan.check import PipelineCheckError
+
+    _set_query(world, "select nope from numbers")
+    runner = LocalRunner(world, sleep=lambda _: None)
+    failed = runner.run("pinned")
+    with SessionHelper(world, actor="test") as session:  # past the checks, as an old row might
+        numbers = session.scalars(
+            select(config.TransformationTemplate).where(
+                config.TransformationTemplate.name == "numbers"
+            )
+        ).one()
+        numbers.variable_structures = {
+            "count": {"type": "int"},
+            "colour": {"type": "string", "required": True},
+        }
+        session.commit()
+    with pytest.raises(PipelineCheckError, match="colour"):
+        runner.run("pinned")  # a new run has the template's spec now
+    with pytest.raises(PipelineCheckError, match="colour"):
+        runner.run("pinned", resume=failed.run_id)  # so has a resume re-pinned to it
+    as_it_was = runner.run("pinned", resume=failed.run_id, configuration="pinned")
+    assert as_it_was.configuration == "pinned"  # its snapshot's specs: it runs
+    assert "nope" in (as_it_was.tasks[1].error or "")
