@@ -99,21 +99,23 @@ def test_the_laptop_setup_runs_the_demo_dag_and_core_records_it(
 
     runs = _runs(settings)
     described = [(r.id, r.pipeline.name, r.state, r.triggered_by) for r in runs]
-    [run] = [r for r in runs if r.pipeline.name == PIPELINE]
-    # "Run now" names the person; the Airflow account that sent it is named after it
-    assert run.state == "success" and run.triggered_by.startswith("test"), described
+    # the run "Run now" started names its person (and the Airflow account that sent it);
+    # unpausing the @daily DAG may also start a scheduled run, which is not this test's
+    ours = [r for r in runs if r.pipeline.name == PIPELINE and (r.triggered_by or "")[:4] == "test"]
+    assert len(ours) == 1, described
+    run = ours[0]
+    assert run.state == "success", described
     dependant_runs = [r for r in runs if r.pipeline.name == DEPENDANT]
-    assert dependant_runs and {r.state for r in dependant_runs} == {"success"}, described
+    assert "success" in {r.state for r in dependant_runs}, described  # the asset-triggered one
     with SessionHelper(settings) as session:
         rows = task_runs(session, run.id)
         planned = [t for g in run.configuration_snapshot["groups"] for t in g["tasks"]]
         assert len(rows) == len(planned) > 5
         assert {row.state for row in rows.values()} == {"success"}
     # every transformation's output got an asset event carrying this run
-    extras = [e["extra"] for e in events["asset_events"] if e["extra"].get("pipeline") == PIPELINE]
-    assert extras, events
-    assert len(extras) == len(rows)
-    assert {e["run_id"] for e in extras} == {run.id}
+    extras = [e["extra"] for e in events["asset_events"] if e["extra"].get("run_id") == run.id]
+    assert len(extras) == len(rows), events
+    assert {e["pipeline"] for e in extras} == {PIPELINE}
     assert all(e["rows"] is None or e["rows"] >= 0 for e in extras)
 
     # `airflow tasks test` of RunEvent records a test run, closed at once

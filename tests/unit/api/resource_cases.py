@@ -207,6 +207,7 @@ CASES = [
         {"description": "reads typed variables"},
         "name",
         ("pipeline_state_type_id", lambda w: w.state_type["raw"]),
+        role="admin",  # a template chooses the code that runs: admins write them
     ),
     ResourceCase(
         "transformations",

@@ -17,20 +17,21 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-IN_FLIGHT = 150  # well above 40 threads + 15 connections
+IN_FLIGHT = 64  # above 40 threads + 15 connections
+# No request has a deadline of its own: a slow (busy) machine must not fail the test.
+# The hang it guards against ends in the pool's 30 s timeout, so those requests come
+# back as errors (500), and a hang for good is ended by pytest's timeout. (With a
+# per-request deadline, requests given up on kept working in the server's threads
+# after the test, slowing every test after it.)
 
 
 async def burst(app: FastAPI, path: str, headers: dict[str, str]) -> Counter[object]:
-    """IN_FLIGHT concurrent GETs of ``path``; their statuses (or errors) counted."""
+    """IN_FLIGHT concurrent GETs of ``path``; their statuses counted."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
 
         async def one() -> object:
-            try:
-                response = await asyncio.wait_for(client.get(path, headers=headers), 20)
-            except TimeoutError:
-                return "timed out"
-            return response.status_code
+            return (await client.get(path, headers=headers)).status_code
 
         return Counter(await asyncio.gather(*(one() for _ in range(IN_FLIGHT))))
 
