@@ -14,7 +14,6 @@ import logging
 import subprocess
 import sys
 import threading
-from typing import Any
 
 from core.errors import CoreError, OrchestratorError
 from core.helpers.session_helper import SessionHelper
@@ -24,7 +23,6 @@ from core.settings import Settings
 from core.worker import worker_environment
 
 logger = logging.getLogger("core.runner.detached")
-ANY = object()  # _fail_if_running: whichever resume the run is at
 
 
 def spawn_runner(
@@ -62,7 +60,7 @@ def spawn_runner(
                 start_new_session=True,
             )
     except OSError as exc:
-        _fail_if_running(settings, run_id)
+        _fail_if_running(settings, run_id, resumed_at)
         raise OrchestratorError(
             f"cannot start the local runner for run {run_id} ({' '.join(command[:4])}): {exc}"
         ) from exc
@@ -75,18 +73,21 @@ def spawn_runner(
 
 
 def _wait(
-    settings: Settings, process: subprocess.Popen[bytes], run_id: int, resumed_at: Any
+    settings: Settings,
+    process: subprocess.Popen[bytes],
+    run_id: int,
+    resumed_at: dt.datetime | None,
 ) -> None:
     if process.wait() != 0:
         _fail_if_running(settings, run_id, resumed_at)
 
 
-def _fail_if_running(settings: Settings, run_id: int, resumed_at: Any = ANY) -> None:
+def _fail_if_running(settings: Settings, run_id: int, resumed_at: dt.datetime | None) -> None:
+    """End the run failed if it is still at the start or resume this runner was given."""
     try:
         with SessionHelper(settings, actor="core api") as session:
             event = get_run(session, run_id)
-            ours = resumed_at is ANY or _same_time(event.resumed_at, resumed_at)
-            if event.state == "running" and ours:
+            if event.state == "running" and _same_time(event.resumed_at, resumed_at):
                 finish_run(session, run_id, failed=True)
     except CoreError as exc:  # nobody to tell but the log: the request has returned
         logger.warning("could not mark run %s failed: %s", run_id, exc)
