@@ -442,7 +442,7 @@ def test_s3_failing_on_every_retry_fails_clearly_naming_the_dataset_and_changes_
     started = time.monotonic()
     with pytest.raises(LakeError) as failure:
         contract.publish(pa.table({"n": [99]}), 2)
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 120  # bounded: the fault would answer 503 for ever
     message = str(failure.value)
     assert message.startswith(f"DatasetContract('{contract.uri}')")
     assert f"after {S3_RETRIES} retries" in message and "503 Service Unavailable" in message
@@ -475,17 +475,19 @@ def test_s3_time_outs_are_retried_and_a_stalled_store_fails_in_bounded_time(
     settings, faults = faulty_s3
     contract = published(settings)
     version = contract.delta_table().version()
-    faults.add(Fault(times=1, delay=4))  # one request held past the 1 s timeout
+    # one request held far past the 1 s timeout: the publish ends before the hold does
+    # only because that request was timed out and retried (headroom for a busy machine)
+    faults.add(Fault(times=1, delay=60))
     started = time.monotonic()
     contract.publish(pa.table({"n": pa.array(range(3), pa.int64())}), 2)
-    assert faults.served("delayed") == 1 and time.monotonic() - started < 4
+    assert faults.served("delayed") == 1 and time.monotonic() - started < 60
     assert_whole_run(contract, 2, 3)
 
     faults.add(Fault(times=10**6, delay=3, status=503))  # the store stops answering
     started = time.monotonic()
     with pytest.raises(LakeError, match="timed out") as failure:
         contract.publish(pa.table({"n": [99]}), 3)
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < 120  # bounded: the fault would hold for ever
     assert str(failure.value).startswith(f"DatasetContract('{contract.uri}')")
     faults.clear()
     assert contract.delta_table().version() == version + 1 and contract.run_ids() == [1, 2]

@@ -120,7 +120,7 @@ def test_a_cell_longer_than_the_execution_timeout_fails_clearly(
     started = time.monotonic()
     with SessionHelper(settings) as session:
         outcome = run_transformation(settings, session, ids["sleepy"], run_id)
-    assert time.monotonic() - started < 30  # the cell sleeps 60 s
+    assert time.monotonic() - started < 240  # the cell sleeps 600 s: the timeout ended it
     row = _task_run(settings, ids["sleepy"])
     assert outcome.exit_code == 1
     assert outcome.message.startswith(
