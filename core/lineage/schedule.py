@@ -6,7 +6,9 @@ has been published since the last run) or ``{"any": [keys]}`` (when one has), ea
 key ``company/brand/state/dataset``. Under Airflow the DAG is scheduled on those
 Assets (AssetAll / AssetAny); ``core run --with-dependants`` starts them after the
 run that publishes them. On save every dataset must be written by another pipeline
-and no cycle of pipelines may form; the error names the cycle.
+and no cycle of pipelines may form; the error names the cycle. A change elsewhere (a
+transformation renamed, moved or deleted) is held to the same (``broken_schedules``,
+the invariant of core.service.catalog's resources).
 """
 
 from __future__ import annotations
@@ -138,6 +140,34 @@ def check_schedule(
             f"cycle of pipelines: {' -> '.join(cycle)}; a pipeline cannot wait, directly or "
             "through others, on its own datasets"
         )
+
+
+def broken_schedules(plans: Iterable[PipelinePlan]) -> set[str]:
+    """What is wrong with the pipelines' dataset schedules taken together.
+
+    A schedule waiting on a dataset no other pipeline writes (it would never start), and
+    a cycle of pipelines. Saving a schedule refuses both (:func:`check_schedule`); this
+    finds those that a change elsewhere would make: a transformation renamed, moved or
+    deleted, a pipeline moved to another brand.
+    """
+    plans = list(plans)
+    writers: dict[str, set[str]] = {}
+    for plan in plans:
+        for key in output_keys(plan):
+            writers.setdefault(key, set()).add(plan.name)
+    problems = {
+        f"pipeline {plan.name!r} starts when {key!r} is published, and no other pipeline "
+        "would write it; change that pipeline's dataset_schedule first"
+        for plan in plans
+        for key in schedule_keys(plan.dataset_schedule)
+        if not writers.get(key, set()) - {plan.name}
+    }
+    cycle = find_cycle(pipeline_edges(plans))
+    if cycle:
+        problems.add(
+            f"pipelines would wait on each other's datasets in a cycle: {' -> '.join(cycle)}"
+        )
+    return problems
 
 
 def find_cycle(edges: Iterable[PipelineEdge]) -> list[str]:

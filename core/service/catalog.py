@@ -278,6 +278,13 @@ def check_pipeline(
     return []
 
 
+def schedules_of_all(session: Session) -> set[str]:
+    """What is wrong with every pipeline's dataset schedule (the resources' invariant)."""
+    from core.lineage.schedule import broken_schedules
+
+    return broken_schedules(load_plans(session, only_active=False))
+
+
 PIPELINES = Resource(
     noun="pipeline",
     model=cfg.Pipeline,
@@ -302,6 +309,8 @@ PIPELINES = Resource(
     search=(cfg.Pipeline.name, cfg.Pipeline.description),
     deactivate="is_active",
     before_save=check_pipeline,
+    invariant=schedules_of_all,
+    invariant_fields=("brand_id", "dataset_schedule"),
 )
 PIPELINE_STATES = Resource(
     noun="pipeline state",
@@ -314,6 +323,8 @@ PIPELINE_STATES = Resource(
     options=(joinedload(cfg.PipelineState.pipeline_state_type),),
     guard=guards.guard_pipeline_state,
     before_delete=guards.guard_pipeline_state_delete,
+    invariant=schedules_of_all,
+    invariant_fields=("pipeline_state_type_id", "pipeline_id"),
 )
 TAGS = Resource(
     noun="tag",
@@ -370,6 +381,8 @@ TRANSFORMATIONS = Resource(
     setters={"variables": _set_variables},
     before_save=check_transformation,
     guard=guards.guard_transformation,
+    invariant=schedules_of_all,
+    invariant_fields=("variables", "pipeline_state_id", "transformation_template_id"),
 )
 ADMINISTRATORS = Resource(
     noun="user",

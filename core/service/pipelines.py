@@ -32,6 +32,7 @@ from core.plan.check import (
 )
 from core.plan.model import PipelinePlan, build_plan
 from core.plan.queries import PlanFilters, load_plans
+from core.service.catalog import schedules_of_all
 from core.service.listing import page_problems, text_search
 from core.service.resources import commit, unstorable, valid_id
 
@@ -240,11 +241,14 @@ def arrange(
             or a template placed in a state it does not belong to.
     """
     pipeline = load_pipeline(session, pipeline_id)
-    before = build_plan(pipeline)
+    before, held = build_plan(pipeline), schedules_of_all(session)
     problems = _place(pipeline, placements)
     plan = build_plan(pipeline)
     if not problems:
         problems = _broken_by_order(session, before, plan)
+    if not problems:  # a move to another state renames the dataset others may wait on
+        session.flush()
+        problems = [("placements", None, m) for m in sorted(schedules_of_all(session) - held)]
     if problems:
         session.rollback()
         raise InvalidInputError(problems)

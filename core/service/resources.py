@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +115,12 @@ class Resource:
             as stored, the values as sent); see core.service.guards.
         before_delete: ``hook(session, row)`` raising ConflictError for a delete that
             would take other rows along.
+        invariant: ``check(session)`` -> what is wrong with the configuration as a whole
+            that a change of this kind of row can break in *other* pipelines (their
+            dataset schedules). Run before the change and again once it is flushed (not
+            committed); what is wrong only after is the change's fault, and refused.
+        invariant_fields: the fields a refusal of the invariant is tied to: the first
+            one the client sent (else the first).
     """
 
     noun: str
@@ -131,6 +138,8 @@ class Resource:
     before_save: Callable[[Session, Any, Settings | None], list[Problem]] | None = None
     guard: Callable[[Session, Any, Mapping[str, Any]], list[Problem]] | None = None
     before_delete: Callable[[Session, Any], None] | None = None
+    invariant: Callable[[Session], set[str]] | None = None
+    invariant_fields: tuple[str, ...] = ("id",)
 
 
 def get_row(session: Session, resource: Resource, row_id: int) -> Any:
@@ -216,7 +225,12 @@ def delete_row(session: Session, resource: Resource, row_id: int) -> Any:
             f"{resource.noun} {row_id} cannot be deleted while other rows refer to it "
             f"({', '.join(referrers)}); delete them or point them elsewhere first"
         )
+    held = resource.invariant(session) if resource.invariant else set()
     session.delete(row)
+    broken = _broken(session, resource, held, deleting=True)
+    if broken:
+        session.rollback()
+        raise ConflictError(f"{resource.noun} {row_id} cannot be deleted: {'; '.join(broken)}")
     commit(session, f"{resource.noun} {row_id}", deleting=True)
     return row
 
@@ -260,8 +274,16 @@ def commit(session: Session, what: str, deleting: bool = False) -> Any:
     Raises:
         ConflictError: a stale version, or rows still refer to a deleted one.
     """
-    try:
+    with _refusals(session, what, deleting):
         session.commit()
+    return None
+
+
+@contextmanager
+def _refusals(session: Session, what: str, deleting: bool) -> Iterator[None]:
+    """Turn the database's refusal of a flush or commit into a ConflictError (rolled back)."""
+    try:
+        yield
     except StaleDataError as exc:
         session.rollback()
         raise ConflictError(
@@ -271,7 +293,6 @@ def commit(session: Session, what: str, deleting: bool = False) -> Any:
         session.rollback()
         reason = "other rows still refer to it" if deleting else "it breaks a database rule"
         raise ConflictError(f"{what} cannot be saved: {reason} ({exc.orig})") from exc
-    return None
 
 
 def _save(
@@ -282,16 +303,31 @@ def _save(
     settings: Settings | None,
     adding: bool,
 ) -> Any:
+    held = resource.invariant(session) if resource.invariant else set()
     if adding:
         session.add(row)  # setters may need the row in the session (relationships)
     with session.no_autoflush:  # nothing reaches the database before every check passed
         problems = resource.guard(session, row, values) if resource.guard else []
         problems += _problems(session, resource, row, values, settings, adding)
+    if not problems:
+        sent = [f for f in resource.invariant_fields if f in values] or resource.invariant_fields
+        problems = [(sent[0], values.get(sent[0]), m) for m in _broken(session, resource, held)]
     if problems:
         session.rollback()
         raise InvalidInputError(problems)
     commit(session, f"{resource.noun} {getattr(row, 'id', None) or '(new)'}")
     return get_row(session, resource, row.id)
+
+
+def _broken(
+    session: Session, resource: Resource, held: set[str], deleting: bool = False
+) -> list[str]:
+    """What the pending change breaks of the resource's invariant (flushed, not committed)."""
+    if resource.invariant is None:
+        return []
+    with _refusals(session, resource.noun, deleting):
+        session.flush()
+    return sorted(resource.invariant(session) - held)
 
 
 def _problems(

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from core.api.deps import SessionDep, SettingsDep, Viewer
+from core.api.routes.datasets import Part
 from core.service.lineage import dataset_lineage
 from core.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-Part = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
 
 
 @router.get("/datasets/{company}/{brand}/{state}/{dataset}")
