@@ -24,13 +24,16 @@ FINISHED = ("success", "failed", "upstream_failed", "skipped")
 ERROR_SUMMARY_LIMIT = 2000
 
 
-def start_run(session: Session, plan: PipelinePlan, triggered_by: str) -> RunEvent:
+def start_run(
+    session: Session, plan: PipelinePlan, triggered_by: str, dag_run_id: str | None = None
+) -> RunEvent:
     """Create the run event of a new run, with the plan as its configuration snapshot.
 
     Args:
         session: a configuration session; committed here, so the id is visible to workers.
         plan: the pipeline's plan as it is now.
         triggered_by: who or what started the run (``core run``, ``airflow``, a user).
+        dag_run_id: Airflow's id of the DAG run recording it (None for local runs).
 
     Returns:
         The new RunEvent, in state ``running``.
@@ -41,6 +44,7 @@ def start_run(session: Session, plan: PipelinePlan, triggered_by: str) -> RunEve
         triggered_by=triggered_by,
         started_at=utcnow(),
         configuration_snapshot=plan.to_dict(),
+        dag_run_id=dag_run_id or None,
     )
     session.add(event)
     session.commit()

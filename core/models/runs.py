@@ -30,6 +30,8 @@ TASK_STATES = ("pending", "running", "success", "failed", "upstream_failed", "sk
 RUN_CONFIGURATIONS = ("current", "pinned")
 # Who started, resumed or re-pinned a run (a person, an account, "schedule"): at most this long.
 PERSON_LENGTH = 100
+# Airflow's DAG run ids are at most 250 characters (its dag_run.run_id column).
+DAG_RUN_ID_LENGTH = 250
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
@@ -45,6 +47,7 @@ class RunEvent(Tracked, Base):
     workers read their configuration from it, never from the live rows. The
     snapshots a re-pinned run used before are kept in run_snapshots.
     idle_seconds is the time spent failed before resumes, which its duration leaves out.
+    dag_run_id is Airflow's id of the DAG run that recorded it (null for local runs).
     """
 
     __tablename__ = "run_events"
@@ -68,6 +71,9 @@ class RunEvent(Tracked, Base):
     resumed_by: Mapped[str | None] = mapped_column(String(PERSON_LENGTH))
     resumed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     idle_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # Airflow's id of the DAG run that recorded this run (null for local runs): a resume
+    # clears that DAG run's failed tasks through Airflow's REST API.
+    dag_run_id: Mapped[str | None] = mapped_column(String(DAG_RUN_ID_LENGTH))
 
     pipeline: Mapped[Pipeline] = relationship(back_populates="run_events")
     task_runs: Mapped[list[TaskRun]] = relationship(

@@ -1,4 +1,4 @@
-"""Airflow 3's REST API, as far as CORE uses it: trigger a DAG run of a pipeline.
+"""Airflow 3's REST API, as far as CORE uses it: trigger a DAG run, clear its failed tasks.
 
 CORE signs in with ``POST {url}/auth/token`` and the ``username`` and ``password`` of
 the secret ``CORE_AIRFLOW_SECRET`` names; without one it asks ``GET {url}/auth/token``,
@@ -50,6 +50,41 @@ def trigger_dag_run(settings: Settings, dag_id: str, triggered_by: str) -> str:
     if not answer.get("dag_run_id"):
         raise OrchestratorError(f"Airflow accepted POST {url} but returned no dag_run_id")
     return str(answer["dag_run_id"])
+
+
+def clear_failed_tasks(settings: Settings, dag_id: str, dag_run_id: str) -> list[str]:
+    """Clear a DAG run's failed tasks and everything downstream of them, EndRun included.
+
+    What Airflow's "Clear" with *Downstream* and *Only failed* does: the failed and
+    upstream_failed tasks are cleared, the DAG run is queued again, and the scheduler
+    runs them; RunEvent, which succeeded, keeps the run id in its XCom.
+
+    Returns:
+        The ids of the tasks Airflow cleared.
+
+    Raises:
+        OrchestratorError: Airflow is unreachable, answered with an error, or cleared
+            nothing (the DAG run has no failed task).
+    """
+    base = (settings.airflow_api_url or "").rstrip("/")
+    url = f"{base}/api/v2/dags/{quote(dag_id, safe='')}/clearTaskInstances"
+    body = {
+        "dry_run": False,
+        "dag_run_id": dag_run_id,
+        "only_failed": True,
+        "include_downstream": True,
+        "reset_dag_runs": True,
+    }
+    with httpx.Client(timeout=TIMEOUT_SECONDS) as client:
+        headers = {"Authorization": f"Bearer {_token(client, base, settings)}"}
+        answer = _call(client, "POST", url, json=body, headers=headers)
+    cleared = [str(t.get("task_id")) for t in answer.get("task_instances") or []]
+    if not cleared:
+        raise OrchestratorError(
+            f"Airflow cleared no task of DAG run {dag_run_id!r} of {dag_id!r} (POST {url}): "
+            "expected failed tasks to clear; see the DAG run in Airflow"
+        )
+    return cleared
 
 
 def _token(client: httpx.Client, base: str, settings: Settings) -> str:

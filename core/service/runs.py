@@ -21,6 +21,7 @@ from core.errors import (
     ConfigurationError,
     ConflictError,
     InvalidInputError,
+    OrchestratorError,
     did_you_mean,
 )
 from core.models import configuration as cfg
@@ -32,6 +33,7 @@ from core.runner.detached import spawn_runner
 from core.runs import (
     check_configuration_choice,
     duration,
+    finish_run,
     get_run,
     reap,
     resume_run,
@@ -41,7 +43,7 @@ from core.runs import (
     task_notes,
     task_runs,
 )
-from core.service.airflow_api import trigger_dag_run
+from core.service.airflow_api import clear_failed_tasks, trigger_dag_run
 from core.service.pipelines import pipeline_plan
 from core.settings import Settings
 
@@ -91,7 +93,11 @@ def start_pipeline_run(
 def resume_pipeline_run(
     settings: Settings, session: Session, run_id: int, configuration: str, user_email: str
 ) -> RunStarted:
-    """Resume a failed run on the local runner: re-run what did not succeed, same run id.
+    """Resume a failed run: re-run what did not succeed, under the same run id.
+
+    On the local runner a detached runner resumes it. Under Airflow its DAG run's failed
+    tasks are cleared with their downstream tasks (EndRun included) through Airflow's
+    REST API, after the run is re-pinned, so the cleared tasks run with the fix.
 
     Args:
         settings: CORE's settings.
@@ -104,10 +110,10 @@ def resume_pipeline_run(
     Raises:
         NotFoundError: no such run.
         InvalidInputError: an unknown configuration choice.
-        ConflictError: the run has not failed, or runs are started through Airflow
-            (there, clear the failed tasks: they keep the run's snapshot).
+        ConflictError: the run has not failed, or (under Airflow) no DAG run recorded it.
         PipelineCheckError: the configuration it would run with fails the pipeline's
             check (the run is left as it was).
+        OrchestratorError: Airflow could not clear the tasks (the run is failed again).
     """
     check_configuration_choice(configuration)
     event = get_run(session, run_id)
@@ -116,17 +122,25 @@ def resume_pipeline_run(
             f"run {run_id} is {event.state}: only a failed run can be resumed; "
             "start a new run instead"
         )
-    if trigger_name(settings) == "airflow":
+    via, dag_run_id = trigger_name(settings), event.dag_run_id
+    if via == "airflow" and not dag_run_id:
         raise ConflictError(
-            f"run {run_id}: runs are started through Airflow here; resume it by clearing its "
-            "failed tasks in Airflow (they keep the run's snapshot), or start a new run"
+            f"run {run_id} was not recorded by an Airflow DAG run (it ran on the local runner, "
+            "or before runs kept their DAG run id); start a new run"
         )
     plan = PipelinePlan.from_dict(event.configuration_snapshot or {})
     current = pipeline_plan(session, event.pipeline_id) if configuration == "current" else None
     require_check(session, current or plan)  # else the spawned runner refuses, run left running
     resume_run(session, run_id, configuration, user_email[:PERSON_LENGTH], current)
-    spawn_runner(settings, plan.name, run_id, get_run(session, run_id).resumed_at)
-    return RunStarted(via="local", run_id=run_id, dag_run_id=None)
+    if via == "local":
+        spawn_runner(settings, plan.name, run_id, get_run(session, run_id).resumed_at)
+        return RunStarted(via="local", run_id=run_id, dag_run_id=None)
+    try:
+        clear_failed_tasks(settings, plan.name, str(dag_run_id))
+    except OrchestratorError:
+        finish_run(session, run_id, failed=True)  # nothing was cleared: it stays failed
+        raise
+    return RunStarted(via="airflow", run_id=run_id, dag_run_id=dag_run_id)
 
 
 def trigger_name(settings: Settings) -> str:
@@ -170,6 +184,7 @@ class RunRow:
     resumed_by: str | None = None
     resumed_at: dt.datetime | None = None
     idle_seconds: float = 0.0
+    dag_run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -303,6 +318,7 @@ def _run_fields(event: RunEvent, pipeline_name: str) -> dict[str, Any]:
         "resumed_by": event.resumed_by,
         "resumed_at": event.resumed_at,
         "idle_seconds": event.idle_seconds or 0.0,
+        "dag_run_id": event.dag_run_id,
     }
 
 

@@ -112,7 +112,7 @@ def open_run(
     who = TASKS_TEST if testing else triggered_by
     with SessionHelper(settings, actor=who) as session:
         require_check(session, plan)
-        run_id = start_run(session, plan, who).id
+        run_id = start_run(session, plan, who, None if testing else dag_run_id).id
         if testing:
             finish_run(session, run_id, failed=False)
         return run_id

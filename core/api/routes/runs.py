@@ -55,6 +55,9 @@ class RunOut(BaseModel):
     resumed_by: str | None
     resumed_at: Moment
     idle_seconds: float
+    dag_run_id: str | None = Field(
+        description="Airflow's id of the DAG run that recorded it (null on the local runner)."
+    )
 
 
 class TaskOut(BaseModel):

@@ -67,8 +67,10 @@ def run_page(
     """One run: each task's state, timings, rows, error and notebook; the coloured DAG."""
     detail = service.run_detail(session, run_id)
     context = run_context(session, detail)
-    # under Airflow a failed run is resumed by clearing its tasks there, not from here
-    context["resumed_here"] = service.trigger_name(settings) == "local"
+    # under Airflow a run is resumed by clearing its DAG run's failed tasks, which needs
+    # the DAG run that recorded it
+    local = service.trigger_name(settings) == "local"
+    context["resumed_here"] = local or detail.dag_run_id is not None
     if is_htmx(request) and request.headers.get("HX-Target") == "run-body":
         return render(request, "runs/_body.html", context)
     return render(request, "runs/detail.html", context)

@@ -17,24 +17,46 @@ from core.database.seed import PipelineSpec, load_world, sample_world
 from core.demo.run import LANDING, PIPELINE
 from core.demo.source import generate
 from core.helpers.session_helper import SessionHelper
+from core.models.configuration import (
+    Pipeline,
+    PipelineState,
+    Transformation,
+    TransformationVariable,
+)
 from core.models.runs import RunEvent
 from core.runs import task_runs
 from core.service.airflow_api import trigger_dag_run
+from core.service.runs import resume_pipeline_run
 from core.settings import load_settings
 from tests.support.airflow import REPOSITORY
 from tests.support.airflow_services import services
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3000)]
 RUN_TIMEOUT = 1200  # the stages' timeouts sum to less than the test's (3000 s)
-# Starts when the demo pipeline publishes its metrics (an asset event in Airflow).
+# Starts when the demo pipeline publishes its metrics (an asset event in Airflow). Its
+# query fails until the test fixes it; then the runbook's Resume (CORE re-pins the run and
+# clears its failed tasks in Airflow, downstream and EndRun included) finishes the same run.
 DEPENDANT = "acme_zentrix_fill_report"
+BROKEN = "select error('held back on purpose until the test fixes this query')"
+FIXED = "select 1 as report_ready"
 DEPENDANT_SPEC = {
     "name": DEPENDANT,
     "company": "acme_pharma",
     "brand": "zentrix",
     "type": "specialty_pharmacy",
     "dataset_schedule": {"any": ["acme_pharma/zentrix/metrics/fill_metrics"]},
-    "states": [{"state": "dimensional", "transformations": [{"template": "noop"}]}],
+    "states": [
+        {
+            "state": "enrich",
+            "transformations": [
+                {
+                    "template": "sql",
+                    "variables": {"inputs": [], "dataset": "fill_report", "query": BROKEN},
+                }
+            ],
+        },
+        {"state": "dimensional", "transformations": [{"template": "noop"}]},
+    ],
 }
 
 
@@ -45,6 +67,40 @@ def _runs(settings) -> list[RunEvent]:
         ).all()
         session.expunge_all()
         return list(runs)
+
+
+def _fix_and_resume(airflow, settings) -> int:
+    """docs/runbook.md: fix the variable, then Resume the failed run in CORE.
+
+    CORE re-pins the run to the current configuration and asks Airflow to clear the failed
+    tasks with their downstream tasks (EndRun included); a raw clear in Airflow would
+    re-run the run's pinned snapshot, the broken query with it. Returns the run's id.
+    """
+    runs = airflow.api("GET", f"/api/v2/dags/{DEPENDANT}/dagRuns").json()["dag_runs"]
+    failed = [r["dag_run_id"] for r in runs if r["state"] == "failed"]
+    with SessionHelper(settings, actor="test") as session:
+        query = session.scalars(
+            select(TransformationVariable)
+            .join(Transformation)
+            .join(PipelineState)
+            .join(Pipeline)
+            .where(Pipeline.name == DEPENDANT, TransformationVariable.name == "query")
+        ).one()
+        query.value = FIXED
+        session.commit()
+        (run_id,) = session.scalars(
+            select(RunEvent.id).where(RunEvent.dag_run_id == failed[0], RunEvent.state == "failed")
+        ).all()
+        started = resume_pipeline_run(settings, session, run_id, "current", "test@example.com")
+    assert (started.via, started.dag_run_id) == ("airflow", failed[0]), started
+
+    def rerun() -> str | None:
+        path = f"/api/v2/dags/{DEPENDANT}/dagRuns/{failed[0]}"
+        state = airflow.api("GET", path).json()["state"]
+        return state if state in ("success", "failed") else None
+
+    assert airflow.wait_for(f"the resumed run {failed[0]}", rerun, 600) == "success", airflow.logs()
+    return run_id
 
 
 def test_the_laptop_setup_runs_the_demo_dag_and_core_records_it(
@@ -93,7 +149,8 @@ def test_the_laptop_setup_runs_the_demo_dag_and_core_records_it(
             return done[0]["run_type"] + ":" + done[0]["state"] if done else None
 
         dependant = airflow.wait_for(f"a run of {DEPENDANT}", dependant_finished, 600)
-        assert dependant == "asset_triggered:success", airflow.logs()
+        assert dependant == "asset_triggered:failed", airflow.logs()
+        resumed = _fix_and_resume(airflow, settings)
     finally:
         airflow.stop()
 
@@ -105,8 +162,13 @@ def test_the_laptop_setup_runs_the_demo_dag_and_core_records_it(
     assert len(ours) == 1, described
     run = ours[0]
     assert run.state == "success", described
-    dependant_runs = [r for r in runs if r.pipeline.name == DEPENDANT]
-    assert "success" in {r.state for r in dependant_runs}, described  # the asset-triggered one
+    (again,) = [r for r in runs if r.id == resumed]
+    assert (again.state, again.resumed_by) == ("success", "test@example.com"), described
+    assert again.ended_at is not None
+    with SessionHelper(settings) as session:
+        cleared = [(r.state, r.attempt) for r in task_runs(session, resumed).values()]
+    # the query's task failed once and succeeded on its second attempt, the noop after it
+    assert sorted(cleared) == [("success", 1), ("success", 2)], cleared
     with SessionHelper(settings) as session:
         rows = task_runs(session, run.id)
         planned = [t for g in run.configuration_snapshot["groups"] for t in g["tasks"]]

@@ -52,6 +52,9 @@ class FakeAirflow(JsonHandler):
             good = body == {"username": USERNAME, "password": PASSWORD}
             self.send_json(*(({"access_token": TOKEN}, 201) if good else (INVALID, 401)))
             return
+        if self.path.endswith("/clearTaskInstances"):
+            self._clear(self.path.removeprefix("/api/v2/dags/").split("/")[0], body)
+            return
         dag = self.path.removeprefix("/api/v2/dags/").removesuffix("/dagRuns")
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             self.send_json({"detail": "Not authenticated"}, 401)
@@ -59,6 +62,15 @@ class FakeAirflow(JsonHandler):
             self.send_json({"detail": f"The Dag with ID: `{dag}` was not found"}, 404)
         else:
             self.send_json({"dag_run_id": f"manual__2025-01-01T00:00:00+00:00_{dag}"}, 200)
+
+    def _clear(self, dag: str, body: dict[str, Any]) -> None:
+        """Airflow clears the failed tasks of the DAG run of 'failing' (none of 'small')."""
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            self.send_json({"detail": "Not authenticated"}, 401)
+            return
+        cleared = ["master_broken_3", "EndRun"] if dag == "failing" else []
+        tasks = [{"task_id": t, "dag_run_id": body.get("dag_run_id")} for t in cleared]
+        self.send_json({"task_instances": tasks, "total_entries": len(tasks)}, 200)
 
     def _record(self, body: Any) -> None:
         auth = self.headers.get("Authorization")
@@ -178,3 +190,68 @@ def test_an_incomplete_airflow_secret_names_what_it_lacks(world: Settings, airfl
     set_secret("dev/airflow/airflow/read", {"username": USERNAME}, world)
     with pytest.raises(SecretError, match="has no password"):
         trigger_dag_run(with_airflow(world, airflow.url), "small", "me@example.com")
+
+
+def _failed_run(settings: Settings, pipeline: str, dag_run_id: str | None) -> int:
+    """A failed run of ``pipeline``, as if the DAG run ``dag_run_id`` had recorded it."""
+    from core.plan import load_plan
+    from core.runs import finish_run, start_run
+
+    with SessionHelper(settings, actor="test") as session:
+        event = start_run(session, load_plan(session, pipeline), "schedule", dag_run_id)
+        finish_run(session, event.id, failed=True)
+        return event.id
+
+
+def test_a_resume_under_airflow_repins_and_clears_the_failed_tasks_with_downstream(
+    world: Settings, airflow: Server
+) -> None:
+    store_secret(world)
+    settings = with_airflow(world, airflow.url)
+    editor = users_for(settings)["editor"]
+    dag_run = "scheduled__2026-12-01T00:00:00+00:00"
+    run_id = _failed_run(world, "failing", dag_run)
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        answer = client.post(f"/api/runs/{run_id}/resume", json={}, headers=editor)
+        assert answer.status_code == 202, answer.text
+        assert answer.json() == {"via": "airflow", "run_id": run_id, "dag_run_id": dag_run}
+        shown = client.get(f"/api/runs/{run_id}", headers=editor).json()
+    _login, clear = airflow.requests
+    assert (clear["method"], clear["path"]) == ("POST", "/api/v2/dags/failing/clearTaskInstances")
+    assert clear["body"] == {
+        "dry_run": False,
+        "dag_run_id": dag_run,
+        "only_failed": True,
+        "include_downstream": True,
+        "reset_dag_runs": True,
+    }
+    assert clear["auth"] == f"Bearer {TOKEN}"
+    # re-pinned before Airflow was asked, so the cleared tasks run with the fix
+    assert (shown["state"], shown["resumed_by"], shown["dag_run_id"]) == (
+        "running",
+        "editor@example.com",
+        dag_run,
+    )
+    assert shown["configuration"] == "current"
+
+
+def test_a_resume_under_airflow_is_refused_without_a_dag_run_and_undone_if_nothing_cleared(
+    world: Settings, airflow: Server
+) -> None:
+    store_secret(world)
+    settings = with_airflow(world, airflow.url)
+    users = users_for(settings)
+    editor, viewer = users["editor"], users["viewer"]
+    local = _failed_run(world, "failing", None)
+    nothing = _failed_run(world, "small", "manual__2026-12-02T00:00:00+00:00")
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        refused = client.post(f"/api/runs/{local}/resume", json={}, headers=editor)
+        assert refused.status_code == 409
+        assert "not recorded by an Airflow DAG run" in refused.json()["detail"]
+        assert airflow.requests == []
+        failed = client.post(f"/api/runs/{nothing}/resume", json={}, headers=editor)
+        assert failed.status_code == 502, failed.text
+        assert "cleared no task" in failed.json()["detail"]
+        assert client.get(f"/api/runs/{nothing}", headers=editor).json()["state"] == "failed"
+        as_viewer = client.post(f"/api/runs/{nothing}/resume", json={}, headers=viewer)
+        assert as_viewer.status_code == 403

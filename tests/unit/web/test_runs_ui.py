@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from core.helpers.session_helper import SessionHelper
 from core.lake.contracts import contract_from_transformation_id
+from core.models.runs import RunEvent
 from core.runs import begin_task, end_task, finish_run, start_run
 from core.service import runs as runs_service
 from core.service.pipelines import pipeline_plan
@@ -206,11 +207,16 @@ def test_the_run_page_shows_what_changed_and_resumes_with_the_choice(
     )
     assert "expected current" in refused.text
 
-    # Under Airflow a run is resumed by clearing its tasks there: the page says so
+    # Under Airflow a resume clears the DAG run's failed tasks: a run no DAG run
+    # recorded cannot be, and the page says so; one that has a DAG run gets the form
     client.app.state.settings = settings.model_copy(update={"airflow_api_url": "http://af:8080"})
     under_airflow = client.get(f"/runs/{first}").text
     assert 'id="resume-form"' not in under_airflow
-    assert 'id="resume-in-airflow"' in under_airflow and "clear its failed tasks" in under_airflow
+    assert 'id="resume-in-airflow"' in under_airflow and "start a new run" in under_airflow
+    with SessionHelper(settings, actor="test") as session:
+        session.get(RunEvent, first).dag_run_id = "manual__2026-12-02T10:00:00+00:00"
+        session.commit()
+    assert 'id="resume-form"' in client.get(f"/runs/{first}").text
 
 
 def test_the_run_page_shows_a_task_note(
