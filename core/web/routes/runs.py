@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from core.api.deps import Editor, SessionDep, SettingsDep, Viewer
-from core.errors import ConfigurationError, LakeError, NotFoundError
+from core.errors import ConfigurationError, LakeError, NotFoundError, OrchestratorError
 from core.models.runs import RUN_STATES
 from core.plan.model import PipelinePlan
 from core.service import datasets
@@ -89,7 +89,8 @@ def resume(
     configuration = str(form.get("configuration") or "current")
     try:
         service.resume_pipeline_run(settings, session, run_id, configuration, user.email_address)
-    except ConfigurationError as exc:  # an unknown choice, or a run that cannot be resumed
+    # an unknown choice, a run that cannot be resumed, or Airflow clearing nothing
+    except (ConfigurationError, OrchestratorError) as exc:
         flash(request, str(exc), "error")
         return redirect(request, f"/runs/{run_id}")
     shown = "the current configuration" if configuration == "current" else "its snapshot as it was"

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
+from core.errors import OrchestratorError
 from core.helpers.session_helper import SessionHelper
 from core.lake.contracts import contract_from_transformation_id
 from core.models.runs import RunEvent
@@ -217,6 +218,14 @@ def test_the_run_page_shows_what_changed_and_resumes_with_the_choice(
         session.get(RunEvent, first).dag_run_id = "manual__2026-12-02T10:00:00+00:00"
         session.commit()
     assert 'id="resume-form"' in client.get(f"/runs/{first}").text
+
+    def airflow_refuses(*_: object) -> list[str]:
+        raise OrchestratorError("Airflow cleared no task of DAG run 'manual__…' of 'small'")
+
+    monkeypatch.setattr(runs_service, "clear_failed_tasks", airflow_refuses)
+    answer = client.post(f"/runs/{first}/resume", data={"csrf_token": as_editor})
+    assert answer.status_code == 200 and "Airflow cleared no task" in answer.text
+    assert 'id="run-state" data-state="failed"' in answer.text  # failed again, not running
 
 
 def test_the_run_page_shows_a_task_note(
