@@ -393,6 +393,58 @@ class TransformationOut(Stamped):
     )
 
 
+CheckKind = Annotated[str, Field(min_length=1, max_length=40, description="see docs/checks.md")]
+CheckArguments = Annotated[dict[str, Any], Field(max_length=50)]
+Severity = Annotated[str, Field(description="error (stops the publish) or warn (records)")]
+CheckDescription = Annotated[str, Field(max_length=500)]
+
+
+class CheckIn(In):
+    transformation_id: Id
+    kind: CheckKind
+    arguments: CheckArguments = Field(default_factory=dict)
+    severity: Severity = "error"
+    description: CheckDescription | None = None
+
+
+class CheckPatch(In):
+    kind: CheckKind | None = None
+    arguments: CheckArguments | None = None
+    severity: Severity | None = None
+    description: CheckDescription | None = None
+    version: int | None = Field(
+        None,
+        description="Required: the version you read. Without it the update is refused "
+        "(428); when the row has changed since, it is a conflict (409).",
+    )
+
+
+class CheckOut(Stamped):
+    id: int
+    transformation_id: int
+    kind: str
+    arguments: dict[str, Any]
+    severity: str
+    description: str | None
+    version: int
+
+
+class CheckResultOut(Out):
+    id: int
+    transformation_id: int
+    check_id: int | None
+    kind: str
+    severity: str
+    description: str | None
+    attempt: int
+    status: str
+    failing_rows: int
+    examples: list[Any]
+    note: str | None
+    seconds: float
+    checked_at: Moment = None
+
+
 class UserIn(In):
     email_address: Annotated[str, Field(min_length=3, max_length=320)]
     role: Role = "viewer"

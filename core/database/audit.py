@@ -18,7 +18,7 @@ from core.models.audit import AuditEvent
 from core.models.base import Tracked, utcnow
 
 # Operational tables: high volume, not configuration, so not audited.
-NOT_AUDITED = frozenset({"events", "run_events", "task_runs"})
+NOT_AUDITED = frozenset({"events", "run_events", "task_runs", "check_results"})
 
 
 class CoreSession(Session):

@@ -123,7 +123,7 @@ class DatasetContract(Contract):
             LakeError: the write failed.
         """
         run_id = _check_run_id(run_id)
-        source = _to_arrow(data)
+        source = to_arrow(data)
         _check_column_names(self.uri, source.column_names)
         stamp = _Stamp(run_id, _run_timestamp(session, run_id), dt.datetime.now(dt.UTC))
         # The metadata columns are added batch by batch as the writer pulls, so the
@@ -288,6 +288,15 @@ class DatasetContract(Contract):
         runs = self.run_ids()
         return runs[-1] if runs else None
 
+    def schema_or_none(self) -> pa.Schema | None:
+        """The table's current schema (Arrow), or None when it was never published.
+
+        Raises:
+            LakeError: the table exists but cannot be opened.
+        """
+        table = self._table_or_none()
+        return None if table is None else pa.schema(table.schema().to_arrow())
+
     def history(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The table's commits, newest first: version, timestamp, operation, predicate, rows.
 
@@ -436,7 +445,12 @@ def _is_conflict(exc: Exception) -> bool:
     return isinstance(exc, CommitFailedError) or "already exists" in text or "conflict" in text
 
 
-def _to_arrow(data: pd.DataFrame | pa.Table) -> pa.Table:
+def to_arrow(data: pd.DataFrame | pa.Table) -> pa.Table:
+    """What publish writes, as Arrow: the table itself, or a DataFrame without its index.
+
+    Raises:
+        ContractError: data is neither.
+    """
     if isinstance(data, pa.Table):
         return data
     pandas = sys.modules.get("pandas")  # a DataFrame exists only if pandas was imported

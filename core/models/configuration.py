@@ -28,6 +28,7 @@ from core.errors import ConfigurationError
 from core.models.administrators import ROLES, Administrator, ApiToken, WebSession
 from core.models.audit import AuditEvent
 from core.models.base import Base, JsonType, Tracked
+from core.models.dataset_checks import CheckResult, DatasetCheck
 from core.models.runs import RUN_STATES, TASK_STATES, RunEvent, TaskRun
 from core.models.variables import (
     check_variables,
@@ -55,6 +56,8 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Brand",
+    "CheckResult",
+    "DatasetCheck",
     "PharmaceuticalCompany",
     "Pipeline",
     "PipelineState",
@@ -362,6 +365,9 @@ class Transformation(Tracked, Base):
         back_populates="transformation",
         cascade="all, delete-orphan",
         order_by="TransformationVariable.name",
+    )
+    dataset_checks: Mapped[list[DatasetCheck]] = relationship(
+        back_populates="transformation", cascade="all, delete-orphan", order_by="DatasetCheck.id"
     )
 
     @validates("graph_order")

@@ -37,6 +37,9 @@ class TaskSpec:
     # part). None in snapshots taken before runs were pinned to them.
     variable_structures: dict[str, Any] | None = None
     dataset: str | None = None
+    # The data quality checks of its output dataset: [{id, kind, arguments, severity,
+    # description}] (core.checks), evaluated by the worker before it publishes.
+    checks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def task_id(self) -> str:
@@ -141,7 +144,19 @@ def _task(transformation: cfg.Transformation, state: str) -> TaskSpec:
         variables=stored,
         variable_structures=structures,
         dataset=output_dataset(template.name, structures, stored),
+        checks=[check_spec(c) for c in transformation.dataset_checks],
     )
+
+
+def check_spec(check: Any) -> dict[str, Any]:
+    """A check as a plan carries it (a DatasetCheck, or a row with the same columns)."""
+    return {
+        "id": check.id,
+        "kind": check.kind,
+        "arguments": dict(check.arguments or {}),
+        "severity": check.severity,
+        "description": check.description,
+    }
 
 
 def output_dataset(

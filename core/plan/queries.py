@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import NotFoundError, did_you_mean
 from core.models import configuration as cfg
-from core.plan.model import PipelinePlan, TaskGroup, TaskSpec, output_dataset
+from core.plan.model import PipelinePlan, TaskGroup, TaskSpec, check_spec, output_dataset
 
 COMPANY = cfg.PharmaceuticalCompany.__table__
 BRAND = cfg.Brand.__table__
@@ -35,6 +35,7 @@ STATE = cfg.PipelineState.__table__
 TEMPLATE = cfg.TransformationTemplate.__table__
 TRANSFORMATION = cfg.Transformation.__table__
 VARIABLE = cfg.TransformationVariable.__table__
+CHECK = cfg.DatasetCheck.__table__
 AUDIT = cfg.AuditEvent.__table__
 # Every table a plan is built from: a change to any of them changes the fingerprint.
 FINGERPRINT_TABLES = (
@@ -48,6 +49,7 @@ FINGERPRINT_TABLES = (
     TEMPLATE,
     TRANSFORMATION,
     VARIABLE,
+    CHECK,
 )
 
 
@@ -87,7 +89,7 @@ def load_plans(
     filters: PlanFilters | None = None,
     ids: Sequence[int] | None = None,
 ) -> list[PipelinePlan]:
-    """The plans of the configured pipelines, ordered by name, in four queries.
+    """The plans of the configured pipelines, ordered by name, in five queries.
 
     The queries select table columns, not ORM entities: no objects are loaded and
     the ORM's one-off mapper configuration (about half a second) is never paid.
@@ -112,7 +114,10 @@ def load_plans(
     variables: dict[int, dict[str, str | None]] = defaultdict(dict)
     for transformation_id, name, value in db.execute(_variables_query(scope)):
         variables[transformation_id][name] = value
-    return [_plan(row, states.get(row.id, ()), tasks, variables) for row in pipelines]
+    checks: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in db.execute(_checks_query(scope)):
+        checks[row.transformation_id].append(check_spec(row))
+    return [_plan(row, states.get(row.id, ()), tasks, variables, checks) for row in pipelines]
 
 
 def load_plan(session: Session, name: str) -> PipelinePlan:
@@ -235,6 +240,24 @@ def _variables_query(scope: list[Any]) -> Select[Any]:
     )
 
 
+def _checks_query(scope: list[Any]) -> Select[Any]:
+    return (
+        select(
+            CHECK.c.transformation_id,
+            CHECK.c.id,
+            CHECK.c.kind,
+            CHECK.c.arguments,
+            CHECK.c.severity,
+            CHECK.c.description,
+        )
+        .join(TRANSFORMATION, CHECK.c.transformation_id == TRANSFORMATION.c.id)
+        .join(STATE, TRANSFORMATION.c.pipeline_state_id == STATE.c.id)
+        .join(PIPELINE, STATE.c.pipeline_id == PIPELINE.c.id)
+        .where(*scope)
+        .order_by(CHECK.c.transformation_id, CHECK.c.id)
+    )
+
+
 def _by_key(rows: Iterable[Any]) -> dict[int, list[Any]]:
     """Rows grouped by their first column (already sorted by it)."""
     return {key: list(members) for key, members in groupby(rows, key=lambda row: row[0])}
@@ -245,11 +268,12 @@ def _plan(
     states: Iterable[Any],
     tasks: dict[int, list[Any]],
     variables: dict[int, dict[str, str | None]],
+    checks: dict[int, list[dict[str, Any]]],
 ) -> PipelinePlan:
     groups: list[TaskGroup] = []
     for _, state_id, state in states:
         for order, members in groupby(tasks.get(state_id, ()), key=lambda row: row[5]):
-            specs = [_task(row, state, variables) for row in members]
+            specs = [_task(row, state, variables, checks) for row in members]
             groups.append(TaskGroup(len(groups), state, order, specs))
     return PipelinePlan(
         pipeline_id=pipeline.id,
@@ -266,7 +290,12 @@ def _plan(
     )
 
 
-def _task(row: Any, state: str, variables: dict[int, dict[str, str | None]]) -> TaskSpec:
+def _task(
+    row: Any,
+    state: str,
+    variables: dict[int, dict[str, str | None]],
+    checks: dict[int, list[dict[str, Any]]],
+) -> TaskSpec:
     _, transformation_id, template, kind, entrypoint, order, retries, delay, structures = row
     stored = variables.get(transformation_id, {})
     structures = dict(structures or {})
@@ -282,6 +311,7 @@ def _task(row: Any, state: str, variables: dict[int, dict[str, str | None]]) -> 
         variables=stored,
         variable_structures=structures,
         dataset=output_dataset(template, structures, stored),
+        checks=checks.get(transformation_id, []),
     )
 
 

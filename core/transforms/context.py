@@ -22,7 +22,12 @@ from sqlalchemy.orm import Session
 
 from core.errors import ContractError, ContractNotFoundError, NotFoundError, did_you_mean
 from core.lake.contract import Contract
-from core.lake.dataset_contract import METADATA_COLUMNS, DatasetContract, PublishSummary
+from core.lake.dataset_contract import (
+    METADATA_COLUMNS,
+    DatasetContract,
+    PublishSummary,
+    to_arrow,
+)
 from core.lake.raw_contract import RawContract
 from core.settings import Settings
 
@@ -58,6 +63,8 @@ class TransformContext:
         metadata: what the transformation wants recorded with its task run.
         published: what :meth:`publish` wrote, once it has.
         side_outputs: datasets staged by :meth:`publish_side`, not yet committed.
+        checks: the data quality checks of the output dataset (the run's snapshot),
+            evaluated by :meth:`publish` before it commits (core.checks).
     """
 
     settings: Settings
@@ -76,6 +83,7 @@ class TransformContext:
     metadata: dict[str, Any] = field(default_factory=dict)
     published: PublishSummary | None = None
     side_outputs: list[tuple[DatasetContract, Any]] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
     _version_before: int | None = None
 
     @property
@@ -163,15 +171,23 @@ class TransformContext:
     ) -> PublishSummary:
         """Write this run's rows of the output dataset (replacing any earlier attempt's).
 
+        The dataset's checks are evaluated first, on exactly these rows, and recorded.
+
         Raises:
             ContractError: the output is a raw folder (use ``output.put_file``).
             SchemaConflictError: a column changed type (nothing is written).
+            CheckFailedError: an ``error`` check failed (nothing is written).
         """
         if not isinstance(self.output, DatasetContract):
             raise ContractError(
                 f"{self.state}/{self.template} writes raw files, not a dataset: "
                 "use ctx.output.put_file(...)"
             )
+        if self.checks:
+            from core.checks.results import gate  # only tasks with checks pay for it
+
+            data = to_arrow(data)
+            gate(self, data)
         self._version_before = _version_or_none(self.output)
         self.published = self.output.publish(data, self.run_id, self.session, partitions)
         self.metadata["columns"] = [c for c in _column_names(data) if c not in METADATA_COLUMNS]

@@ -139,6 +139,7 @@ def _context(
         contracts=contracts,
         ran_in_this_run=set(rows),
         published_columns={tid: published_columns(row) for tid, row in rows.items()},
+        checks=list(task.checks),
     )
     return ctx, TemplateRef(task.template, task.kind, task.entrypoint)
 

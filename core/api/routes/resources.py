@@ -15,7 +15,7 @@ from sqlalchemy import Boolean, Integer
 from core.api.deps import SessionDep, SettingsDep, requires
 from core.api.schemas import Page, json_response
 from core.models.administrators import Administrator
-from core.service import catalog, listing, resources
+from core.service import catalog, checks, listing, resources
 from core.service.listing import MAX_LIMIT, MAX_OFFSET
 from core.service.resources import MAX_ID, Resource
 
@@ -207,6 +207,14 @@ def resource_routes() -> list[Routes]:
             s.TransformationPatch,
             s.TransformationOut,
             filters=("pipeline_state_id",),
+        ),
+        Routes(
+            "checks",
+            checks.DATASET_CHECKS,
+            s.CheckIn,
+            s.CheckPatch,
+            s.CheckOut,
+            filters=("transformation_id",),
         ),
         Routes(
             "users",

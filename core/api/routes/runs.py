@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.api.deps import Editor, SessionDep, SettingsDep, Viewer
-from core.api.schemas import Moment, Page, json_response
+from core.api.schemas import CheckResultOut, Moment, Page, json_response
 from core.service import notebooks
 from core.service import runs as service
 from core.service.resources import MAX_ID
@@ -172,3 +172,15 @@ def get_notebook(
     """The task's executed notebook as HTML, served sandboxed (its scripts do not run)."""
     html = notebooks.notebook_html(settings, session, run_id, transformation_id)
     return HTMLResponse(html, headers=NOTEBOOK_HEADERS)
+
+
+@router.get("/runs/{run_id}/checks", response_model=list[CheckResultOut])
+def get_run_checks(run_id: IdPath, session: SessionDep, _: Viewer) -> Any:
+    """The data quality check results of a run, by transformation then check."""
+    from core.checks.results import results_of_run
+    from core.runs import get_run as run_event
+
+    run_event(session, run_id)  # 404 for an unknown run
+    return json_response(
+        [CheckResultOut.model_validate(r) for r in results_of_run(session, run_id)]
+    )

@@ -75,14 +75,14 @@ def test_settings_reach_the_dag(shapes, monkeypatch) -> None:
     assert dag.schedule == "0 6 * * 1-5"
 
 
-def test_five_queries_then_one_while_unchanged(shapes) -> None:
+def test_six_queries_then_one_while_unchanged(shapes) -> None:
     with SessionHelper(shapes) as session, Statements(session.get_bind()) as sql:
         DagBuilder(shapes, session).do_build_dags()
         cold = len(sql)
         builder = DagBuilder(shapes, session)
         builder.do_build_dags()
     assert (
-        cold <= 5 and len(sql) - cold == 1 and sorted(builder.dags) == ["empty", "mixed", "single"]
+        cold <= 6 and len(sql) - cold == 1 and sorted(builder.dags) == ["empty", "mixed", "single"]
     )
 
 

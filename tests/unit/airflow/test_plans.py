@@ -1,4 +1,4 @@
-"""All plans in four flat queries; the fingerprint; the last-good plan cache."""
+"""All plans in five flat queries; the fingerprint; the last-good plan cache."""
 
 import pytest
 from sqlalchemy import event, update
@@ -57,7 +57,7 @@ def test_flat_plans_equal_plans_built_from_the_orm(shapes) -> None:
         assert [p.name for p in load_plans(session, names=["single", "asleep"])] == ["single"]
 
 
-def test_four_queries_whatever_the_number_of_pipelines(core_env) -> None:
+def test_five_queries_whatever_the_number_of_pipelines(core_env) -> None:
     core_env.mkdir(parents=True)
     settings = load_settings()
     migrate.upgrade(settings.embedded_database_url)
@@ -66,7 +66,7 @@ def test_four_queries_whatever_the_number_of_pipelines(core_env) -> None:
         plans = load_plans(session)
         configuration_fingerprint(session)
     assert len(plans) == 1200 and len(plans[0].tasks) == 4
-    assert len(sql) == 5  # four loads and the fingerprint, for 1,200 pipelines (> 500)
+    assert len(sql) == 6  # five loads and the fingerprint, for 1,200 pipelines (> 500)
 
 
 def test_fingerprint_moves_with_any_change(shapes) -> None:

@@ -1,0 +1,198 @@
+"""Data quality checks as configuration: validated on save, evaluated on demand.
+
+One validation path for the API, the UI and the CLI (through
+``core.service.resources`` and :data:`DATASET_CHECKS`): the kind and its typed
+arguments, the severity, that the transformation writes a dataset, that the columns
+named exist in the dataset's last published schema (when it has been published),
+and that a relationship's other dataset is written by the same pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core.checks.evaluate import (
+    CheckSpec,
+    Outcome,
+    check_severity,
+    evaluate_checks,
+    parse_arguments,
+)
+from core.checks.kinds import Args, RelationshipArgs
+from core.errors import CoreError, InvalidInputError, NotFoundError, did_you_mean
+from core.lake.dataset_contract import METADATA_COLUMNS, DatasetContract
+from core.models import configuration as cfg
+from core.service.resources import Problem, Resource
+from core.settings import Settings
+
+logger = logging.getLogger("core.service.checks")
+
+
+def check_dataset_check(
+    session: Session, row: cfg.DatasetCheck, settings: Settings | None
+) -> list[Problem]:
+    """Every problem of a check about to be saved, each tied to a field."""
+    problems: list[Problem] = []
+    reason = check_severity(row.severity)
+    if reason:
+        problems.append(("severity", row.severity, reason))
+    try:
+        args = parse_arguments(row.kind, row.arguments)
+    except InvalidInputError as exc:
+        return problems + list(exc.problems)
+    transformation = session.get(cfg.Transformation, row.transformation_id)
+    if transformation is None:
+        return problems  # the reference check names it
+    if transformation.pipeline_state.pipeline_state_type.name == "raw":
+        problems.append(
+            (
+                "transformation_id",
+                row.transformation_id,
+                "writes raw files, not a dataset: "
+                "expected a transformation that publishes a dataset",
+            )
+        )
+        return problems
+    problems += _unknown_columns(session, row, args, settings)
+    if isinstance(args, RelationshipArgs):
+        problems += _other_dataset(transformation, args)
+    return problems
+
+
+def _unknown_columns(
+    session: Session, row: cfg.DatasetCheck, args: Args, settings: Settings | None
+) -> list[Problem]:
+    columns = published_columns(session, row.transformation_id, settings)
+    if columns is None:
+        return []  # never published: the worker names a missing column when it runs
+    missing = [c for c in args.columns() if c not in columns]
+    return [
+        (
+            "arguments",
+            name,
+            f"dataset has no column {name!r} in its last published schema; expected one of "
+            f"{', '.join(columns)}" + did_you_mean(name, columns),
+        )
+        for name in missing
+    ]
+
+
+def published_columns(
+    session: Session, transformation_id: int, settings: Settings | None
+) -> list[str] | None:
+    """The data columns of a transformation's output as last published, or None."""
+    from core.lake.contracts import contract_from_transformation_id
+
+    try:
+        contract = contract_from_transformation_id(transformation_id, session, settings)
+        if not isinstance(contract, DatasetContract):
+            return None
+        schema = contract.schema_or_none()
+    except CoreError as exc:  # an unreadable lake must not block saving configuration
+        logger.warning("schema of transformation %s not read: %s", transformation_id, exc)
+        return None
+    if schema is None:
+        return None
+    return [name for name in schema.names if name not in METADATA_COLUMNS]
+
+
+def _other_dataset(transformation: cfg.Transformation, args: RelationshipArgs) -> list[Problem]:
+    pipeline = transformation.pipeline_state.pipeline
+    from core.plan.model import build_plan
+
+    datasets = sorted(
+        {t.dataset or t.template for t in build_plan(pipeline).tasks if t.state != "raw"} - {None}
+    )
+    if args.dataset in datasets:
+        return []
+    return [
+        (
+            "arguments.to",
+            args.to,
+            f"pipeline {pipeline.name!r} writes no dataset {args.dataset!r}; expected one of "
+            f"{', '.join(datasets)}" + did_you_mean(args.dataset, datasets),
+        )
+    ]
+
+
+DATASET_CHECKS = Resource(
+    noun="check",
+    model=cfg.DatasetCheck,
+    fields=("transformation_id", "kind", "arguments", "severity", "description"),
+    references={"transformation_id": cfg.Transformation},
+    sortable=("id", "transformation_id", "kind", "updated_at"),
+    filters={"transformation_id": cfg.DatasetCheck.transformation_id},
+    search=(cfg.DatasetCheck.kind, cfg.DatasetCheck.description),
+    before_save=check_dataset_check,
+)
+
+
+@dataclass(frozen=True)
+class TriedChecks:
+    """What checks found on a run's published rows of a dataset."""
+
+    dataset: str
+    run_id: int
+    rows: int
+    outcomes: list[Outcome]
+
+
+def try_checks(
+    settings: Settings,
+    session: Session,
+    transformation_id: int,
+    run_id: int,
+    checks: list[CheckSpec] | None = None,
+) -> TriedChecks:
+    """Evaluate checks on a run's already published rows of a transformation's output.
+
+    Nothing is recorded: this is for trying a check on yesterday's data before saving
+    it (``core checks run``, the UI's "Try it").
+
+    Args:
+        checks: the checks to try; the transformation's saved checks when None.
+
+    Raises:
+        NotFoundError: no such transformation, or the run published no rows of it.
+        InvalidInputError: a check's kind or arguments are not valid.
+    """
+    from core.checks.results import previous_rows
+    from core.lake.contracts import contract_from_transformation_id, pipeline_contracts
+
+    transformation = session.get(cfg.Transformation, transformation_id)
+    if transformation is None:
+        raise NotFoundError(f"no transformation with id {transformation_id}")
+    if checks is None:
+        checks = [CheckSpec.of(_spec(c)) for c in transformation.dataset_checks]
+    for spec in checks:
+        parse_arguments(spec.kind, spec.arguments)
+        reason = check_severity(spec.severity)
+        if reason:
+            raise InvalidInputError([("severity", spec.severity, reason)])
+    contract = contract_from_transformation_id(transformation_id, session, settings)
+    if not isinstance(contract, DatasetContract):
+        raise NotFoundError(f"transformation {transformation_id} writes raw files, not a dataset")
+    table = contract.fetch_arrow(run_id=run_id)
+    if table.num_rows == 0 and contract.schema_or_none() is None:
+        raise NotFoundError(f"dataset {contract.uri} has not been published")
+    others = {c.dataset: c for c in pipeline_contracts(transformation_id, session, settings)}
+
+    def other(name: str) -> Any:
+        if name not in others or not isinstance(others[name], DatasetContract):
+            raise ValueError(f"the pipeline writes no dataset {name!r}")
+        return others[name].fetch_arrow(run_id=run_id)
+
+    outcomes = evaluate_checks(
+        checks, table, lambda: previous_rows(session, transformation_id, run_id), other
+    )
+    return TriedChecks(contract.uri, run_id, table.num_rows, outcomes)
+
+
+def _spec(check: cfg.DatasetCheck) -> dict[str, Any]:
+    from core.plan.model import check_spec
+
+    return check_spec(check)
