@@ -113,7 +113,7 @@ def parse_arguments(kind: str, arguments: Any, where: str = "arguments") -> Args
     if entry is None:
         known = ", ".join(sorted(KINDS))
         raise InvalidInputError(
-            [("kind", kind, f"expected one of {known}" + did_you_mean(str(kind), list(KINDS)))]
+            [("kind", kind, f"expected one of {known}." + did_you_mean(str(kind), list(KINDS)))]
         )
     if not isinstance(arguments, dict):
         raise InvalidInputError(

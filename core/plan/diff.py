@@ -73,7 +73,26 @@ def _task_changes(before: TaskSpec, after: TaskSpec) -> list[ConfigurationChange
         old, new = before.variables.get(name), after.variables.get(name)
         if old != new:
             changes.append(_change(after, f"variable {name}", old, new))
+    return changes + _check_changes(before, after)
+
+
+def _check_changes(before: TaskSpec, after: TaskSpec) -> list[ConfigurationChange]:
+    """Checks added, removed or changed (kind, arguments, severity), by check id."""
+    old = {c.get("id"): c for c in before.checks}
+    new = {c.get("id"): c for c in after.checks}
+    changes = []
+    for check_id in sorted(set(old) | set(new), key=lambda i: (i is None, i or 0)):
+        shown_old, shown_new = _shown_check(old.get(check_id)), _shown_check(new.get(check_id))
+        if shown_old != shown_new:
+            changes.append(_change(after, f"check {check_id}", shown_old, shown_new))
     return changes
+
+
+def _shown_check(check: dict[str, Any] | None) -> str | None:
+    if check is None:
+        return None
+    arguments = ", ".join(f"{k}={v!r}" for k, v in (check.get("arguments") or {}).items())
+    return f"{check.get('kind')}({arguments}) [{check.get('severity')}]"
 
 
 def _change(task: TaskSpec, what: str, before: Any, after: Any) -> ConfigurationChange:

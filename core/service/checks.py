@@ -75,7 +75,7 @@ def _unknown_columns(
             "arguments",
             name,
             f"dataset has no column {name!r} in its last published schema; expected one of "
-            f"{', '.join(columns)}" + did_you_mean(name, columns),
+            f"{', '.join(columns)}." + did_you_mean(name, columns),
         )
         for name in missing
     ]
@@ -114,7 +114,7 @@ def _other_dataset(transformation: cfg.Transformation, args: RelationshipArgs) -
             "arguments.to",
             args.to,
             f"pipeline {pipeline.name!r} writes no dataset {args.dataset!r}; expected one of "
-            f"{', '.join(datasets)}" + did_you_mean(args.dataset, datasets),
+            f"{', '.join(datasets)}." + did_you_mean(args.dataset, datasets),
         )
     ]
 
