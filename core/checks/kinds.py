@@ -181,7 +181,8 @@ class SqlArgs(Args):
             raise ValueError("expected exactly one of predicate or query")
         from core.models.variable_checks import undeclared_tables
 
-        sql = self.query or f"SELECT * FROM data WHERE NOT ({self.predicate})"
+        # validated in the very text it is evaluated in (the scan of core.checks.evaluate)
+        sql = self.query or f"SELECT count(*) FILTER (WHERE {_predicate(self)}) FROM data"
         other = undeclared_tables(sql, ["data"])  # ValueError: not one SELECT, or files
         if other:
             raise ValueError(f"reads {', '.join(other)}: expected it to read only the table data")
