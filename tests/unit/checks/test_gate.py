@@ -103,3 +103,33 @@ def test_running_a_task_again_in_the_same_run_keeps_one_result_per_check(world: 
     results = _results(world, run_id)
     assert sorted(r.kind for r in results) == ["not_null", "unique"]
     assert {r.attempt for r in results} == {2}
+
+
+def test_a_run_stopped_by_a_check_is_resumed_once_the_check_is_fixed(world: Settings) -> None:
+    from core.runner.local import LocalRunner
+
+    _add(world, "doubled", "range", {"column": "n", "max": 5})
+    first = LocalRunner(world, sleep=lambda _: None).run("small")
+    assert first.failed
+    doubled = next(t for t in first.tasks if "doubled" in t.task_id)
+    assert (
+        doubled.state == "failed"
+        and "range" in doubled.error
+        and "nothing was published" in doubled.error
+    )
+    with SessionHelper(world, actor="test") as session:  # the operator widens the range
+        check = session.scalars(select(DatasetCheck)).one()
+        check.arguments = {"column": "n", "max": 8}
+        session.commit()
+    # a resume that keeps the snapshot keeps the old check: it fails the same way
+    pinned = LocalRunner(world, sleep=lambda _: None).run(
+        "small", resume=first.run_id, configuration="pinned"
+    )
+    assert pinned.failed and [r.status for r in _results(world, first.run_id)] == ["fail"]
+    resumed = LocalRunner(world, sleep=lambda _: None).run(
+        "small", resume=first.run_id, configuration="current"
+    )
+    assert resumed.state == "success" and resumed.run_id == first.run_id
+    (result,) = _results(world, first.run_id)  # replaced, not added to
+    assert (result.status, result.failing_rows) == ("pass", 0)
+    assert DatasetContract(*DOUBLED, settings=world).fetch_arrow(run_id=first.run_id).num_rows == 5
