@@ -85,10 +85,7 @@ class CheckFailedError(TransformError):
     def __init__(self, dataset: str, failed: list[Outcome]) -> None:
         self.failed = failed
         parts = [_sentence(o) for o in failed]
-        super().__init__(
-            f"dataset {dataset}: {len(failed)} error check(s) failed, nothing was published: "
-            + "; ".join(parts)
-        )
+        super().__init__("; ".join(parts) + f"; nothing was published to {dataset}")
 
 
 def _sentence(outcome: Outcome) -> str:

@@ -49,7 +49,7 @@ def gate(ctx: TransformContext, table: pa.Table) -> list[Outcome]:
             ctx.note(f"{outcome.label}: {outcome.status}, {_what(outcome)}")
     failed = [o for o in outcomes if o.blocks]
     if failed:
-        raise CheckFailedError(ctx.output.uri, failed)
+        raise CheckFailedError(f"{ctx.state}/{ctx.output.dataset}", failed)
     return outcomes
 
 

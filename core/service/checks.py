@@ -37,6 +37,8 @@ def check_dataset_check(
 ) -> list[Problem]:
     """Every problem of a check about to be saved, each tied to a field."""
     problems: list[Problem] = []
+    if row.severity is None:  # not sent: the column's default, before it is checked
+        row.severity = "error"
     reason = check_severity(row.severity)
     if reason:
         problems.append(("severity", row.severity, reason))

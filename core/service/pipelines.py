@@ -187,6 +187,7 @@ def load_pipeline(session: Session, pipeline_id: int) -> cfg.Pipeline:
             ),
             transformations.joinedload(cfg.Transformation.transformation_template),
             transformations.selectinload(cfg.Transformation.transformation_variables),
+            transformations.selectinload(cfg.Transformation.dataset_checks),
         )
     )
     pipeline = session.scalars(query).unique().one_or_none() if valid_id(pipeline_id) else None

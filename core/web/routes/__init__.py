@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from core.web.routes import arrange, audit, auth, datasets, pipelines, runs, transformations
+from core.web.routes import (
+    arrange,
+    audit,
+    auth,
+    checks,
+    datasets,
+    pipelines,
+    runs,
+    transformations,
+)
 
 ROUTERS = (
     auth.router,
     pipelines.router,
     arrange.router,
     transformations.router,
+    checks.router,
     runs.router,
     audit.router,
     datasets.router,

@@ -9,13 +9,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from core.api.deps import Editor, SessionDep, SettingsDep, Viewer
 from core.errors import ConflictError, InvalidInputError
+from core.models.dataset_checks import SEVERITIES
 from core.names import DAG_ID_RULE
 from core.plan.check import PipelineCheckError, check_plan
 from core.plan.model import build_plan, ordered_states
 from core.plan.queries import PlanFilters
 from core.service import catalog, resources, runs
 from core.service import pipelines as service
-from core.web import lookups
+from core.web import checks, lookups
 from core.web.forms import Submitted
 from core.web.svg import dag_svg
 from core.web.templating import flash, is_htmx, paging, problems_by_field, redirect, render
@@ -118,7 +119,7 @@ def _new_form(
 def pipeline_page(
     request: Request, pipeline_id: int, session: SessionDep, _user: Viewer
 ) -> Response:
-    """One pipeline: its states and transformations, variables, DAG and recent runs."""
+    """One pipeline: its states and transformations, variables, checks, DAG and recent runs."""
     return render(request, "pipelines/detail.html", detail_context(session, pipeline_id))
 
 
@@ -154,6 +155,12 @@ def detail_context(
         "runs": recent_runs(session, pipeline_id),
         "check": check_plan(session, plan),
         "errors": errors or {},
+        # each dataset's checks, and its Add check form (the refused one in check_form)
+        "datasets": checks.dataset_checks(plan),
+        "kinds": checks.kind_choices(),
+        "severities": SEVERITIES,
+        "new_check": checks.CheckForm(),
+        "check_form": None,
     }
 
 

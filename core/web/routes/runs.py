@@ -17,7 +17,7 @@ from core.models.runs import RUN_STATES
 from core.plan.model import PipelinePlan
 from core.service import datasets
 from core.service import runs as service
-from core.web import lookups
+from core.web import check_results, lookups
 from core.web.forms import Submitted
 from core.web.svg import dag_svg
 from core.web.templating import flash, is_htmx, paging, query, redirect, render
@@ -64,7 +64,7 @@ def run_list(
 def run_page(
     request: Request, run_id: int, session: SessionDep, settings: SettingsDep, _user: Viewer
 ) -> Response:
-    """One run: each task's state, timings, rows, error and notebook; the coloured DAG."""
+    """One run: each task's state, timings, rows, error, notebook and checks; the DAG."""
     detail = service.run_detail(session, run_id)
     context = run_context(session, detail)
     # under Airflow a run is resumed by clearing its DAG run's failed tasks, which needs
@@ -99,12 +99,13 @@ def resume(
 
 
 def run_context(session: Any, detail: service.RunDetail) -> dict[str, Any]:
-    """What the run page shows: the run, its DAG coloured by task state, and whether it is live."""
+    """What the run page shows: the run, its DAG coloured by task state, whether it is
+    live, and each task's check results."""
     from core.runs import get_run
 
     snapshot = get_run(session, detail.id).configuration_snapshot  # already in the session
     states = {task.transformation_id: task.state for task in detail.tasks}
-    svg = None
+    svg, plan = None, None
     if snapshot:
         plan = PipelinePlan.from_dict(snapshot)
         svg = dag_svg(plan, states, title=f"Run {detail.id} of {detail.pipeline_name}")
@@ -113,6 +114,7 @@ def run_context(session: Any, detail: service.RunDetail) -> dict[str, Any]:
         "svg": svg,
         "live": detail.state in UNFINISHED,
         "with_output": [t for t in detail.tasks if t.state == "success"],
+        "checks": check_results.run_checks(session, detail.id, plan),
     }
 
 

@@ -143,3 +143,18 @@ def test_a_runs_check_results_are_served_and_an_unknown_run_is_404(
     )
     assert client.get("/api/runs/999999/checks", headers=viewer).status_code == 404
     assert client.get(f"/api/runs/{run_id}/checks").status_code == 401
+
+
+def test_a_check_saved_without_a_severity_is_an_error_check(settings: Settings) -> None:
+    from core.service import resources
+    from core.service.checks import DATASET_CHECKS
+
+    task = _task(settings)
+    values = {
+        "transformation_id": task.transformation_id,
+        "kind": "row_count",
+        "arguments": {"min": 1},
+    }
+    with SessionHelper(settings, actor="test") as session:
+        row = resources.create_row(session, DATASET_CHECKS, values, settings)
+        assert row.severity == "error"
