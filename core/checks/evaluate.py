@@ -260,10 +260,10 @@ def _finding(ev: Evaluation, spec: CheckSpec, args: Args, count: int | Exception
 
 
 def _example_columns(args: Args, table: pa.Table) -> str:
-    from core.lake.dataset_contract import METADATA_COLUMNS
+    from core.lake.dataset_contract import METADATA_PREFIX
 
     named = [c for c in args.columns() if c in table.column_names]
-    rest = [c for c in table.column_names if c not in METADATA_COLUMNS and c not in named]
+    rest = [c for c in table.column_names if not c.startswith(METADATA_PREFIX) and c not in named]
     chosen = named + rest[: max(0, EXAMPLE_COLUMNS - len(named))]
     return ", ".join(quote(c) for c in chosen) or "*"
 

@@ -42,7 +42,8 @@ def gate(ctx: TransformContext, table: pa.Table) -> list[Outcome]:
         previous_rows=lambda: previous_rows(ctx.session, ctx.transform_id, ctx.run_id),
         other=lambda name: ctx.input(name),
     )
-    record(ctx.session, ctx.run_id, ctx.transform_id, outcomes)
+    if ctx.record_checks:
+        record(ctx.session, ctx.run_id, ctx.transform_id, outcomes)
     ctx.metadata["checks"] = {s: sum(o.status == s for o in outcomes) for s in _statuses(outcomes)}
     for outcome in outcomes:
         if outcome.status == "warn" or (outcome.status == "error" and not outcome.blocks):

@@ -27,6 +27,9 @@ COMMANDS = {
     "pipelines": LazyCommand(
         "core.cli.pipelines", "app", "List, show and check the configured pipelines."
     ),
+    "checks": LazyCommand(
+        "core.cli.checks", "app", "Run, list, add and delete the data quality checks of datasets."
+    ),
     "lake": LazyCommand(
         "core.cli.lake", "app", "Look into the data lake: list, show, fetch, diff and restore."
     ),

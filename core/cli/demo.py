@@ -18,6 +18,8 @@ def demo(
     """Generate a specialty-pharmacy source and run the sample pipeline on it."""
     started = time.monotonic()
     typer.echo(f"CORE demo: {rows:,} rows, {workers} workers")  # at once, before the imports
+    from rich.markup import escape
+
     from core.cli.run import print_report
     from core.demo.run import PIPELINE, run_demo
 
@@ -27,6 +29,12 @@ def demo(
         progress.say(f"pipeline {PIPELINE}, home {settings.home}, {progress.elapsed()}")
         result = run_demo(settings, rows, workers, progress)
     print_report(out, result.report)
+    for checked in result.checks:
+        out.print(f"checks:  {checked.summary()}")
+        for problem in checked.problems:
+            out.print(f"         {escape(problem)}")
+    if not result.checks:
+        out.print("checks:  none evaluated (`core checks list` shows the configured ones)")
     names = ", ".join(path.name for path in result.source.files.values())
     out.print(f"source:  {result.source.directory} ({names})")
     out.print(f"lake:    {result.lake_root}/{settings.branch}/acme_pharma/zentrix/")

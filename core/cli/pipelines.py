@@ -72,7 +72,8 @@ def show(
     name: str | None = typer.Argument(None, help="The pipeline's name."),
     all_active: bool = typer.Option(False, "--all", help="Show every active pipeline."),
 ) -> None:
-    """Show a pipeline: its groups in run order, each transformation's typed variables."""
+    """Show a pipeline: its groups in run order, each transformation's typed variables,
+    and the data quality checks of its datasets."""
     if (name is None) == (not all_active):
         raise typer.BadParameter("give a pipeline NAME or --all, not both and not neither")
     with session_helper(ctx) as session:
@@ -134,6 +135,16 @@ def _print_plan(out: Console, plan: PipelinePlan, variables: dict[int, str]) -> 
                 variables[task.transformation_id],
             )
     out.print(table if plan.groups else "this pipeline has no transformations yet")
+    if not plan.groups:
+        return
+    from core.cli.checks import checks_table
+
+    checks = checks_table([plan])
+    out.print(
+        checks
+        if checks is not None
+        else "no checks on its datasets: `core checks add TRANSFORMATION_ID KIND --arguments JSON`"
+    )
 
 
 def _typed_variables(session: Session, plans: list[PipelinePlan]) -> dict[int, str]:

@@ -3,21 +3,23 @@
 The sample configuration of dev and the demo (``worlds/sample.yaml``) and the
 ConfigurationMocker's small world (``worlds/mock.yaml``) are such files, and
 ``core db seed --file`` loads any other. Loading is idempotent: objects are
-matched by name, and a pipeline that already exists is left as it is.
+matched by name, and a pipeline that already exists is left as it is (its
+transformations' data quality checks, ``checks:``, are added with the pipeline).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import ConfigurationError, did_you_mean
+from core.errors import ConfigurationError, InvalidInputError, did_you_mean
 from core.models import configuration as cfg
+from core.models.dataset_checks import DESCRIPTION_LENGTH
 from core.models.variables import to_text
 
 WORLDS = Path(__file__).resolve().parent / "worlds"
@@ -53,12 +55,32 @@ class TemplateSpec(_Model):
     variables: dict[str, dict[str, Any]] = {}
 
 
+class DatasetCheckSpec(_Model):
+    """A data quality check of the transformation's output (core.checks.kinds)."""
+
+    kind: str
+    arguments: dict[str, Any] = {}
+    severity: Literal["error", "warn"] = "error"
+    description: str | None = Field(default=None, max_length=DESCRIPTION_LENGTH)
+
+    @model_validator(mode="after")
+    def _known(self) -> DatasetCheckSpec:
+        from core.checks.evaluate import parse_arguments  # only worlds with checks pay for it
+
+        try:
+            parse_arguments(self.kind, self.arguments)
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
 class TransformationSpec(_Model):
     template: str
     graph_order: int = Field(default=0, ge=0)
     retries: int = Field(default=0, ge=0)
     retry_delay_seconds: int = Field(default=300, ge=0)
     variables: dict[str, Any] = {}
+    checks: list[DatasetCheckSpec] = []
 
 
 class StateSpec(_Model):
@@ -310,6 +332,9 @@ class _Loader:
                 transformation.transformation_variables.append(
                     cfg.TransformationVariable(name=name, value=to_text(value))
                 )
+            for check in item.checks:
+                transformation.dataset_checks.append(cfg.DatasetCheck(**check.model_dump()))
+                self.added["dataset checks"] = self.added.get("dataset checks", 0) + 1
             state.transformations.append(transformation)
         return state
 

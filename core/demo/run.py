@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
+from core.checks.results import results_of_run
 from core.database.seed import load_world, sample_world
 from core.demo.source import SourceFiles, generate
 from core.helpers.session_helper import SessionHelper
+from core.models.dataset_checks import CheckResult
 from core.runner.local import Listener, LocalRunner
 from core.runner.progress import Progress
 from core.runner.report import RunReport
@@ -21,6 +26,27 @@ OUTBOX = Path("outbox/acme_pharma/zentrix")
 
 
 @dataclass(frozen=True)
+class TaskChecks:
+    """What the data quality checks found on one task's output in the run.
+
+    Attributes:
+        task_id: the task.
+        counts: results by status (pass, warn, fail, error), only those that occur.
+        problems: one line per result that is not a pass.
+    """
+
+    task_id: str
+    counts: dict[str, int]
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """``master_value_mapping_9: 3 pass``."""
+        order = ("pass", "warn", "fail", "error")
+        shown = ", ".join(f"{self.counts[s]} {s}" for s in order if s in self.counts)
+        return f"{self.task_id}: {shown}"
+
+
+@dataclass(frozen=True)
 class DemoResult:
     """What the demo did: the source it generated, the run, where the outputs are."""
 
@@ -29,6 +55,7 @@ class DemoResult:
     lake_root: str
     outbox: Path
     login: tuple[str, str]  # the local admin's email and password, for script/server
+    checks: list[TaskChecks] = field(default_factory=list)
 
     def outbox_files(self) -> list[Path]:
         """The files the run published to the outbox."""
@@ -64,4 +91,32 @@ def run_demo(
     on_start = listener.start if isinstance(listener, Progress) else None
     runner = LocalRunner(settings, workers=workers, listener=listener, on_start=on_start)
     report = runner.run(PIPELINE)
-    return DemoResult(source, report, settings.lake_root or "", settings.home / OUTBOX, login)
+    with SessionHelper(settings) as session:
+        checks = run_checks(session, report)
+    outbox = settings.home / OUTBOX
+    return DemoResult(source, report, settings.lake_root or "", outbox, login, checks)
+
+
+def run_checks(session: Session, report: RunReport) -> list[TaskChecks]:
+    """The run's check results by task, in the run's order (one query)."""
+    results: defaultdict[int, list[CheckResult]] = defaultdict(list)
+    for result in results_of_run(session, report.run_id):
+        results[result.transformation_id].append(result)
+    found = []
+    for task in report.tasks:
+        mine = results.get(task.transformation_id)
+        if not mine:
+            continue
+        counts = dict(Counter(r.status for r in mine))
+        problems = [
+            f"{r.status}: check {r.check_id} ({r.kind}): {_what(r)}"
+            for r in mine
+            if r.status != "pass"
+        ]
+        found.append(TaskChecks(task.task_id, counts, problems))
+    return found
+
+
+def _what(result: CheckResult) -> str:
+    rows = f"{result.failing_rows:,} failing row(s)" if result.failing_rows else ""
+    return "; ".join(part for part in (rows, result.note or "") if part) or "no failing row"

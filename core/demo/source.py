@@ -81,7 +81,8 @@ def _statuses(rng: np.random.Generator, rows: int, prefix: str) -> pa.Table:
     code = np.where(rng.random(patient.size) < 0.01, rng.choice(UNKNOWN_CODES, patient.size), code)
     dates = np.datetime_as_string(day, unit="D").astype(object)
     bad = rng.random(patient.size) < 0.01
-    dates[bad] = np.char.replace(dates[bad].astype(str), "-", "/")  # 2026/03/04: malformed
+    if bad.any():  # np.char.replace refuses an empty array (a source of a few rows)
+        dates[bad] = np.char.replace(dates[bad].astype(str), "-", "/")  # 2026/03/04: malformed
     ids = np.char.add(prefix, np.char.zfill(patient.astype(str), 7))
     return pa.table(
         {

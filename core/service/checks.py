@@ -23,9 +23,17 @@ from core.checks.evaluate import (
     parse_arguments,
 )
 from core.checks.kinds import Args, RelationshipArgs
-from core.errors import CoreError, InvalidInputError, NotFoundError, did_you_mean
+from core.errors import (
+    ConfigurationError,
+    ContractNotFoundError,
+    CoreError,
+    InvalidInputError,
+    NotFoundError,
+    did_you_mean,
+)
 from core.lake.dataset_contract import METADATA_COLUMNS, DatasetContract
 from core.models import configuration as cfg
+from core.service.datasets import output_dataset
 from core.service.resources import Problem, Resource
 from core.settings import Settings
 
@@ -192,6 +200,72 @@ def try_checks(
         checks, table, lambda: previous_rows(session, transformation_id, run_id), other
     )
     return TriedChecks(contract.uri, run_id, table.num_rows, outcomes)
+
+
+def dataset_transformation(session: Session, key: str, pipeline: str | None = None) -> int:
+    """The id of the transformation that writes the dataset ``key`` (the plans' queries, once).
+
+    Args:
+        key: ``company/brand/state/dataset``, as the lineage names datasets.
+        pipeline: the pipeline whose transformation is meant, when several write it.
+
+    Raises:
+        NotFoundError: no pipeline (or not ``pipeline``) writes that dataset, close keys
+            suggested; or there is no such pipeline.
+        ConfigurationError: several pipelines write it and ``pipeline`` names none.
+    """
+    from core.lineage.schedule import output_keys
+    from core.plan import load_plan, load_plans
+
+    plans = [load_plan(session, pipeline)] if pipeline else load_plans(session, only_active=False)
+    writers: dict[str, dict[str, int]] = {}
+    for plan in plans:
+        for dataset, task in zip(output_keys(plan), plan.tasks, strict=True):
+            writers.setdefault(dataset, {}).setdefault(plan.name, task.transformation_id)
+    if key not in writers:
+        who = f"pipeline {pipeline!r} writes no" if pipeline else "no pipeline writes"
+        raise NotFoundError(
+            f"{who} dataset {key!r}: expected company/brand/state/dataset of a "
+            "transformation's output." + did_you_mean(key, writers)
+        )
+    if len(writers[key]) > 1:
+        named = ", ".join(f"{name!r} (transformation {tid})" for name, tid in writers[key].items())
+        raise ConfigurationError(
+            f"dataset {key!r} is written by several pipelines: {named}; expected the one "
+            "meant to be named too (core checks run --pipeline NAME)"
+        )
+    return next(iter(writers[key].values()))
+
+
+def run_with_rows(
+    settings: Settings, session: Session, transformation_id: int, run_id: int | None = None
+) -> int:
+    """The run whose published rows checks are tried on: ``run_id``, else the latest.
+
+    Raises:
+        NotFoundError: no such transformation; its dataset was never published; or
+            ``run_id`` published no rows of it (the runs that did are named).
+        ConfigurationError: the transformation writes raw files, not a dataset.
+    """
+    contract = output_dataset(settings, session, transformation_id)
+    name = f"dataset {contract.dataset!r} of transformation {transformation_id}"
+    try:
+        runs = contract.run_ids()
+    except ContractNotFoundError:
+        runs = []
+    if not runs:
+        raise NotFoundError(
+            f"{name} has never been published, so there are no rows to check: "
+            "run its pipeline first"
+        )
+    if run_id is None:
+        return runs[-1]
+    if run_id not in runs:
+        raise NotFoundError(
+            f"{name} has no rows of run {run_id}: expected one of the runs that published it "
+            f"({', '.join(map(str, runs))})"
+        )
+    return run_id
 
 
 def _spec(check: cfg.DatasetCheck) -> dict[str, Any]:

@@ -65,6 +65,8 @@ class TransformContext:
         side_outputs: datasets staged by :meth:`publish_side`, not yet committed.
         checks: the data quality checks of the output dataset (the run's snapshot),
             evaluated by :meth:`publish` before it commits (core.checks).
+        record_checks: store their results with the run (False in a development
+            context, whose publish is the author's, not the run's).
     """
 
     settings: Settings
@@ -84,6 +86,7 @@ class TransformContext:
     published: PublishSummary | None = None
     side_outputs: list[tuple[DatasetContract, Any]] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)
+    record_checks: bool = True
     _version_before: int | None = None
 
     @property

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from core.checks.evaluate import CheckSpec, Outcome
 from core.checks.kinds import KINDS
-from core.errors import ConfigurationError, ContractNotFoundError, InvalidInputError, LakeError
+from core.errors import ConfigurationError, InvalidInputError, LakeError
 from core.plan.model import PipelinePlan, output_dataset
-from core.service import catalog, datasets, resources
-from core.service.checks import try_checks
+from core.service import catalog, resources
+from core.service.checks import run_with_rows, try_checks
 from core.settings import Settings
 from core.web import lookups
 from core.web.check_results import arguments_text, as_rows, example_columns
@@ -303,33 +303,13 @@ def try_check(
 
 
 def published_run(settings: Settings, session: Session, transformation_id: int, text: str) -> int:
-    """The run to try a check on: the one named (it must have rows), else the latest.
+    """The run the form names (it must have rows of the dataset), else the latest one.
 
     Raises:
         InvalidInputError: the run id is not a whole number.
-        NotFoundError: no such transformation.
-        ConfigurationError: the transformation writes raw files; its dataset was never
-            published; or the run named has no rows of it (the runs that do are named).
+        NotFoundError, ConfigurationError: as ``core.service.checks.run_with_rows``.
     """
-    contract = datasets.output_dataset(settings, session, transformation_id)
-    name = f"dataset {contract.dataset!r} of transformation {transformation_id}"
-    try:
-        runs = contract.run_ids()
-    except ContractNotFoundError:
-        runs = []
-    if not runs:
-        raise ConfigurationError(
-            f"{name} has never been published, so there are no rows to try the check on: "
-            "run the pipeline first"
-        )
-    if not text:
-        return runs[-1]
-    if not text.isdigit():
+    if text and not text.isdigit():
         message = "expected a run id, a whole number such as 12 (empty: the latest run)"
         raise InvalidInputError([("run_id", text, message)])
-    if int(text) not in runs:
-        raise ConfigurationError(
-            f"{name} has no rows of run {text}: expected one of the runs that published it "
-            f"({', '.join(map(str, runs))})"
-        )
-    return int(text)
+    return run_with_rows(settings, session, transformation_id, int(text) if text else None)

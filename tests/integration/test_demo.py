@@ -67,6 +67,14 @@ def test_the_demo_computes_the_same_metrics_as_an_independent_computation(core_e
     )
     outbox = result.outbox_files()
     assert len(outbox) == 1 and outbox[0].read_text().startswith('"month","fill_rate"')
+    # the sample world's checks ran before each publish, and every one passed
+    checked = {c.task_id.rsplit("_", 1)[0]: c.counts for c in result.checks}
+    assert checked == {
+        "master_value_mapping": {"pass": 3},
+        "enrich_sql": {"pass": 2},
+        "metrics_sql": {"pass": 2},
+    }
+    assert not any(c.problems for c in result.checks)
 
 
 def test_a_second_demo_run_gives_the_same_outputs_and_duplicates_nothing(core_env) -> None:

@@ -30,6 +30,8 @@ def test_demo_runs_the_sample_pipeline_and_a_second_run_duplicates_nothing(
     assert result.returncode == 0, result.stdout + result.stderr
     assert "run 1 of acme_zentrix_patient_status: success" in result.stdout
     assert "dimensional_publish_to_s3_12" in result.stdout
+    for checked in ("master_value_mapping_9: 3 pass", "enrich_sql_10: 2 pass", "metrics_sql_11: 2"):
+        assert f"checks:  {checked}" in result.stdout
     assert "web UI:  script/server, then http://127.0.0.1:8000/ as admin@core.local / " in (
         result.stdout
     )

@@ -103,6 +103,30 @@ def test_a_failed_run_mails_each_owner_once_and_posts_to_the_webhook(
     _assert_no_secret(mail.body, text, caplog.text, url=receiver.url)
 
 
+def test_a_run_stopped_by_a_check_alerts_with_the_check_and_its_failing_rows(
+    world, receiver: Receiver, monkeypatch
+) -> None:
+    from core.service.checks import DATASET_CHECKS
+    from core.service.resources import create_row
+
+    settings = configure_alerts(monkeypatch, None, receiver.url, owners=None)
+    with SessionHelper(settings, actor="test") as session:
+        doubled = next(t for t in load_plan(session, "small").tasks if t.template == "doubled")
+        values = {"transformation_id": doubled.transformation_id, "kind": "range"}
+        check = create_row(
+            session, DATASET_CHECKS, {**values, "arguments": {"column": "n", "max": 5}}
+        )
+        check_id = check.id
+    report = LocalRunner(settings, sleep=lambda _: None).run("small")
+    assert report.failed
+    [text] = receiver.texts()
+    assert f"- {doubled.task_id} (attempt 1, " in text
+    assert f'check {check_id} range(column="n", max=5) failed on 2 row(s)' in text
+    assert '"n": 6' in text and '"n": 8' in text  # examples of the failing rows
+    assert "nothing was published to master/doubled" in text
+    assert f"core run small --resume {report.run_id}" in text
+
+
 def test_a_successful_run_sends_nothing(
     alerting: Settings, mailbox: Mailbox, receiver: Receiver
 ) -> None:

@@ -3,7 +3,7 @@ from sqlalchemy import event, select
 
 import core.models.configuration as config
 from core.database.seed import load_world, read_world, sample_world
-from core.errors import NotFoundError
+from core.errors import ConfigurationError, NotFoundError
 from core.helpers.configuration_mocker import ConfigurationMocker
 from core.plan import PipelinePlan, PlanFilters, load_plan, load_plans
 
@@ -151,3 +151,73 @@ def test_query_count_does_not_grow_with_the_number_of_pipelines() -> None:
     (first_pipelines, first_queries), (second_pipelines, second_queries) = counts
     assert second_pipelines > first_pipelines
     assert first_queries == second_queries <= 5
+
+
+CHECKED_WORLD = """
+segments: [{name: S, pipeline_types: [t]}]
+companies: [{name: co, brands: [{name: br}]}]
+templates: [{name: a}]
+pipelines:
+  - name: checked
+    company: co
+    brand: br
+    type: t
+    states:
+      - state: master
+        transformations:
+          - template: a
+            checks:
+              - {kind: not_null, arguments: {columns: [id]}, description: every row has one}
+              - {kind: row_count_change, arguments: {max_drop_pct: 20}, severity: warn}
+"""
+
+
+def test_a_world_s_checks_are_loaded_with_its_pipeline_and_carried_by_the_plan(tmp_path) -> None:
+    path = tmp_path / "world.yaml"
+    path.write_text(CHECKED_WORLD)
+    session = ConfigurationMocker().get_session()
+    added = load_world(session, read_world(path))
+    session.commit()
+    assert added["dataset checks"] == 2
+    (task,) = load_plan(session, "checked").tasks
+    assert [(c["kind"], c["arguments"], c["severity"], c["description"]) for c in task.checks] == [
+        ("not_null", {"columns": ["id"]}, "error", "every row has one"),
+        ("row_count_change", {"max_drop_pct": 20}, "warn", None),
+    ]
+    assert "dataset checks" not in load_world(session, read_world(path))  # loaded once
+
+
+@pytest.mark.parametrize(
+    ("check", "expected"),
+    [
+        ("{kind: not_nul, arguments: {columns: [id]}}", "Did you mean 'not_null'?"),
+        ("{kind: range, arguments: {column: id}}", "range: Value error, expected min, max or both"),
+        ("{kind: unique, arguments: {columns: [id]}, severity: fatal}", "'error' or 'warn'"),
+    ],
+)
+def test_a_bad_check_in_a_world_file_names_its_entry(tmp_path, check: str, expected: str) -> None:
+    path = tmp_path / "world.yaml"
+    path.write_text(
+        CHECKED_WORLD.replace(
+            "{kind: not_null, arguments: {columns: [id]}, description: every row has one}", check
+        )
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        read_world(path)
+    message = str(caught.value)
+    assert "pipelines.0.states.0.transformations.0.checks.0" in message and expected in message
+
+
+def test_the_sample_world_checks_the_demo_pipeline_s_datasets() -> None:
+    (demo,) = [p for p in sample_world().pipelines if p.name == "acme_zentrix_patient_status"]
+    checked = {
+        t.variables["dataset"]: sorted(c.kind for c in t.checks)
+        for state in demo.states
+        for t in state.transformations
+        if t.checks
+    }
+    assert checked == {
+        "patient_status": ["accepted_values", "not_null", "range"],
+        "patient_journeys": ["sql", "unique"],
+        "fill_metrics": ["range", "row_count_change"],
+    }

@@ -105,3 +105,31 @@ def test_authoring_uses_the_configuration_being_edited_not_the_run_s_snapshot(wo
     with SessionHelper(world) as session:  # a worker of the run still sees its snapshot
         pinned = build_context(world, session, ids["numbers"], run_id)
     assert pinned.variables == {"count": 5}
+
+
+def test_checks_stop_a_development_publish_but_leave_the_run_s_results_alone(world) -> None:
+    from core.checks.evaluate import CheckFailedError
+    from core.models.dataset_checks import CheckResult, DatasetCheck
+
+    with SessionHelper(world, actor="test") as session:  # pinned by the run that follows
+        doubled = _ids(session, "small")["doubled"]
+        session.add(DatasetCheck(transformation_id=doubled, kind="row_count", arguments={"min": 1}))
+        session.commit()
+    ids, (run_id,) = _run_numbers(world)
+    with SessionHelper(world, actor="test") as session:
+        assert run_transformation(world, session, ids["doubled"], run_id).succeeded
+    recorded = [("row_count", "pass")]
+
+    def results() -> list[tuple[str, str]]:
+        with SessionHelper(world) as session:
+            return [(r.kind, r.status) for r in session.scalars(select(CheckResult))]
+
+    assert results() == recorded
+    ctx = development_context(ids["doubled"], run_id, branch="dev-ana")
+    with pytest.raises(CheckFailedError, match=r"row_count\(min=1\)"):
+        ctx.publish(pa.table({"n": pa.array([], pa.int64())}))  # what a run would refuse
+    assert results() == recorded  # the run's own results are not the author's
+    on_dev = DatasetContract(
+        "acme", "zentrix", "master", "doubled", branch="dev-ana", settings=world
+    )
+    assert on_dev.schema_or_none() is None  # nothing published
