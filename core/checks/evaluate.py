@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,6 +26,11 @@ from core.models.dataset_checks import SEVERITIES
 
 # Columns an example row shows when the check names none (a wide table stays readable).
 EXAMPLE_COLUMNS = 8
+
+
+def arguments_text(arguments: Mapping[str, Any] | None) -> str:
+    """Arguments shown compactly: ``columns=["patient_id"], max=5``."""
+    return ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in (arguments or {}).items())
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ class CheckSpec:
     @property
     def label(self) -> str:
         """``check 3 not_null(columns=["patient_id"])``."""
-        shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in self.arguments.items())
+        shown = arguments_text(self.arguments)
         return f"check {self.id if self.id is not None else '(new)'} {self.kind}({shown})"
 
 
@@ -135,12 +142,35 @@ def check_severity(severity: Any) -> str | None:
     return None if severity in SEVERITIES else f"expected one of {', '.join(SEVERITIES)}"
 
 
+def validate_spec(spec: CheckSpec) -> None:
+    """Refuse a check not saved yet (tried from the CLI or the UI), every problem at once.
+
+    Raises:
+        InvalidInputError: its severity, kind or arguments, each by field.
+    """
+    reason = check_severity(spec.severity)
+    problems = [("severity", spec.severity, reason)] if reason else []
+    try:
+        parse_arguments(spec.kind, spec.arguments)
+    except InvalidInputError as exc:
+        problems += exc.problems
+    if problems:
+        raise InvalidInputError(problems)
+
+
+def finding_text(failing_rows: int, note: str | None) -> str:
+    """What a check found in words: ``2 failing row(s); note``, or ``no failing row``."""
+    rows = f"{failing_rows:,} failing row(s)" if failing_rows else ""
+    return "; ".join(part for part in (rows, note or "") if part) or "no failing row"
+
+
 def evaluate_checks(
     checks: Iterable[CheckSpec],
     table: pa.Table,
     previous_rows: Callable[[], int | None] = lambda: None,
     other: Callable[[str], pa.Table] | None = None,
     now: dt.datetime | None = None,
+    time_limit: float | None = None,
 ) -> list[Outcome]:
     """Evaluate checks on a table; never raises for a check that fails or breaks.
 
@@ -150,6 +180,9 @@ def evaluate_checks(
         previous_rows: the previous successful run's row count (row_count_change).
         other: another dataset's rows of this run (relationship).
         now: the time freshness is measured against (now by default).
+        time_limit: seconds after which DuckDB is interrupted and the checks not done
+            are recorded ``error`` (a check tried in the web server must not hold it);
+            None in a worker, which its own stop and timeouts bound.
 
     Returns:
         One outcome per check, in order.
@@ -159,17 +192,46 @@ def evaluate_checks(
     specs = list(checks)
     if not specs:
         return []
-    with duckdb_connection() as con:
+    with duckdb_connection() as con, _limited(con, time_limit) as expired:
         con.register("data", table)
         ev = Evaluation(
             con, table, previous_rows, other or _no_other, now or dt.datetime.now(dt.UTC)
         )
         parsed = [_parsed(spec) for spec in specs]
         counts, scan_seconds = _scan(ev, specs, parsed)
-        return [
+        outcomes = [
             _outcome(ev, spec, args, counts.get(i), scan_seconds)
             for i, (spec, args) in enumerate(zip(specs, parsed, strict=True))
         ]
+    if expired.is_set():  # the interrupted check broke; the others ran to their end
+        for outcome in outcomes:
+            if outcome.status == "error" and "interrupt" in (outcome.note or "").lower():
+                outcome.note = (
+                    f"stopped after {time_limit:g} s: not evaluated in time; make the check "
+                    "cheaper (fewer joins, a predicate instead of a query) or try it on a "
+                    "smaller run"
+                )
+    return outcomes
+
+
+@contextmanager
+def _limited(con: Any, time_limit: float | None) -> Iterator[threading.Event]:
+    """Interrupt the connection's queries once ``time_limit`` seconds have passed."""
+    expired = threading.Event()
+    if time_limit is None:
+        yield expired
+        return
+
+    def stop() -> None:
+        expired.set()
+        con.interrupt()
+
+    timer = threading.Timer(time_limit, stop)
+    timer.start()
+    try:
+        yield expired
+    finally:
+        timer.cancel()
 
 
 def _no_other(name: str) -> pa.Table:

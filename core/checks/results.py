@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from core.checks.evaluate import CheckFailedError, CheckSpec, Outcome, evaluate_checks
+from core.checks.evaluate import (
+    CheckFailedError,
+    CheckSpec,
+    Outcome,
+    evaluate_checks,
+    finding_text,
+)
 from core.models.dataset_checks import CheckResult
 from core.models.runs import TaskRun
 
@@ -47,7 +53,8 @@ def gate(ctx: TransformContext, table: pa.Table) -> list[Outcome]:
     ctx.metadata["checks"] = {s: sum(o.status == s for o in outcomes) for s in _statuses(outcomes)}
     for outcome in outcomes:
         if outcome.status == "warn" or (outcome.status == "error" and not outcome.blocks):
-            ctx.note(f"{outcome.label}: {outcome.status}, {_what(outcome)}")
+            found = finding_text(outcome.failing_rows, outcome.note)
+            ctx.note(f"{outcome.label}: {outcome.status}, {found}")
     failed = [o for o in outcomes if o.blocks]
     if failed:
         raise CheckFailedError(f"{ctx.state}/{ctx.output.dataset}", failed)
@@ -56,11 +63,6 @@ def gate(ctx: TransformContext, table: pa.Table) -> list[Outcome]:
 
 def _statuses(outcomes: Sequence[Outcome]) -> list[str]:
     return sorted({o.status for o in outcomes})
-
-
-def _what(outcome: Outcome) -> str:
-    rows = f"{outcome.failing_rows} failing row(s)" if outcome.failing_rows else ""
-    return "; ".join(part for part in (rows, outcome.note or "") if part) or "failed"
 
 
 def previous_rows(session: Session, transformation_id: int, run_id: int) -> int | None:

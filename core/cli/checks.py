@@ -174,8 +174,9 @@ def delete(
 
 def outcome_line(outcome: Outcome) -> str:
     """``FAIL  check 4 range(column="n", max=5): 2 failing row(s)``, and its note if any."""
-    rows = f"{outcome.failing_rows:,} failing row(s)" if outcome.failing_rows else ""
-    what = "; ".join(part for part in (rows, outcome.note) if part) or "no failing row"
+    from core.checks.evaluate import finding_text
+
+    what = finding_text(outcome.failing_rows, outcome.note)
     return f"{outcome.status.upper():5} {outcome.label}: {what}"
 
 
@@ -210,19 +211,10 @@ def _shown_check(check: CheckSpec) -> str:
 
 def _new_check(kind: str, arguments: str | None, severity: str | None) -> CheckSpec:
     """The check --kind describes, its problems (each by field) raised at once."""
-    from core.checks.evaluate import CheckSpec, check_severity, parse_arguments
+    from core.checks.evaluate import CheckSpec, validate_spec
 
     spec = CheckSpec(None, kind, _json_arguments(arguments or "{}"), severity or "error")
-    problems = []
-    reason = check_severity(spec.severity)
-    if reason:
-        problems.append(("severity", spec.severity, reason))
-    try:
-        parse_arguments(spec.kind, spec.arguments)
-    except InvalidInputError as exc:
-        problems += exc.problems
-    if problems:
-        raise InvalidInputError(problems)
+    validate_spec(spec)
     return spec
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from core.checks.evaluate import finding_text
 from core.checks.results import results_of_run
 from core.database.seed import load_world, sample_world
 from core.demo.source import SourceFiles, generate
@@ -109,14 +110,9 @@ def run_checks(session: Session, report: RunReport) -> list[TaskChecks]:
             continue
         counts = dict(Counter(r.status for r in mine))
         problems = [
-            f"{r.status}: check {r.check_id} ({r.kind}): {_what(r)}"
+            f"{r.status}: check {r.check_id} ({r.kind}): {finding_text(r.failing_rows, r.note)}"
             for r in mine
             if r.status != "pass"
         ]
         found.append(TaskChecks(task.task_id, counts, problems))
     return found
-
-
-def _what(result: CheckResult) -> str:
-    rows = f"{result.failing_rows:,} failing row(s)" if result.failing_rows else ""
-    return "; ".join(part for part in (rows, result.note or "") if part) or "no failing row"

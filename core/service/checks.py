@@ -21,6 +21,7 @@ from core.checks.evaluate import (
     check_severity,
     evaluate_checks,
     parse_arguments,
+    validate_spec,
 )
 from core.checks.kinds import Args, RelationshipArgs
 from core.errors import (
@@ -38,6 +39,8 @@ from core.service.resources import Problem, Resource
 from core.settings import Settings
 
 logger = logging.getLogger("core.service.checks")
+# How long checks tried on a published run may take ("Try it" runs in the web server).
+TRY_TIME_LIMIT = 30.0
 
 
 def check_dataset_check(
@@ -69,7 +72,7 @@ def check_dataset_check(
         return problems
     problems += _unknown_columns(session, row, args, settings)
     if isinstance(args, RelationshipArgs):
-        problems += _other_dataset(transformation, args)
+        problems += _other_dataset(session, transformation, args)
     return problems
 
 
@@ -110,13 +113,14 @@ def published_columns(
     return [name for name in schema.names if name not in METADATA_COLUMNS]
 
 
-def _other_dataset(transformation: cfg.Transformation, args: RelationshipArgs) -> list[Problem]:
-    pipeline = transformation.pipeline_state.pipeline
-    from core.plan.model import build_plan
+def _other_dataset(
+    session: Session, transformation: cfg.Transformation, args: RelationshipArgs
+) -> list[Problem]:
+    from core.plan.queries import load_plans  # the plan's five queries, not one per task
 
-    datasets = sorted(
-        {t.dataset or t.template for t in build_plan(pipeline).tasks if t.state != "raw"} - {None}
-    )
+    pipeline = transformation.pipeline_state.pipeline
+    (plan,) = load_plans(session, only_active=False, ids=[pipeline.id])
+    datasets = sorted({t.dataset or t.template for t in plan.tasks if t.state != "raw"})
     if args.dataset in datasets:
         return []
     return [
@@ -157,6 +161,7 @@ def try_checks(
     transformation_id: int,
     run_id: int,
     checks: list[CheckSpec] | None = None,
+    time_limit: float = TRY_TIME_LIMIT,
 ) -> TriedChecks:
     """Evaluate checks on a run's already published rows of a transformation's output.
 
@@ -165,6 +170,8 @@ def try_checks(
 
     Args:
         checks: the checks to try; the transformation's saved checks when None.
+        time_limit: seconds the checks may take in all (they run in the caller's
+            process, the web server's for "Try it"); what is cut off is ``error``.
 
     Raises:
         NotFoundError: no such transformation, or the run published no rows of it.
@@ -179,10 +186,7 @@ def try_checks(
     if checks is None:
         checks = [CheckSpec.of(_spec(c)) for c in transformation.dataset_checks]
     for spec in checks:
-        parse_arguments(spec.kind, spec.arguments)
-        reason = check_severity(spec.severity)
-        if reason:
-            raise InvalidInputError([("severity", spec.severity, reason)])
+        validate_spec(spec)
     contract = contract_from_transformation_id(transformation_id, session, settings)
     if not isinstance(contract, DatasetContract):
         raise NotFoundError(f"transformation {transformation_id} writes raw files, not a dataset")
@@ -197,7 +201,11 @@ def try_checks(
         return others[name].fetch_arrow(run_id=run_id)
 
     outcomes = evaluate_checks(
-        checks, table, lambda: previous_rows(session, transformation_id, run_id), other
+        checks,
+        table,
+        lambda: previous_rows(session, transformation_id, run_id),
+        other,
+        time_limit=time_limit,
     )
     return TriedChecks(contract.uri, run_id, table.num_rows, outcomes)
 

@@ -174,7 +174,9 @@ def _record_failure(
     session: Session, row: Any, ctx: TransformContext, result: KindResult, exc: BaseException
 ) -> None:
     session.rollback()  # a failed flush must not block recording the failure
-    end_task(session, row, "failed", error_summary=_summary(exc), **_fields(ctx, result))
+    # its output was put back (or never written): a failed task wrote no rows
+    fields = {**_fields(ctx, result), "rows_out": None}
+    end_task(session, row, "failed", error_summary=_summary(exc), **fields)
 
 
 def _fields(ctx: TransformContext, result: KindResult) -> dict[str, Any]:

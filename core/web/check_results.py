@@ -6,24 +6,19 @@ snapshot does, so each result is shown with the arguments the run checked.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.checks.evaluate import arguments_text
 from core.checks.results import results_of_run
 from core.models.dataset_checks import CHECK_STATUSES
 from core.plan.model import PipelinePlan
 
 # The worst status first: a task's summary badge takes the colour of its worst check.
 WORST_FIRST = ("error", "fail", "warn", "pass")
-
-
-def arguments_text(arguments: Mapping[str, Any] | None) -> str:
-    """Arguments shown compactly: ``columns=["patient_id"], max=5``."""
-    return ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in (arguments or {}).items())
 
 
 def as_rows(examples: Iterable[Any]) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.checks.evaluate import CheckSpec, Outcome
+from core.checks.evaluate import CheckSpec, Outcome, arguments_text
 from core.checks.kinds import KINDS
 from core.errors import ConfigurationError, InvalidInputError, LakeError
 from core.plan.model import PipelinePlan, output_dataset
@@ -22,7 +22,7 @@ from core.service import catalog, resources
 from core.service.checks import run_with_rows, try_checks
 from core.settings import Settings
 from core.web import lookups
-from core.web.check_results import arguments_text, as_rows, example_columns
+from core.web.check_results import as_rows, example_columns
 
 # Example arguments of each kind: the form's placeholder, and its help.
 ARGUMENT_EXAMPLES: dict[str, dict[str, Any]] = {

@@ -69,6 +69,7 @@ def test_a_failing_error_check_publishes_nothing_and_names_the_check(world: Sett
             select(TaskRun).where(TaskRun.run_event_id == second, TaskRun.state == "failed")
         ).one()
         assert "range" in row.error_summary
+        assert row.rows_out is None  # the run page must not say it wrote rows
 
 
 def test_a_warn_check_publishes_and_records(world: Settings) -> None:
@@ -133,3 +134,20 @@ def test_a_run_stopped_by_a_check_is_resumed_once_the_check_is_fixed(world: Sett
     (result,) = _results(world, first.run_id)  # replaced, not added to
     assert (result.status, result.failing_rows) == ("pass", 0)
     assert DatasetContract(*DOUBLED, settings=world).fetch_arrow(run_id=first.run_id).num_rows == 5
+
+
+def test_a_check_written_past_the_api_cannot_read_files_from_the_worker(
+    world: Settings, tmp_path
+) -> None:
+    # The save path refuses it; a row written straight into the database reaches the
+    # worker, which checks the arguments again and runs DuckDB without file access.
+    secret = tmp_path / "secret.csv"
+    secret.write_text("token\nhunter2\n")
+    query = f"SELECT * FROM data WHERE n NOT IN (SELECT 1 FROM read_csv('{secret}'))"
+    _add(world, "doubled", "sql", {"query": query})
+    run_id, (numbers, doubled) = _run(world)
+    assert numbers.succeeded and not doubled.succeeded
+    (result,) = _results(world, run_id)
+    assert result.status == "error" and "hunter2" not in (result.note or "") + str(result.examples)
+    assert "hunter2" not in doubled.message
+    assert DatasetContract(*DOUBLED, settings=world).schema_or_none() is None  # nothing published
