@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import ConfigurationError, InvalidInputError, NotFoundError, did_you_mean
@@ -217,7 +218,11 @@ def begin_task(
     row.ended_at = row.error_summary = row.rows_in = row.rows_out = None
     row.output_references = row.notebook_location = None
     row.worker = worker
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # another worker of the same task inserted its row meanwhile
+        session.rollback()
+        return begin_task(session, run_id, transformation_id, worker)  # now it exists
     return row
 
 
