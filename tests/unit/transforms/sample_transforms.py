@@ -61,10 +61,8 @@ def long_query(ctx) -> None:
     """A DuckDB query that runs for minutes in native code, after announcing it started."""
     from core.transforms.library._common import duckdb_connection
 
+    _started()
     with duckdb_connection() as con:
-        # announced once DuckDB is imported and connected: a stop that lands inside
-        # the import of a native module is not what the stopping tests are about
-        _started()
         rows = con.sql("select count(*) from range(1000000000000) a").fetchall()
     ctx.publish(pa.table({"n": [rows[0][0]]}))
 
