@@ -7,6 +7,7 @@ runs it with uvicorn.
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.sessions import SessionMiddleware
 
 from core import __version__, web
@@ -34,7 +35,14 @@ def create_app(settings: Settings) -> FastAPI:
         DatabaseError: the database is unreachable or behind the code's migrations.
         SettingsError: uat/prod without CORE_WEB_SECRET, or OIDC half configured.
     """
-    app = FastAPI(title="CORE", version=__version__, description=DESCRIPTION)
+    # /docs and /redoc load Swagger UI and ReDoc from the app itself (/static-offline-docs),
+    # not from a CDN, so they work without the internet.
+    app = FastAPIOffline(
+        title="CORE",
+        version=__version__,
+        description=DESCRIPTION,
+        favicon_url="/static/favicon.svg",
+    )
     app.state.settings = settings
     app.state.database_url = resolve_database_url(settings)
     prepare_database(settings, app.state.database_url)

@@ -21,7 +21,16 @@ from core.errors import AuthenticationError, CoreError, InvalidInputError
 from core.web.templating import is_htmx, local_path, render
 
 # Paths served to machines: their refusals stay JSON.
-MACHINE_PATHS = ("/api", "/healthz", "/docs", "/redoc", "/openapi.json", "/auth/", "/static/")
+MACHINE_PATHS = (
+    "/api",
+    "/healthz",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/auth/",
+    "/static/",
+    "/static-offline-docs/",  # Swagger UI's and ReDoc's own files (core.api.app)
+)
 TITLES = {
     400: "Bad request",
     403: "Not allowed",

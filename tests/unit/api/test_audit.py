@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -86,3 +88,53 @@ def test_password_and_token_hashes_never_leave_through_the_audit(
     assert "$argon2" not in text and '"(redacted, changed)"' in text
     events = client.get("/api/audit?table=api_tokens", headers=admin).json()["items"]
     assert events and all(e["after"]["token_hash"] == "(redacted)" for e in events)
+
+
+# transformation 2 (initial_ingest of pipeline 1) with ";" for its delimiter ("|")
+SEMICOLON = {
+    "variables": {"dataset": "pharmacy_a_status", "prefix": "pharmacy_a", "delimiter": ";"}
+}
+
+
+def test_each_event_has_a_summary_a_link_and_its_pipeline(
+    client: TestClient, editor: Headers, viewer: Headers
+) -> None:
+    path = "/api/transformations/2"
+    patched = patch_latest(client, path, SEMICOLON, editor)
+    assert patched.status_code == 200, patched.text
+    page = client.get(
+        "/api/audit?actor=editor@example.com&table=transformation_variables", headers=viewer
+    ).json()
+    summaries = [e["summary"] for e in page["items"]]
+    assert "editor@example.com set delimiter of initial_ingest #2 from `|` to `;`" in summaries
+    event = next(e for e in page["items"] if "delimiter" in e["summary"])
+    assert event["url"] == "/pipelines/1#transformation-2" and event["pipeline_id"] == 1
+    assert event["before"]["value"] == "|" and event["after"]["value"] == ";"  # kept as before
+
+
+def test_bookkeeping_only_updates_are_left_out_unless_asked_for(
+    client: TestClient, editor: Headers, viewer: Headers
+) -> None:
+    patch_latest(client, "/api/transformations/2", SEMICOLON, editor)
+    query = "/api/audit?actor=editor@example.com&table=transformations"
+    assert client.get(query, headers=viewer).json()["total"] == 0  # its version, nothing else
+    everything = client.get(f"{query}&bookkeeping=true", headers=viewer).json()
+    assert everything["total"] == 1 and everything["items"][0]["action"] == "UPDATE"
+
+
+def test_the_pipeline_and_day_filters(client: TestClient, editor: Headers, viewer: Headers) -> None:
+    patch_latest(client, "/api/transformations/2", SEMICOLON, editor)
+    own = client.get("/api/audit?pipeline_id=1&limit=500", headers=viewer).json()["items"]
+    assert own and {e["pipeline_id"] for e in own} == {1}
+    assert {e["table_name"] for e in own} >= {"pipelines", "transformations"}
+    others = client.get("/api/audit?pipeline_id=2&limit=500", headers=viewer).json()["items"]
+    assert not {e["id"] for e in own} & {e["id"] for e in others}
+    today = dt.datetime.now(dt.UTC).date()
+    later = today + dt.timedelta(days=1)
+    assert client.get(f"/api/audit?since={today}&until={today}", headers=viewer).json()["total"]
+    assert client.get(f"/api/audit?since={later}", headers=viewer).json()["total"] == 0
+    refused = client.get(f"/api/audit?since={later}&until={today}", headers=viewer)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"][-1] == "until"
+    for bad in ("since=2024-02-31", "until=yesterday", "pipeline_id=0"):
+        assert client.get(f"/api/audit?{bad}", headers=viewer).status_code == 422, bad

@@ -49,7 +49,16 @@ def _grow(settings: Settings, batch: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/pipelines", "/pipelines/1", "/pipelines/1/arrange", "/runs", "/audit"]
+    "path",
+    [
+        "/pipelines",
+        "/pipelines/1",
+        "/pipelines/1/arrange",
+        "/runs",
+        "/audit",
+        "/audit?pipeline_id=1",
+        "/pipelines/1/audit",
+    ],
 )
 def test_a_page_needs_as_many_queries_for_more_rows(
     client: TestClient, as_editor: str, settings: Settings, path: str
