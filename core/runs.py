@@ -21,7 +21,7 @@ from core.plan import PipelinePlan
 from core.worker import worker_gone
 
 # Task states that end a task; anything else may still change.
-FINISHED = ("success", "failed", "upstream_failed", "skipped")
+FINISHED = ("success", "failed", "upstream_failed", "skipped", "cancelled")
 ERROR_SUMMARY_LIMIT = 2000
 
 
@@ -94,7 +94,7 @@ def resume_run(
             )
         event.state, event.ended_at = "running", None
         event.resumed_by, event.resumed_at = resumed_by, now
-        event.configuration = configuration
+        event.configuration, event.cancelled_by = configuration, None
     if configuration == "current":
         assert current is not None, "resume_run needs the current plan to re-pin"
         _repin(session, event, current, resumed_by, now)
@@ -247,8 +247,10 @@ def end_task(session: Session, row: TaskRun, state: str, **fields: Any) -> TaskR
 def end_lost_task(session: Session, run_id: int, transformation_id: int, reason: str) -> bool:
     """Record failed a task still ``running`` after its worker ended (committed).
 
+    In a cancelled run it is recorded ``cancelled``: the cancel stopped it.
+
     Returns:
-        Whether the task was still running (and is now failed).
+        Whether the task was still running (and is now ended).
     """
     query = select(TaskRun).where(
         TaskRun.run_event_id == run_id,
@@ -257,7 +259,7 @@ def end_lost_task(session: Session, run_id: int, transformation_id: int, reason:
     )
     row = session.scalars(query).one_or_none()
     if row is not None:
-        end_task(session, row, "failed", error_summary=reason)
+        end_task(session, row, stopped_state(session, run_id), error_summary=reason)
     return row is not None
 
 
@@ -273,10 +275,17 @@ def mark_tasks(session: Session, run_id: int, transformation_ids: list[int], sta
     session.commit()
 
 
+def stopped_state(session: Session, run_id: int) -> str:
+    """The state of a task whose worker stopped or died: ``cancelled`` in a cancelled run."""
+    state = session.scalar(select(RunEvent.state).where(RunEvent.id == run_id))
+    return "cancelled" if state == "cancelled" else "failed"
+
+
 def finish_run(session: Session, run_id: int, failed: bool) -> RunEvent:
-    """Record the end of a run: ``failed`` or ``success`` (committed)."""
+    """Record the end of a run: ``failed`` or ``success``; a cancelled run stays so (committed)."""
     event = get_run(session, run_id)
-    event.state = "failed" if failed else "success"
+    if event.state != "cancelled":  # a cancel outranks what its stopped tasks report
+        event.state = "failed" if failed else "success"
     event.ended_at = utcnow()
     session.commit()
     return event
@@ -308,6 +317,7 @@ class Reaped:
     transformation_id: int | None
     worker: str
     run_ended: bool
+    state: str = "failed"
 
     @property
     def message(self) -> str:
@@ -315,17 +325,18 @@ class Reaped:
         ended = "; the run ended failed" if self.run_ended else ""
         return (
             f"run {self.run_id}: transformation {self.transformation_id} was still running but "
-            f"its worker ({self.worker}) is gone; recorded failed{ended}"
+            f"its worker ({self.worker}) is gone; recorded {self.state}{ended}"
         )
 
 
 def reap(session: Session, run_id: int | None = None) -> list[Reaped]:
     """End the tasks whose worker died without a word, and then their runs, failed (committed).
 
-    A task is reaped when it is ``running`` in a running run and its worker
-    (``task_runs.worker``) is a process of this host that no longer exists (killed
-    with SIGKILL, out of memory). Its run ends ``failed`` when no other task of it
-    still runs. Two queries, whatever the number of runs.
+    A task is reaped when it is ``running`` in a running (or cancelled) run and its
+    worker (``task_runs.worker``) is a process of this host that no longer exists
+    (killed with SIGKILL, out of memory). Its run ends ``failed`` when no other task of
+    it still runs; in a cancelled run the task ends ``cancelled`` and the run stays so.
+    Two queries, whatever the number of runs.
 
     Args:
         session: a configuration session.
@@ -335,29 +346,39 @@ def reap(session: Session, run_id: int | None = None) -> list[Reaped]:
         What was reaped, for the caller to report.
     """
     query = (
-        select(TaskRun)
+        select(TaskRun, RunEvent.state)
         .join(RunEvent, RunEvent.id == TaskRun.run_event_id)
-        .where(RunEvent.state == "running", TaskRun.state == "running")
+        .where(RunEvent.state.in_(("running", "cancelled")), TaskRun.state == "running")
     )
     if run_id is not None:
         query = query.where(TaskRun.run_event_id == run_id)
-    running = list(session.scalars(query))
+    found = session.execute(query).all()
+    running = [row for row, _ in found]
     dead = [row for row in running if worker_gone(row.worker)]
     if not dead:
         return []
+    # A cancelled run's dead tasks were stopped by the cancel; the run stays cancelled.
+    cancelled = {row.run_event_id for row, state in found if state == "cancelled"}
     for row in dead:
-        row.state, row.ended_at = "failed", utcnow()
+        row.state = "cancelled" if row.run_event_id in cancelled else "failed"
+        row.ended_at = utcnow()
         row.error_summary = (
             f"the worker ({row.worker}) ended without recording how: killed (SIGKILL, out of "
             "memory) or crashed; its output was not published; resume the run to run it again"
         )
     alive = {row.run_event_id for row in running if row not in dead}
-    ended = {row.run_event_id for row in dead} - alive
+    ended = {row.run_event_id for row in dead} - alive - cancelled
     events = session.scalars(select(RunEvent).where(RunEvent.id.in_(ended)))
     for event in events:
         event.state, event.ended_at = "failed", utcnow()
     session.commit()
     return [
-        Reaped(row.run_event_id, row.transformation_id, row.worker or "", row.run_event_id in ended)
+        Reaped(
+            row.run_event_id,
+            row.transformation_id,
+            row.worker or "",
+            row.run_event_id in ended,
+            row.state,
+        )
         for row in dead
     ]

@@ -249,6 +249,12 @@ DATASET_SCHEDULE_HELP = (
 )
 
 
+MAX_ACTIVE_RUNS_HELP = (
+    "How many runs of the pipeline may go at once (at least 1); null is one: a second "
+    "start is refused with 409 while a run is running."
+)
+
+
 class PipelineIn(In):
     name: Annotated[str, Field(min_length=1, max_length=250)]
     pipeline_type_id: Id
@@ -261,6 +267,7 @@ class PipelineIn(In):
         None,
         description=DATASET_SCHEDULE_HELP,
     )
+    max_active_runs: int | None = Field(None, description=MAX_ACTIVE_RUNS_HELP)
 
 
 class PipelinePatch(In):
@@ -275,6 +282,7 @@ class PipelinePatch(In):
         None,
         description=DATASET_SCHEDULE_HELP,
     )
+    max_active_runs: int | None = Field(None, description=MAX_ACTIVE_RUNS_HELP)
     version: int | None = Field(
         None,
         description="Required: the version you read. Without it the update is refused "
@@ -292,6 +300,7 @@ class PipelineOut(Stamped):
     description: str | None
     owners: list[str] = []
     dataset_schedule: dict[str, list[str]] | None = None
+    max_active_runs: int | None = None
     version: int
 
 

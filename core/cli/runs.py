@@ -1,4 +1,4 @@
-"""``core runs``: list, show and reap pipeline runs."""
+"""``core runs``: list, show, cancel and reap pipeline runs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from core.plan import PipelinePlan
 from core.runner.report import build_report, run_log_dir
 from core.runs import get_run, reap, run_duration
 
-app = typer.Typer(help="List, show and reap pipeline runs.", no_args_is_help=True)
+app = typer.Typer(help="List, show, cancel and reap pipeline runs.", no_args_is_help=True)
+# Who a cancel from the command line is recorded as.
+ACTOR_CANCEL = "core runs cancel"
 
 
 @app.command("list")
@@ -100,3 +102,15 @@ def reap_runs(ctx: typer.Context) -> None:
     out.print(
         f"{len(reaped)} task(s) ended failed" if reaped else "no running task has lost its worker"
     )
+
+
+@app.command("cancel")
+def cancel_run(ctx: typer.Context, run_id: int = typer.Argument(..., help="The run id.")) -> None:
+    """Cancel a running run: it is recorded cancelled and its workers stop within seconds
+    (their tasks are recorded cancelled; what they had not published is discarded)."""
+    from core.service.run_controls import cancel_pipeline_run
+
+    with session_helper(ctx) as session:
+        stopped = cancel_pipeline_run(state(ctx).settings, session, run_id, ACTOR_CANCEL)
+    told = "its runner was asked to stop" if stopped else "no live runner was found to stop"
+    console().print(f"run {run_id} cancelled: {told}")

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.sql.expression import text, true
 
-from core.errors import ConfigurationError
+from core.errors import ConfigurationError, InvalidInputError
 from core.models.administrators import ROLES, Administrator, ApiToken, WebSession
 from core.models.audit import AuditEvent
 from core.models.base import Base, JsonType, Tracked
@@ -173,6 +173,7 @@ class Pipeline(Tracked, Base):
     """A pipeline: one Airflow DAG whose dag_id is its name."""
 
     __tablename__ = "pipelines"
+    __table_args__ = (CheckConstraint("max_active_runs >= 1", name="max_active_runs_positive"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(250), unique=True)
@@ -187,6 +188,8 @@ class Pipeline(Tracked, Base):
     owners: Mapped[list[str]] = mapped_column(JsonType, default=list, server_default=text("'[]'"))
     # None, or start when datasets of other pipelines are published (core.lineage.schedule).
     dataset_schedule: Mapped[dict[str, list[str]] | None] = mapped_column(JsonType)
+    # How many runs may go at once; None is one (a second start is refused, 409).
+    max_active_runs: Mapped[int | None] = mapped_column(Integer)
     # Optimistic concurrency: SQLAlchemy bumps it on every UPDATE and refuses a stale one.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
@@ -212,6 +215,16 @@ class Pipeline(Tracked, Base):
     @validates("owners")
     def _owners(self, _key: str, value: list[str]) -> list[str]:
         return validate_email_list(value, f"pipeline {self.name!r} owners")
+
+    @validates("max_active_runs")
+    def _max_active_runs(self, _key: str, value: Any) -> int | None:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        message = (
+            f"pipeline {self.name!r} max_active_runs: expected a whole number of at least 1 "
+            f"(how many runs may go at once), or null for one; got {value!r}"
+        )
+        raise InvalidInputError([("max_active_runs", value, message)])
 
     @validates("dataset_schedule")
     def _dataset_schedule(self, _key: str, value: Any) -> dict[str, list[str]] | None:

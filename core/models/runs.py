@@ -22,8 +22,16 @@ from core.models.base import Base, JsonType, Tracked
 if TYPE_CHECKING:
     from core.models.configuration import Pipeline, Transformation
 
-RUN_STATES = ("queued", "running", "success", "failed")
-TASK_STATES = ("pending", "running", "success", "failed", "upstream_failed", "skipped")
+RUN_STATES = ("queued", "running", "success", "failed", "cancelled")
+TASK_STATES = (
+    "pending",
+    "running",
+    "success",
+    "failed",
+    "upstream_failed",
+    "skipped",
+    "cancelled",
+)
 # Which configuration a run's remaining tasks use: "current" (the configuration when the
 # run started, or when a resume re-pinned it) or "pinned" (resumed with its snapshot as
 # it was).
@@ -48,6 +56,7 @@ class RunEvent(Tracked, Base):
     snapshots a re-pinned run used before are kept in run_snapshots.
     idle_seconds is the time spent failed before resumes, which its duration leaves out.
     dag_run_id is Airflow's id of the DAG run that recorded it (null for local runs).
+    A cancelled run keeps state ``cancelled`` whatever its stopped tasks report.
     """
 
     __tablename__ = "run_events"
@@ -74,6 +83,10 @@ class RunEvent(Tracked, Base):
     # Airflow's id of the DAG run that recorded this run (null for local runs): a resume
     # clears that DAG run's failed tasks through Airflow's REST API.
     dag_run_id: Mapped[str | None] = mapped_column(String(DAG_RUN_ID_LENGTH))
+    # Who cancelled the run (null unless it was cancelled).
+    cancelled_by: Mapped[str | None] = mapped_column(String(PERSON_LENGTH))
+    # host:pid of the local runner driving the run (null under Airflow): a cancel stops it.
+    runner: Mapped[str | None] = mapped_column(String(300))
 
     pipeline: Mapped[Pipeline] = relationship(back_populates="run_events")
     task_runs: Mapped[list[TaskRun]] = relationship(

@@ -78,6 +78,8 @@ class PipelinePlan:
     groups: list[TaskGroup] = field(default_factory=list)
     # None, or {"all"|"any": [company/brand/state/dataset, ...]} (core.lineage.schedule)
     dataset_schedule: dict[str, list[str]] | None = None
+    # How many runs may go at once (None: one); older snapshots lack it.
+    max_active_runs: int | None = None
 
     @property
     def tasks(self) -> list[TaskSpec]:
@@ -125,6 +127,7 @@ def build_plan(pipeline: cfg.Pipeline) -> PipelinePlan:
         description=pipeline.description,
         groups=groups,
         dataset_schedule=pipeline.dataset_schedule,
+        max_active_runs=pipeline.max_active_runs,
     )
 
 

@@ -185,6 +185,7 @@ def _pipelines_query(scope: list[Any]) -> Select[Any]:
             PIPELINE.c.run_frequency,
             PIPELINE.c.description,
             PIPELINE.c.dataset_schedule,
+            PIPELINE.c.max_active_runs,
         )
         .join(BRAND, PIPELINE.c.brand_id == BRAND.c.id)
         .join(COMPANY, BRAND.c.pharmaceutical_company_id == COMPANY.c.id)
@@ -287,6 +288,7 @@ def _plan(
         description=pipeline.description,
         groups=groups,
         dataset_schedule=pipeline.dataset_schedule,
+        max_active_runs=pipeline.max_active_runs,
     )
 
 

@@ -6,7 +6,9 @@ those of one group run in parallel, up to ``workers`` at a time. A failure stops
 the downstream groups (their tasks become ``upstream_failed``); ``resume`` re-runs
 what failed or never ran in an earlier run, under the same run id, with the current
 configuration (the run is re-pinned) or its snapshot as it was. A failed run
-sends its failure alert (core.alerts) to the pipeline's owners. With
+sends its failure alert (core.alerts) to the pipeline's owners. A cancel
+(core.run_controls) stops the runner with SIGTERM: it stops its workers, which
+record their tasks ``cancelled``, and reports the run as cancelled. With
 ``openlineage_transport`` set, each attempt of a task sends OpenLineage events.
 """
 
@@ -29,6 +31,7 @@ from core.errors import ConfigurationError
 from core.helpers.session_helper import SessionHelper
 from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan, load_plans
 from core.plan.check import require_check
+from core.run_controls import claim_run
 from core.runner.report import RunReport, build_report, run_log_dir
 from core.runs import (
     check_configuration_choice,
@@ -42,8 +45,15 @@ from core.runs import (
     task_runs,
 )
 from core.settings import Settings
-from core.stop import stop_signals_raise
-from core.worker import ExitCode, LocalWorker, WorkerJob, lost_reason, start_local
+from core.stop import Terminated, stop_signals_raise
+from core.worker import (
+    ExitCode,
+    LocalWorker,
+    WorkerJob,
+    lost_reason,
+    start_local,
+    worker_identity,
+)
 
 if TYPE_CHECKING:  # lineage reads the lake's contracts (pyarrow): imported when a run starts
     from core.lineage.openlineage import TaskEvents
@@ -114,6 +124,7 @@ class LocalRunner:
             for dead in reap(session):  # runs whose worker died without a word end failed
                 logger.warning("%s", dead.message)
             plan, run_id = self._prepare(session, pipeline, resume, configuration)
+            claim_run(session, run_id, worker_identity())  # a cancel stops this process
             done = {
                 tid for tid, row in task_runs(session, run_id).items() if row.state == "success"
             }
@@ -132,9 +143,11 @@ class LocalRunner:
         try:
             with stop_signals_raise():
                 failed = self._run_groups(groups, run_id, done, pipeline, events)
-        except BaseException:  # Ctrl-C, a worker that cannot start: the run must end failed
+        except BaseException as exc:  # Ctrl-C, a worker that cannot start: the run ends failed
             with self._database(pipeline, run_id) as session:
-                finish_run(session, run_id, failed=True)
+                event = finish_run(session, run_id, failed=True)
+                if isinstance(exc, Terminated) and event.state == "cancelled":
+                    return build_report(session, plan, run_id, self.log_dir(run_id))
             raise
         with self._database(pipeline, run_id) as session:
             finish_run(session, run_id, failed)

@@ -48,8 +48,8 @@ class RunReport:
 
     @property
     def failed(self) -> bool:
-        """True when the run failed."""
-        return self.state == "failed"
+        """True when the run failed or was cancelled: it published nothing to go on from."""
+        return self.state in ("failed", "cancelled")
 
 
 def build_report(

@@ -1,4 +1,4 @@
-"""Airflow 3's REST API, as far as CORE uses it: trigger a DAG run, clear its failed tasks.
+"""Airflow 3's REST API, as far as CORE uses it: trigger, clear and fail DAG runs.
 
 CORE signs in with ``POST {url}/auth/token`` and the ``username`` and ``password`` of
 the secret ``CORE_AIRFLOW_SECRET`` names; without one it asks ``GET {url}/auth/token``,
@@ -66,14 +66,50 @@ def clear_failed_tasks(settings: Settings, dag_id: str, dag_run_id: str) -> list
         OrchestratorError: Airflow is unreachable, answered with an error, or cleared
             nothing (the DAG run has no failed task).
     """
+    return _clear(settings, dag_id, dag_run_id, {"only_failed": True}, "failed tasks")
+
+
+def clear_task(settings: Settings, dag_id: str, dag_run_id: str, task_id: str) -> list[str]:
+    """Clear one task of a DAG run and everything downstream of it, whatever their state.
+
+    What Airflow's "Clear" with *Downstream* does on one task instance: it and its
+    downstream tasks (EndRun included) run again in the same DAG run.
+
+    Returns:
+        The ids of the tasks Airflow cleared.
+
+    Raises:
+        OrchestratorError: Airflow is unreachable, answered with an error, or cleared
+            nothing (no such task in the DAG run).
+    """
+    fields = {"only_failed": False, "task_ids": [task_id]}
+    return _clear(settings, dag_id, dag_run_id, fields, f"task {task_id!r}")
+
+
+def fail_dag_run(settings: Settings, dag_id: str, dag_run_id: str) -> None:
+    """Mark a DAG run failed: Airflow stops its running tasks (SIGTERM to their workers).
+
+    Raises:
+        OrchestratorError: Airflow is unreachable or answered with an error.
+    """
+    base = (settings.airflow_api_url or "").rstrip("/")
+    url = f"{base}/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(dag_run_id, safe='')}"
+    with httpx.Client(timeout=TIMEOUT_SECONDS) as client:
+        headers = {"Authorization": f"Bearer {_token(client, base, settings)}"}
+        _call(client, "PATCH", url, json={"state": "failed"}, headers=headers)
+
+
+def _clear(
+    settings: Settings, dag_id: str, dag_run_id: str, fields: dict[str, Any], what: str
+) -> list[str]:
     base = (settings.airflow_api_url or "").rstrip("/")
     url = f"{base}/api/v2/dags/{quote(dag_id, safe='')}/clearTaskInstances"
     body = {
         "dry_run": False,
         "dag_run_id": dag_run_id,
-        "only_failed": True,
         "include_downstream": True,
         "reset_dag_runs": True,
+        **fields,
     }
     with httpx.Client(timeout=TIMEOUT_SECONDS) as client:
         headers = {"Authorization": f"Bearer {_token(client, base, settings)}"}
@@ -82,7 +118,7 @@ def clear_failed_tasks(settings: Settings, dag_id: str, dag_run_id: str) -> list
     if not cleared:
         raise OrchestratorError(
             f"Airflow cleared no task of DAG run {dag_run_id!r} of {dag_id!r} (POST {url}): "
-            "expected failed tasks to clear; see the DAG run in Airflow"
+            f"expected {what} to clear; see the DAG run in Airflow"
         )
     return cleared
 

@@ -297,6 +297,7 @@ PIPELINES = Resource(
         "description",
         "owners",
         "dataset_schedule",
+        "max_active_runs",
     ),
     references={"pipeline_type_id": cfg.PipelineType, "brand_id": cfg.Brand},
     unique=(("name",),),

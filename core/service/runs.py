@@ -19,9 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import (
     ConfigurationError,
-    ConflictError,
     InvalidInputError,
-    OrchestratorError,
     did_you_mean,
 )
 from core.models import configuration as cfg
@@ -29,21 +27,19 @@ from core.models.runs import PERSON_LENGTH, RUN_STATES, RunEvent, TaskRun
 from core.plan import PipelinePlan
 from core.plan.check import require_check
 from core.plan.diff import ConfigurationChange, plan_changes
+from core.run_controls import refuse_second_run
 from core.runner.detached import spawn_runner
 from core.runs import (
-    check_configuration_choice,
     duration,
-    finish_run,
     get_run,
     reap,
-    resume_run,
     run_duration,
     snapshot_history,
     start_run,
     task_notes,
     task_runs,
 )
-from core.service.airflow_api import clear_failed_tasks, trigger_dag_run
+from core.service.airflow_api import trigger_dag_run
 from core.service.pipelines import pipeline_plan
 from core.settings import Settings
 
@@ -78,6 +74,7 @@ def start_pipeline_run(
         NotFoundError: no such pipeline.
         ConfigurationError: the pipeline has no transformations.
         PipelineCheckError: the pipeline fails its check (409; nothing was started).
+        ConflictError: the pipeline already runs as many runs as it allows (409, naming them).
         OrchestratorError: Airflow could not be reached or refused the DAG run.
     """
     plan = pipeline_plan(session, pipeline_id)
@@ -87,60 +84,9 @@ def start_pipeline_run(
             "would do nothing; add a transformation to one of its states first"
         )
     require_check(session, plan)
+    allowed = plan.max_active_runs or settings.max_active_runs
+    refuse_second_run(session, pipeline_id, plan.name, allowed)
     return TRIGGERS[trigger_name(settings)](settings, session, plan, user_email)
-
-
-def resume_pipeline_run(
-    settings: Settings, session: Session, run_id: int, configuration: str, user_email: str
-) -> RunStarted:
-    """Resume a failed run: re-run what did not succeed, under the same run id.
-
-    On the local runner a detached runner resumes it. Under Airflow its DAG run's failed
-    tasks are cleared with their downstream tasks (EndRun included) through Airflow's
-    REST API, after the run is re-pinned, so the cleared tasks run with the fix.
-
-    Args:
-        settings: CORE's settings.
-        session: a configuration session acting for the user (the audit trail names them).
-        run_id: the run to resume.
-        configuration: ``current`` (re-pin the run to the configuration now: the default
-            after a fix) or ``pinned`` (its snapshot as it was).
-        user_email: who resumes it; recorded as the run's ``resumed_by``.
-
-    Raises:
-        NotFoundError: no such run.
-        InvalidInputError: an unknown configuration choice.
-        ConflictError: the run has not failed, or (under Airflow) no DAG run recorded it.
-        PipelineCheckError: the configuration it would run with fails the pipeline's
-            check (the run is left as it was).
-        OrchestratorError: Airflow could not clear the tasks (the run is failed again).
-    """
-    check_configuration_choice(configuration)
-    event = get_run(session, run_id)
-    if event.state != "failed":
-        raise ConflictError(
-            f"run {run_id} is {event.state}: only a failed run can be resumed; "
-            "start a new run instead"
-        )
-    via, dag_run_id = trigger_name(settings), event.dag_run_id
-    if via == "airflow" and not dag_run_id:
-        raise ConflictError(
-            f"run {run_id} was not recorded by an Airflow DAG run (it ran on the local runner, "
-            "or before runs kept their DAG run id); start a new run"
-        )
-    plan = PipelinePlan.from_dict(event.configuration_snapshot or {})
-    current = pipeline_plan(session, event.pipeline_id) if configuration == "current" else None
-    require_check(session, current or plan)  # else the spawned runner refuses, run left running
-    resume_run(session, run_id, configuration, user_email[:PERSON_LENGTH], current)
-    if via == "local":
-        spawn_runner(settings, plan.name, run_id, get_run(session, run_id).resumed_at)
-        return RunStarted(via="local", run_id=run_id, dag_run_id=None)
-    try:
-        clear_failed_tasks(settings, plan.name, str(dag_run_id))
-    except OrchestratorError:
-        finish_run(session, run_id, failed=True)  # nothing was cleared: it stays failed
-        raise
-    return RunStarted(via="airflow", run_id=run_id, dag_run_id=dag_run_id)
 
 
 def trigger_name(settings: Settings) -> str:
@@ -185,6 +131,7 @@ class RunRow:
     resumed_at: dt.datetime | None = None
     idle_seconds: float = 0.0
     dag_run_id: str | None = None
+    cancelled_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -319,6 +266,7 @@ def _run_fields(event: RunEvent, pipeline_name: str) -> dict[str, Any]:
         "resumed_at": event.resumed_at,
         "idle_seconds": event.idle_seconds or 0.0,
         "dag_run_id": event.dag_run_id,
+        "cancelled_by": event.cancelled_by,
     }
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from core.errors import ConfigurationError, CoreError, SettingsError
 from core.helpers.session_helper import SessionHelper
 from core.models.runs import TaskRun
-from core.runs import begin_task, end_task, published_columns, task_runs
+from core.runs import begin_task, end_task, published_columns, stopped_state, task_runs
 from core.settings import Settings
 from core.stop import Terminated, stop_guard
 from core.transforms.context import TransformContext
@@ -61,7 +61,8 @@ def run_transformation(
         stopped) or 2 (the configuration is invalid or missing).
 
     SIGTERM and SIGINT stop it within seconds, even inside native code
-    (core.stop); the row is recorded failed either way.
+    (core.stop); the row is recorded failed either way (``cancelled`` when the run was
+    cancelled).
     """
     try:
         pinned = pinned_task(session, transform_id, run_id)
@@ -88,12 +89,12 @@ def _record_overdue(settings: Settings, row_id: int, reason: str) -> None:
     with SessionHelper(settings, actor="corebot") as session:
         row = session.get(TaskRun, row_id)
         if row is not None and row.state == "running":
-            end_task(session, row, "failed", error_summary=reason)
+            end_task(session, row, stopped_state(session, row.run_event_id), error_summary=reason)
 
 
 def _end_failed(session: Session, row: Any, summary: str) -> None:
     session.rollback()
-    end_task(session, row, "failed", error_summary=summary)
+    end_task(session, row, stopped_state(session, row.run_event_id), error_summary=summary)
 
 
 def build_context(
@@ -176,7 +177,8 @@ def _record_failure(
     session.rollback()  # a failed flush must not block recording the failure
     # its output was put back (or never written): a failed task wrote no rows
     fields = {**_fields(ctx, result), "rows_out": None}
-    end_task(session, row, "failed", error_summary=_summary(exc), **fields)
+    state = stopped_state(session, row.run_event_id)  # a cancelled run's tasks: cancelled
+    end_task(session, row, state, error_summary=_summary(exc), **fields)
 
 
 def _fields(ctx: TransformContext, result: KindResult) -> dict[str, Any]:

@@ -103,7 +103,7 @@ def dag_arguments(plan: PipelinePlan, settings: Settings) -> dict[str, Any]:
         "schedule": schedule_for(plan.run_frequency),
         "start_date": start_date(settings),
         "catchup": False,
-        "max_active_runs": settings.max_active_runs,
+        "max_active_runs": plan.max_active_runs or settings.max_active_runs,
         "tags": dag_tags(plan),
         "doc_md": doc_md(plan),
         "default_args": {"owner": plan.company},

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.api.deps import Editor, SessionDep, SettingsDep, Viewer
 from core.api.schemas import CheckResultOut, Moment, Page, json_response
 from core.service import notebooks
+from core.service import run_controls as controls
 from core.service import runs as service
 from core.service.resources import MAX_ID
 
@@ -19,7 +20,9 @@ router = APIRouter(prefix="/api", tags=["runs"])
 # A larger id is refused (422) before the database would overflow on it.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
-RunState = Literal["queued", "running", "success", "failed"]  # core.models.runs.RUN_STATES
+RunState = Literal[
+    "queued", "running", "success", "failed", "cancelled"
+]  # core.models.runs.RUN_STATES
 
 # Scripts in a notebook's outputs must not run in the application's origin: the page is
 # served as a sandbox (an opaque origin, no scripts, no forms).
@@ -58,6 +61,7 @@ class RunOut(BaseModel):
     dag_run_id: str | None = Field(
         description="Airflow's id of the DAG run that recorded it (null on the local runner)."
     )
+    cancelled_by: str | None = Field(None, description="Who cancelled it (null unless cancelled).")
 
 
 class TaskOut(BaseModel):
@@ -125,9 +129,46 @@ def start_run(pipeline_id: IdPath, session: SessionDep, settings: SettingsDep, u
 def resume_run(
     run_id: IdPath, body: ResumeIn, session: SessionDep, settings: SettingsDep, user: Editor
 ) -> Any:
-    """Resume a failed run: re-run what did not succeed, with the configuration chosen."""
-    started = service.resume_pipeline_run(
+    """Resume a failed or cancelled run: re-run what did not succeed, with the configuration
+    chosen."""
+    started = controls.resume_pipeline_run(
         settings, session, run_id, body.configuration, user.email_address
+    )
+    return json_response(RunStartedOut.model_validate(started, from_attributes=True), 202)
+
+
+class CancelledOut(BaseModel):
+    run_id: int
+    state: Literal["cancelled"]
+    stopped: bool = Field(
+        description="Whether the orchestrator driving the run was told to stop it (false when "
+        "no live runner was found: the run is recorded cancelled all the same)."
+    )
+
+
+@router.post("/runs/{run_id}/cancel", status_code=202, response_model=CancelledOut)
+def cancel_run(run_id: IdPath, session: SessionDep, settings: SettingsDep, user: Editor) -> Any:
+    """Cancel a running run: it is recorded cancelled and its workers are stopped."""
+    stopped = controls.cancel_pipeline_run(settings, session, run_id, user.email_address)
+    return json_response(CancelledOut(run_id=run_id, state="cancelled", stopped=stopped), 202)
+
+
+@router.post(
+    "/runs/{run_id}/tasks/{transformation_id}/rerun",
+    status_code=202,
+    response_model=RunStartedOut,
+)
+def rerun_task(
+    run_id: IdPath,
+    transformation_id: IdPath,
+    body: ResumeIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Editor,
+) -> Any:
+    """Re-run one task of an ended run and every task downstream of it, under the same run id."""
+    started = controls.rerun_task(
+        settings, session, run_id, transformation_id, body.configuration, user.email_address
     )
     return json_response(RunStartedOut.model_validate(started, from_attributes=True), 202)
 

@@ -16,6 +16,7 @@ from core.errors import ConfigurationError, LakeError, NotFoundError, Orchestrat
 from core.models.runs import RUN_STATES
 from core.plan.model import PipelinePlan
 from core.service import datasets
+from core.service import run_controls as controls
 from core.service import runs as service
 from core.web import check_results, lookups
 from core.web.forms import Submitted
@@ -88,13 +89,58 @@ def resume(
     """Resume a failed run with the configuration chosen (current by default), and show it."""
     configuration = str(form.get("configuration") or "current")
     try:
-        service.resume_pipeline_run(settings, session, run_id, configuration, user.email_address)
+        controls.resume_pipeline_run(settings, session, run_id, configuration, user.email_address)
     # an unknown choice, a run that cannot be resumed, or Airflow clearing nothing
     except (ConfigurationError, OrchestratorError) as exc:
         flash(request, str(exc), "error")
         return redirect(request, f"/runs/{run_id}")
     shown = "the current configuration" if configuration == "current" else "its snapshot as it was"
     flash(request, f"Run {run_id} resumed with {shown}.")
+    return redirect(request, f"/runs/{run_id}")
+
+
+@router.post("/runs/{run_id}/cancel")
+def cancel(
+    request: Request,
+    run_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Editor,
+    _form: Submitted,
+) -> Response:
+    """Cancel a running run: recorded cancelled, its workers stopped; show it."""
+    try:
+        stopped = controls.cancel_pipeline_run(settings, session, run_id, user.email_address)
+    except (ConfigurationError, OrchestratorError) as exc:  # not running; Airflow refused
+        flash(request, str(exc), "error")
+        return redirect(request, f"/runs/{run_id}")
+    told = "its workers are being stopped" if stopped else "no live runner was found to stop"
+    flash(request, f"Run {run_id} cancelled: {told}.")
+    return redirect(request, f"/runs/{run_id}")
+
+
+@router.post("/runs/{run_id}/tasks/{transformation_id}/rerun")
+def rerun(
+    request: Request,
+    run_id: int,
+    transformation_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Editor,
+    form: Submitted,
+) -> Response:
+    """Re-run one task and what follows it, under the same run id; show the run."""
+    configuration = str(form.get("configuration") or "current")
+    try:
+        controls.rerun_task(
+            settings, session, run_id, transformation_id, configuration, user.email_address
+        )
+    except (ConfigurationError, OrchestratorError) as exc:
+        flash(request, str(exc), "error")
+        return redirect(request, f"/runs/{run_id}")
+    flash(
+        request, f"Run {run_id}: transformation #{transformation_id} and what follows it run again."
+    )
     return redirect(request, f"/runs/{run_id}")
 
 

@@ -26,7 +26,7 @@ from core.models.configuration import (
 from core.models.runs import RunEvent
 from core.runs import task_runs
 from core.service.airflow_api import trigger_dag_run
-from core.service.runs import resume_pipeline_run
+from core.service.run_controls import resume_pipeline_run
 from core.settings import load_settings
 from tests.support.airflow import REPOSITORY
 from tests.support.airflow_services import services

@@ -24,6 +24,7 @@ from core.database.engine import dispose_engines, get_engine
 from core.database.seed import load_world, sample_world
 from core.helpers.session_helper import make_session
 from core.models.administrators import Administrator, ApiToken
+from core.service import run_controls
 from core.service import runs as runs_service
 from core.service.users import token_hash
 from core.settings import load_settings
@@ -75,6 +76,7 @@ def fuzzed_app(
     # of the suite (the detached runner is tested in tests/unit/api/test_runs.py).
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(runs_service, "spawn_runner", lambda *args: None)
+        patch.setattr(run_controls, "spawn_runner", lambda *args: None)
         yield app, token
     dispose_engines()
 

@@ -281,7 +281,10 @@ def test_a_failed_run_is_resumed_as_it_was_or_with_the_current_configuration(
     trail = wclient.get("/api/audit?table=run_snapshots", headers=wusers["admin"]).json()
     assert {e["actor"] for e in trail["items"]} == {"editor@example.com"}
     finished = wclient.post(path, json={}, headers=editor)
-    assert finished.status_code == 409 and "only a failed run" in finished.json()["detail"]
+    assert (
+        finished.status_code == 409
+        and "only a failed or cancelled run" in finished.json()["detail"]
+    )
 
 
 def test_a_resume_with_a_configuration_that_fails_its_check_is_refused(

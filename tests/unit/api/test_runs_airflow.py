@@ -26,7 +26,7 @@ from core.service import runs as service
 from core.service.airflow_api import trigger_dag_run
 from core.settings import Settings
 from tests.support.json_http import JsonHandler, serve
-from tests.unit.api.worlds import pipeline_id, users_for
+from tests.unit.api.worlds import pipeline_id, transformation_ids, users_for
 
 USERNAME, PASSWORD, TOKEN = "core", "s3cret-airflow-password", "jwt-token"
 DAGS = ("small", "failing")
@@ -63,12 +63,28 @@ class FakeAirflow(JsonHandler):
         else:
             self.send_json({"dag_run_id": f"manual__2025-01-01T00:00:00+00:00_{dag}"}, 200)
 
+    def do_PATCH(self) -> None:
+        """Airflow marks a DAG run failed (PATCH .../dagRuns/{id} {"state": "failed"})."""
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self._record(body)
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            self.send_json({"detail": "Not authenticated"}, 401)
+        elif body.get("state") not in ("queued", "success", "failed"):
+            self.send_json({"detail": "Input should be 'queued', 'success' or 'failed'"}, 422)
+        else:
+            run_id = self.path.rsplit("/", 1)[-1]
+            self.send_json({"dag_run_id": run_id, "state": body["state"]}, 200)
+
     def _clear(self, dag: str, body: dict[str, Any]) -> None:
-        """Airflow clears the failed tasks of the DAG run of 'failing' (none of 'small')."""
+        """Airflow clears the failed tasks of the DAG run of 'failing' (none of 'small'),
+        or the tasks named, with their downstream tasks."""
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             self.send_json({"detail": "Not authenticated"}, 401)
             return
-        cleared = ["master_broken_3", "EndRun"] if dag == "failing" else []
+        if body.get("task_ids"):
+            cleared = [*body["task_ids"], "EndRun"]
+        else:
+            cleared = ["master_broken_3", "EndRun"] if dag == "failing" else []
         tasks = [{"task_id": t, "dag_run_id": body.get("dag_run_id")} for t in cleared]
         self.send_json({"task_instances": tasks, "total_entries": len(tasks)}, 200)
 
@@ -255,3 +271,58 @@ def test_a_resume_under_airflow_is_refused_without_a_dag_run_and_undone_if_nothi
         assert client.get(f"/api/runs/{nothing}", headers=editor).json()["state"] == "failed"
         as_viewer = client.post(f"/api/runs/{nothing}/resume", json={}, headers=viewer)
         assert as_viewer.status_code == 403
+
+
+def test_a_cancel_under_airflow_marks_the_dag_run_failed_and_records_who(
+    world: Settings, airflow: Server
+) -> None:
+    from core.plan import load_plan
+    from core.runs import start_run
+
+    store_secret(world)
+    settings = with_airflow(world, airflow.url)
+    editor = users_for(settings)["editor"]
+    dag_run = "scheduled__2026-12-03T06:00:00+00:00"
+    with SessionHelper(settings, actor="test") as session:
+        run_id = start_run(session, load_plan(session, "small"), "schedule", dag_run).id
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        answer = client.post(f"/api/runs/{run_id}/cancel", headers=editor)
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["stopped"] is True
+        shown = client.get(f"/api/runs/{run_id}", headers=editor).json()
+    patch = airflow.requests[-1]
+    assert (patch["method"], patch["path"]) == (
+        "PATCH",
+        "/api/v2/dags/small/dagRuns/scheduled__2026-12-03T06%3A00%3A00%2B00%3A00",
+    )
+    assert patch["body"] == {"state": "failed"} and patch["auth"] == f"Bearer {TOKEN}"
+    assert (shown["state"], shown["cancelled_by"]) == ("cancelled", "editor@example.com")
+
+
+def test_a_task_rerun_under_airflow_clears_that_task_with_its_downstream(
+    world: Settings, airflow: Server
+) -> None:
+    store_secret(world)
+    settings = with_airflow(world, airflow.url)
+    editor = users_for(settings)["editor"]
+    dag_run = "manual__2026-12-03T00:00:00+00:00"
+    run_id = _failed_run(world, "failing", dag_run)
+    tasks = transformation_ids(world, "failing")
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        answer = client.post(
+            f"/api/runs/{run_id}/tasks/{tasks['doubled']}/rerun", json={}, headers=editor
+        )
+        assert answer.status_code == 202, answer.text
+        shown = client.get(f"/api/runs/{run_id}", headers=editor).json()
+    clear = airflow.requests[-1]
+    assert clear["path"] == "/api/v2/dags/failing/clearTaskInstances"
+    task_id = next(t["task_id"] for t in shown["tasks"] if t["template"] == "doubled")
+    assert clear["body"] == {
+        "dry_run": False,
+        "dag_run_id": dag_run,
+        "include_downstream": True,
+        "reset_dag_runs": True,
+        "only_failed": False,
+        "task_ids": [task_id],
+    }
+    assert (shown["state"], shown["resumed_by"]) == ("running", "editor@example.com")

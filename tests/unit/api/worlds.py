@@ -18,7 +18,7 @@ from core.service.users import add_user, issue_token
 from core.settings import Settings
 
 PASSWORD = "correct horse battery staple"
-FINISHED = ("success", "failed")
+FINISHED = ("success", "failed", "cancelled")
 
 
 def users_for(settings: Settings) -> dict[str, dict[str, str]]:

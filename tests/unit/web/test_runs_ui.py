@@ -13,6 +13,7 @@ from core.helpers.session_helper import SessionHelper
 from core.lake.contracts import contract_from_transformation_id
 from core.models.runs import RunEvent
 from core.runs import begin_task, end_task, finish_run, start_run
+from core.service import run_controls
 from core.service import runs as runs_service
 from core.service.pipelines import pipeline_plan
 from core.service.runs import RunStarted
@@ -192,7 +193,7 @@ def test_the_run_page_shows_what_changed_and_resumes_with_the_choice(
 
     spawned: list[int] = []
     monkeypatch.setattr(
-        runs_service, "spawn_runner", lambda _s, _p, run_id, *_: spawned.append(run_id)
+        run_controls, "spawn_runner", lambda _s, _p, run_id, *_: spawned.append(run_id)
     )
     response = client.post(
         f"/runs/{second}/resume",
@@ -222,7 +223,7 @@ def test_the_run_page_shows_what_changed_and_resumes_with_the_choice(
     def airflow_refuses(*_: object) -> list[str]:
         raise OrchestratorError("Airflow cleared no task of DAG run 'manual__…' of 'small'")
 
-    monkeypatch.setattr(runs_service, "clear_failed_tasks", airflow_refuses)
+    monkeypatch.setattr(run_controls, "clear_failed_tasks", airflow_refuses)
     answer = client.post(f"/runs/{first}/resume", data={"csrf_token": as_editor})
     assert answer.status_code == 200 and "Airflow cleared no task" in answer.text
     assert 'id="run-state" data-state="failed"' in answer.text  # failed again, not running
