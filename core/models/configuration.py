@@ -29,6 +29,7 @@ from core.models.administrators import ROLES, Administrator, ApiToken, WebSessio
 from core.models.audit import AuditEvent
 from core.models.base import Base, JsonType, Tracked
 from core.models.dataset_checks import CheckResult, DatasetCheck
+from core.models.dataset_restores import DatasetRestore
 from core.models.runs import RUN_STATES, TASK_STATES, RunEvent, TaskRun
 from core.models.variables import (
     check_variables,
@@ -58,6 +59,7 @@ __all__ = [
     "Brand",
     "CheckResult",
     "DatasetCheck",
+    "DatasetRestore",
     "PharmaceuticalCompany",
     "Pipeline",
     "PipelineState",

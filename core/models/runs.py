@@ -122,6 +122,10 @@ class TaskRun(Tracked, Base):
     error_summary: Mapped[str | None] = mapped_column(Text)
     # host:pid of the worker while it runs: a dead one is found and its task ended (reap).
     worker: Mapped[str | None] = mapped_column(String(300))
+    # The backend's id of the latest worker (a Batch job id, a pod's name; null locally)
+    # and Airflow's try of the task (null under the local runner): its log, its links.
+    job_id: Mapped[str | None] = mapped_column(String(300))
+    try_number: Mapped[int | None] = mapped_column(Integer)
 
     run_event: Mapped[RunEvent] = relationship(back_populates="task_runs")
     transformation: Mapped[Transformation | None] = relationship(
