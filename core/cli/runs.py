@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
 from core.cli.common import console, session_helper, state
 from core.cli.run import figure, print_report
-from core.models import configuration as cfg
 from core.plan import PipelinePlan
 from core.runner.report import build_report, run_log_dir
-from core.runs import get_run, reap, run_duration
+from core.runs import get_run, reap
 
 app = typer.Typer(help="List, show, cancel and reap pipeline runs.", no_args_is_help=True)
 # Who a cancel from the command line is recorded as.
@@ -25,25 +24,49 @@ ACTOR_CANCEL = "core runs cancel"
 def list_runs(
     ctx: typer.Context,
     pipeline: str | None = typer.Option(None, help="Only runs of this pipeline."),
-    limit: int = typer.Option(20, min=1, help="How many of the newest runs."),
+    run_state: str | None = typer.Option(
+        None,
+        "--state",
+        help="Only runs in this state (queued, running, success, failed, cancelled).",
+    ),
+    since: dt.datetime | None = typer.Option(
+        None, formats=["%Y-%m-%d"], help="Only runs started on or after this day (UTC)."
+    ),
+    until: dt.datetime | None = typer.Option(
+        None, formats=["%Y-%m-%d"], help="Only runs started on or before this day (UTC)."
+    ),
+    started_by: str | None = typer.Option(
+        None, help="Only runs whose starter contains this text, any case (a name, 'schedule')."
+    ),
+    limit: int = typer.Option(20, min=1, max=500, help="How many of the newest runs."),
 ) -> None:
-    """List the newest runs with their state and duration."""
-    query = select(cfg.RunEvent, cfg.Pipeline.name).join(cfg.RunEvent.pipeline)
-    if pipeline:
-        query = query.where(cfg.Pipeline.name == pipeline)
-    query = query.order_by(cfg.RunEvent.id.desc()).limit(limit)
-    table = Table("run", "pipeline", "state", "started", "seconds", "by")
+    """List the newest runs with their state, duration and who started them."""
+    from core.plan.queries import pipeline_id_named
+    from core.service.run_filters import RunFilter
+    from core.service.runs import list_runs as page_of_runs
+
     with session_helper(ctx) as session:
-        for event, name in session.execute(query):
-            table.add_row(
-                str(event.id),
-                name,
-                event.state,
-                str(event.started_at or "")[:19],
-                figure(run_duration(event)),
-                event.triggered_by or "",
-            )
+        chosen = RunFilter(
+            pipeline_id=pipeline_id_named(session, pipeline) if pipeline else None,
+            state=run_state,
+            since=since.date() if since else None,
+            until=until.date() if until else None,
+            started_by=started_by,
+        )
+        rows, total = page_of_runs(session, limit=limit, chosen=chosen)
+    table = Table("run", "pipeline", "state", "started", "seconds", "by")
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            row.pipeline_name,
+            row.state,
+            str(row.started_at or "")[:19],
+            figure(row.duration_seconds),
+            row.triggered_by or "",
+        )
     console().print(table)
+    if total > len(rows):
+        console().print(f"{len(rows)} of {total} runs shown; --limit shows more")
 
 
 @app.command("show")

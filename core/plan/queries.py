@@ -128,9 +128,26 @@ def load_plan(session: Session, name: str) -> PipelinePlan:
     """
     plans = load_plans(session, only_active=False, names=[name])
     if not plans:
-        known = session.connection().execute(select(PIPELINE.c.name)).scalars().all()
-        raise NotFoundError(f"no pipeline named {name!r}." + did_you_mean(name, known))
+        raise _unknown_pipeline(session, name)
     return plans[0]
+
+
+def pipeline_id_named(session: Session, name: str) -> int:
+    """The id of the pipeline called ``name``.
+
+    Raises:
+        NotFoundError: no pipeline has that name (with close names suggested).
+    """
+    found = session.connection().execute(select(PIPELINE.c.id).where(PIPELINE.c.name == name))
+    pipeline_id = found.scalar()
+    if pipeline_id is None:
+        raise _unknown_pipeline(session, name)
+    return pipeline_id
+
+
+def _unknown_pipeline(session: Session, name: str) -> NotFoundError:
+    known = session.connection().execute(select(PIPELINE.c.name)).scalars().all()
+    return NotFoundError(f"no pipeline named {name!r}." + did_you_mean(name, known))
 
 
 def configuration_fingerprint(session: Session) -> str:

@@ -19,11 +19,9 @@ from sqlalchemy.orm import Session
 
 from core.errors import (
     ConfigurationError,
-    InvalidInputError,
-    did_you_mean,
 )
 from core.models import configuration as cfg
-from core.models.runs import PERSON_LENGTH, RUN_STATES, RunEvent, TaskRun
+from core.models.runs import PERSON_LENGTH, RunEvent, TaskRun
 from core.plan import PipelinePlan
 from core.plan.check import require_check
 from core.plan.diff import ConfigurationChange, plan_changes
@@ -41,6 +39,7 @@ from core.runs import (
 )
 from core.service.airflow_api import trigger_dag_run
 from core.service.pipelines import pipeline_plan
+from core.service.run_filters import RunFilter
 from core.settings import Settings
 
 
@@ -154,6 +153,9 @@ class TaskRow:
     notebook_location: str | None
     output_references: dict[str, Any] | None
     notes: list[str] = field(default_factory=list)
+    # The latest earlier run of the pipeline in which this task succeeded: what its
+    # output is compared with (None: it never succeeded before).
+    diff_against: int | None = None
 
 
 @dataclass(frozen=True)
@@ -186,36 +188,31 @@ def list_runs(
     state: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    *,
+    chosen: RunFilter | None = None,
 ) -> tuple[list[RunRow], int]:
     """A page of runs, newest first, with their task counts by state, in three queries.
 
     Args:
         session: a configuration session.
         pipeline_id: only runs of this pipeline.
-        state: only runs in this state (queued, running, success, failed); "" is no filter.
+        state: only runs in this state (one of RUN_STATES); "" is no filter.
         limit: at most this many runs.
         offset: skip this many.
+        chosen: the whole filter (days, who started them); replaces the two above.
 
     Returns:
         The page and the number of runs that match.
 
     Raises:
-        InvalidInputError: an unknown state.
+        InvalidInputError: an unknown state, or days the wrong way round.
     """
-    conditions = _run_conditions(pipeline_id, state or None)
+    conditions = (chosen or RunFilter(pipeline_id, state or None)).conditions()
     total = session.scalar(select(func.count(RunEvent.id)).where(*conditions)) or 0
     query = _runs_query().where(*conditions).order_by(RunEvent.id.desc())
     rows = session.execute(query.limit(limit).offset(offset)).all()
     counts = _task_counts(session, [row.RunEvent.id for row in rows])
     return [_run_row(r.RunEvent, r.pipeline_name, counts[r.RunEvent.id]) for r in rows], total
-
-
-def _run_conditions(pipeline_id: int | None, state: str | None) -> list[Any]:
-    if state is not None and state not in RUN_STATES:
-        message = f"expected one of {', '.join(RUN_STATES)}." + did_you_mean(state, RUN_STATES)
-        raise InvalidInputError([("state", state, message)])
-    conditions = [] if pipeline_id is None else [RunEvent.pipeline_id == pipeline_id]
-    return conditions + ([] if state is None else [RunEvent.state == state])
 
 
 def _runs_query() -> Any:
@@ -271,8 +268,8 @@ def _run_fields(event: RunEvent, pipeline_name: str) -> dict[str, Any]:
 
 
 def run_detail(session: Session, run_id: int) -> RunDetail:
-    """One run with its tasks, snapshots and configuration changes, in six queries
-    (seven while it runs: the reap's).
+    """One run with its tasks, snapshots and configuration changes, in seven queries
+    (eight while it runs: the reap's).
 
     The tasks come from the run's configuration snapshot, so transformations deleted
     since still show; a task with no task run yet is ``pending``.
@@ -287,8 +284,10 @@ def run_detail(session: Session, run_id: int) -> RunDetail:
         reap(session, run_id)
     name = session.scalar(select(cfg.Pipeline.name).where(cfg.Pipeline.id == event.pipeline_id))
     rows = task_runs(session, run_id)
+    planned = _plan(event)
+    earlier = _last_successes(session, event, [task.transformation_id for _, task in planned])
     tasks = [
-        _task_row(group, task, rows.get(task.transformation_id)) for group, task in _plan(event)
+        _task_row(group, task, rows.get(task.transformation_id), earlier) for group, task in planned
     ]
     counts: dict[str, int] = defaultdict(int)
     for task in tasks:
@@ -339,7 +338,25 @@ def _plan(event: RunEvent) -> list[tuple[Any, Any]]:
     return [(group, task) for group in plan.groups for task in group.tasks]
 
 
-def _task_row(group: Any, task: Any, row: TaskRun | None) -> TaskRow:
+def _last_successes(session: Session, event: RunEvent, ids: list[int]) -> dict[int, int]:
+    """Per transformation, the latest earlier run of the pipeline in which it succeeded."""
+    if not ids:
+        return {}
+    query = (
+        select(TaskRun.transformation_id, func.max(TaskRun.run_event_id))
+        .join(RunEvent, RunEvent.id == TaskRun.run_event_id)
+        .where(
+            RunEvent.pipeline_id == event.pipeline_id,
+            RunEvent.id < event.id,
+            TaskRun.state == "success",
+            TaskRun.transformation_id.in_(ids),
+        )
+        .group_by(TaskRun.transformation_id)
+    )
+    return dict(session.execute(query).all())
+
+
+def _task_row(group: Any, task: Any, row: TaskRun | None, earlier: dict[int, int]) -> TaskRow:
     return TaskRow(
         transformation_id=task.transformation_id,
         task_id=task.task_id,
@@ -357,4 +374,5 @@ def _task_row(group: Any, task: Any, row: TaskRun | None) -> TaskRow:
         notebook_location=row.notebook_location if row else None,
         output_references=row.output_references if row else None,
         notes=task_notes(row),
+        diff_against=earlier.get(task.transformation_id),
     )

@@ -65,6 +65,7 @@ def environment() -> Environment:
     )
     env.filters["when"] = when
     env.filters["duration"] = duration
+    env.filters["clock"] = clock
     env.filters["shown"] = shown
     env.filters["by_field"] = by_field
     env.globals["htmx_config"] = json.dumps(HTMX_CONFIG)
@@ -227,6 +228,15 @@ def when(moment: dt.datetime | None) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+
+
+def clock(moment: dt.datetime | None) -> str:
+    """A time of day as 'HH:MM:SS' in UTC ('—' for none): beside a day shown elsewhere."""
+    if moment is None:
+        return "—"
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return moment.strftime("%H:%M:%S")
 
 
 def duration(seconds: float | None) -> str:

@@ -80,3 +80,16 @@ def test_core_run_refuses_configuration_without_resume(world, capsys) -> None:
         from core.models.runs import RunEvent
 
         assert session.query(RunEvent).count() == 0
+
+
+def test_core_runs_list_filters_as_the_ui_and_the_api_do(world, capsys) -> None:
+    assert core("run", "failing") == 1
+    capsys.readouterr()
+    assert core("runs", "list", "--state", "failed", "--started-by", "CORE RUN") == 0
+    assert "failing" in capsys.readouterr().out
+    assert core("runs", "list", "--state", "success") == 0
+    assert "failing" not in capsys.readouterr().out
+    assert core("runs", "list", "--since", "2026-12-05", "--until", "2026-12-01") == 2
+    assert "until: expected a day on or after since" in capsys.readouterr().err
+    assert core("runs", "list", "--pipeline", "failin") == 2
+    assert "Did you mean 'failing'?" in capsys.readouterr().err

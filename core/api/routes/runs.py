@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -10,10 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.api.deps import Editor, SessionDep, SettingsDep, Viewer
 from core.api.schemas import CheckResultOut, Moment, Page, json_response
+from core.models.runs import PERSON_LENGTH
 from core.service import notebooks
 from core.service import run_controls as controls
 from core.service import runs as service
 from core.service.resources import MAX_ID
+from core.service.run_filters import RunFilter
+from core.service.run_grid import GRID_RUNS, MAX_GRID_RUNS, RunGrid, run_grid
 
 router = APIRouter(prefix="/api", tags=["runs"])
 
@@ -81,6 +85,11 @@ class TaskOut(BaseModel):
     notebook_location: str | None
     output_references: dict[str, Any] | None
     notebook_url: str | None = None
+    diff_against: int | None = Field(
+        None,
+        description="The latest earlier run in which this task succeeded: what "
+        "GET /api/datasets/{transformation_id}/diff compares this run's output with.",
+    )
 
 
 class SnapshotOut(BaseModel):
@@ -179,13 +188,39 @@ def list_runs(
     _: Viewer,
     pipeline_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     state: RunState | None = None,
+    since: Annotated[
+        dt.date | None, Query(description="Started on or after this day (UTC).")
+    ] = None,
+    until: Annotated[
+        dt.date | None, Query(description="Started on or before this day (UTC).")
+    ] = None,
+    started_by: Annotated[
+        str | None,
+        Query(max_length=PERSON_LENGTH, description="Part of who started it, any case."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Any:
-    """Runs, newest first, each with its tasks counted by state."""
-    rows, total = service.list_runs(session, pipeline_id, state, limit, offset)
+    """Runs, newest first, each with its tasks counted by state; filtered by pipeline,
+    state, the days they started (both included) and who started them."""
+    chosen = RunFilter(pipeline_id, state, since, until, started_by)
+    rows, total = service.list_runs(session, limit=limit, offset=offset, chosen=chosen)
     items = [RunOut.model_validate(row, from_attributes=True) for row in rows]
     return json_response(Page[RunOut](items=items, total=total, limit=limit, offset=offset))
+
+
+@router.get("/pipelines/{pipeline_id}/grid", response_model=RunGrid)
+def get_grid(
+    pipeline_id: IdPath,
+    session: SessionDep,
+    _: Viewer,
+    runs: Annotated[int, Query(ge=1, le=MAX_GRID_RUNS)] = GRID_RUNS,
+) -> Any:
+    """A pipeline's newest runs (oldest first) and each task's state in each: the grid.
+
+    A task's ``states`` line up with ``runs``; null where that run did not plan the task.
+    """
+    return run_grid(session, pipeline_id, runs)
 
 
 @router.get("/runs/{run_id}", response_model=RunDetailOut)

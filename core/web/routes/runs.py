@@ -6,20 +6,30 @@ two seconds through htmx; the refreshed fragment stops asking once it is over.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from core.api.deps import Editor, SessionDep, SettingsDep, Viewer
-from core.errors import ConfigurationError, LakeError, NotFoundError, OrchestratorError
+from core.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    LakeError,
+    NotFoundError,
+    OrchestratorError,
+)
 from core.models.runs import RUN_STATES
 from core.plan.model import PipelinePlan
 from core.service import datasets
 from core.service import run_controls as controls
 from core.service import runs as service
+from core.service.run_filters import RunFilter
+from core.service.run_grid import GRID_RUNS, MAX_GRID_RUNS, run_grid
 from core.web import check_results, lookups
 from core.web.forms import Submitted
+from core.web.run_banner import run_banner
 from core.web.svg import dag_svg
 from core.web.templating import flash, is_htmx, paging, query, redirect, render
 
@@ -27,6 +37,7 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 PREVIEW_ROWS = 20
 UNFINISHED = ("queued", "running")
+DAY = r"^(\d{4}-\d{2}-\d{2})?$"  # an ISO day, as <input type="date"> sends it
 StateFilter = Annotated[str | None, Query(pattern="^(|" + "|".join(RUN_STATES) + ")$")]
 
 
@@ -37,20 +48,24 @@ def run_list(
     _user: Viewer,
     pipeline_id: Annotated[str | None, Query(pattern=r"^\d*$", max_length=12)] = None,
     state: StateFilter = None,
+    since: Annotated[str | None, Query(pattern=DAY, max_length=10)] = None,
+    until: Annotated[str | None, Query(pattern=DAY, max_length=10)] = None,
+    started_by: Annotated[str | None, Query(max_length=200)] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
-    """Runs, newest first, filtered by pipeline and state; htmx gets the table only."""
-    chosen = {"pipeline_id": pipeline_id or None, "state": state or None}
-    rows, total = service.list_runs(
-        session,
-        pipeline_id=int(chosen["pipeline_id"]) if chosen["pipeline_id"] else None,
-        state=chosen["state"],
-        limit=PAGE_SIZE,
-        offset=offset,
-    )
+    """Runs, newest first, filtered by pipeline, state, days and starter; htmx gets the table."""
+    chosen = {
+        "pipeline_id": pipeline_id or None,
+        "state": state or None,
+        "since": since or None,
+        "until": until or None,
+        "started_by": (started_by or "").strip() or None,
+    }
+    rows, total, problems = _filtered_runs(session, chosen, offset)
     context = {
         "rows": rows,
         "states": RUN_STATES,
+        "problems": problems,
         "refresh": any(row.state in UNFINISHED for row in rows),
         **paging("/runs", chosen, offset, PAGE_SIZE, total),
     }
@@ -59,6 +74,42 @@ def run_list(
         return render(request, "runs/_table.html", context)
     context["pipelines"] = lookups.pipelines(session)
     return render(request, "runs/list.html", context)
+
+
+def _filtered_runs(
+    session: Any, chosen: dict[str, Any], offset: int
+) -> tuple[list[Any], int, list[tuple[str, Any, str]]]:
+    """The page of runs the filters choose, or none and what is wrong with the filters."""
+    day = dt.date.fromisoformat
+    wanted = RunFilter(
+        pipeline_id=int(chosen["pipeline_id"]) if chosen["pipeline_id"] else None,
+        state=chosen["state"],
+        since=day(chosen["since"]) if chosen["since"] else None,
+        until=day(chosen["until"]) if chosen["until"] else None,
+        started_by=chosen["started_by"],
+    )
+    try:
+        rows, total = service.list_runs(session, limit=PAGE_SIZE, offset=offset, chosen=wanted)
+    except InvalidInputError as exc:
+        return [], 0, list(exc.problems)
+    return rows, total, []
+
+
+@router.get("/pipelines/{pipeline_id}/grid")
+def grid_page(
+    request: Request,
+    pipeline_id: int,
+    session: SessionDep,
+    _user: Viewer,
+    runs: Annotated[int, Query(ge=1, le=MAX_GRID_RUNS)] = GRID_RUNS,
+) -> Response:
+    """A pipeline's newest runs across and its tasks down, each cell a task's state."""
+    grid = run_grid(session, pipeline_id, runs)
+    live = any(run.state in UNFINISHED for run in grid.runs)
+    context = {"grid": grid, "live": live, "shown": runs}
+    if is_htmx(request) and request.headers.get("HX-Target") == "grid":
+        return render(request, "runs/_grid.html", context)
+    return render(request, "runs/grid.html", context)
 
 
 @router.get("/runs/{run_id}")
@@ -73,6 +124,8 @@ def run_page(
     local = service.trigger_name(settings) == "local"
     context["resumed_here"] = local or detail.dag_run_id is not None
     if is_htmx(request) and request.headers.get("HX-Target") == "run-body":
+        # a run that ended while watched: the banners of its start or resume are stale
+        context["refreshed"] = True
         return render(request, "runs/_body.html", context)
     return render(request, "runs/detail.html", context)
 
@@ -157,6 +210,7 @@ def run_context(session: Any, detail: service.RunDetail) -> dict[str, Any]:
         svg = dag_svg(plan, states, title=f"Run {detail.id} of {detail.pipeline_name}")
     return {
         "run": detail,
+        "banner": run_banner(detail),
         "svg": svg,
         "live": detail.state in UNFINISHED,
         "with_output": [t for t in detail.tasks if t.state == "success"],

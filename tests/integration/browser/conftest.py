@@ -112,9 +112,10 @@ def _console_error(message: object, errors: list[str]) -> None:
 
 
 @pytest.fixture
-def screenshots() -> Path:
-    """The folder the flow's screenshots go to (kept by CI as artifacts)."""
-    if SCREENSHOTS.exists():
-        shutil.rmtree(SCREENSHOTS)
-    SCREENSHOTS.mkdir(parents=True)
-    return SCREENSHOTS
+def screenshots(request: pytest.FixtureRequest) -> Path:
+    """The folder this test's screenshots go to, one per test (kept by CI as artifacts)."""
+    folder = SCREENSHOTS / request.node.name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder

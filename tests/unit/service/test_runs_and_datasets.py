@@ -42,8 +42,10 @@ def test_the_runs_list_and_a_run_take_a_fixed_number_of_queries(world: Settings)
             detail = runs.run_detail(session, ids[-1])
         assert len(detail.tasks) == 4 and detail.previous_run_id == ids[-2]
         assert detail.changes == [] and len(detail.snapshots) == 1
-        # six, and one more as the run is still running: core.runs.reap looks for dead workers
-        assert len(statements) == 7
+        # each task's output is compared with the last run in which it succeeded
+        assert {task.diff_against for task in detail.tasks} == {ids[-2]}
+        # seven, and one more as the run is still running: core.runs.reap looks for dead workers
+        assert len(statements) == 8
 
 
 def test_the_audit_list_takes_two_queries(world: Settings) -> None:

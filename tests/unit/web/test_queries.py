@@ -58,6 +58,8 @@ def _grow(settings: Settings, batch: int) -> None:
         "/audit",
         "/audit?pipeline_id=1",
         "/pipelines/1/audit",
+        "/pipelines/1/grid",
+        "/runs?since=2020-01-01&until=2100-01-01&started_by=tes",
     ],
 )
 def test_a_page_needs_as_many_queries_for_more_rows(

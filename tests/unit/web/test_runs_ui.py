@@ -115,9 +115,11 @@ def test_the_preview_fragment_shows_the_rows_of_the_run(
 def test_the_diff_fragment_compares_with_the_previous_run(
     client: TestClient, as_viewer: str, make_run: Callable[..., int]
 ) -> None:
-    make_run(finished=True, rows=[1, 2, 3])
+    earlier = make_run(finished=True, rows=[1, 2, 3])
     run_id = make_run(finished=True, rows=[2, 3, 4])
-    assert f'hx-get="/runs/{run_id}/tasks/{INGEST}/diff"' in client.get(f"/runs/{run_id}").text
+    page = client.get(f"/runs/{run_id}").text
+    assert f'hx-get="/runs/{run_id}/tasks/{INGEST}/diff?against={earlier}"' in page
+    assert f"Diff with run {earlier}" in page
     html = client.get(f"/runs/{run_id}/tasks/{INGEST}/diff").text
     assert "1 added" in html and "1 removed" in html
     added, removed = html.split("<h3>Removed</h3>")
