@@ -178,7 +178,10 @@ def _record_failure(
     # its output was put back (or never written): a failed task wrote no rows
     fields = {**_fields(ctx, result), "rows_out": None}
     state = stopped_state(session, row.run_event_id)  # a cancelled run's tasks: cancelled
-    end_task(session, row, state, error_summary=_summary(exc), **fields)
+    summary = _summary(exc)
+    if state == "cancelled":
+        summary = f"cancelled with run {row.run_event_id}: {summary}"
+    end_task(session, row, state, error_summary=summary, **fields)
 
 
 def _fields(ctx: TransformContext, result: KindResult) -> dict[str, Any]:
@@ -195,7 +198,7 @@ def _fields(ctx: TransformContext, result: KindResult) -> dict[str, Any]:
 
 
 def _summary(exc: BaseException) -> str:
-    if isinstance(exc, CoreError):
+    if isinstance(exc, CoreError | Terminated):  # where a stop was raised tells nothing
         return str(exc)
     last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = f" (at {last[0].filename}:{last[0].lineno})" if last else ""

@@ -167,7 +167,7 @@ def cancel(
     except (ConfigurationError, OrchestratorError) as exc:  # not running; Airflow refused
         flash(request, str(exc), "error")
         return redirect(request, f"/runs/{run_id}")
-    told = "its workers are being stopped" if stopped else "no live runner was found to stop"
+    told = "its workers were told to stop" if stopped else "no live runner was found to stop"
     flash(request, f"Run {run_id} cancelled: {told}.")
     return redirect(request, f"/runs/{run_id}")
 
