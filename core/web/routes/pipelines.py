@@ -233,19 +233,39 @@ def set_dataset_schedule(
 
 @router.post("/pipelines/{pipeline_id}/runs")
 def run_now(
-    request: Request, pipeline_id: int, session: SessionDep, settings: SettingsDep, user: Editor
+    request: Request,
+    pipeline_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Editor,
+    form: Submitted,
 ) -> Response:
     """Start a run of the pipeline now, and show it (or its runs, when Airflow starts it).
 
+    An inactive pipeline is started only when the form confirms it (``inactive=run``).
+
     Returns:
-        A redirect to the run; the pipeline page with its Check panel (409) when the
-        pipeline fails its check (nothing was started).
+        A redirect to the run; back to the pipeline with the reason when it is inactive
+        and unconfirmed, or already runs as many runs as it allows; the pipeline page
+        with its Check panel (409) when the pipeline fails its check (nothing was started).
 
     Raises:
         ConfigurationError: the pipeline has no transformations (shown as a 422 page).
     """
+    pipeline = service.load_pipeline(session, pipeline_id)
+    if not pipeline.is_active and form.get("inactive") != "run":
+        flash(
+            request,
+            f"Not started: pipeline {pipeline.name} is inactive. Confirm under "
+            "“Run now…” to run it once anyway, or activate it.",
+            "error",
+        )
+        return redirect(request, f"/pipelines/{pipeline_id}")
     try:
         started = runs.start_pipeline_run(settings, session, pipeline_id, user.email_address)
+    except ConflictError as exc:  # as many runs as it allows are going
+        flash(request, f"Not started: {exc}", "error")
+        return redirect(request, f"/pipelines/{pipeline_id}")
     except PipelineCheckError as exc:
         count = len(exc.check.problems)
         flash(

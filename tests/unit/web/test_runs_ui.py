@@ -166,7 +166,9 @@ def test_run_now_of_an_empty_pipeline_is_explained(client: TestClient, as_editor
     data = {"csrf_token": as_editor, "name": "empty_one", "pipeline_type_id": "1", "brand_id": "1"}
     page = client.post("/pipelines/new", data=data)
     pipeline_id = page.url.path.rsplit("/", 1)[1]
-    response = client.post(f"/pipelines/{pipeline_id}/runs", data={"csrf_token": as_editor})
+    response = client.post(
+        f"/pipelines/{pipeline_id}/runs", data={"csrf_token": as_editor, "inactive": "run"}
+    )
     assert response.status_code == 422 and "has no transformations" in response.text
 
 
