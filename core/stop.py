@@ -35,13 +35,25 @@ GRACE_SECONDS = 3.0
 # What recording the end gets after that; past it, the next look (core.runs.reap) records it.
 RECORD_SECONDS = 1.5
 
+# How soon a stop that landed inside an import is asked again (see _handler).
+RETRY_SECONDS = 0.05
+IMPORT_MACHINERY = "<frozen importlib"
+
 _interrupts: dict[int, Callable[[], None]] = {}
+# The stop signal this process was asked to stop by (None: not asked): native code that
+# was interrupted reports its own error ("Query interrupted"), which the record explains.
+_asked: list[str] = []
 _keys = itertools.count()
 _lock = threading.Lock()
 
 
 class Terminated(BaseException):
     """The process was asked to stop (SIGTERM or SIGINT)."""
+
+
+def stop_requested() -> str | None:
+    """The name of the signal that asked this process to stop, or None."""
+    return _asked[0] if _asked else None
 
 
 @contextmanager
@@ -124,13 +136,43 @@ def stop_guard(
 
 
 def _handler(asked: threading.Event) -> Callable[[int, FrameType | None], None]:
-    def raise_terminated(signum: int, _frame: FrameType | None) -> None:
+    """A handler raising Terminated once; inside an import, once the import has ended.
+
+    An exception raised while a native module initialises (a cold worker importing
+    DuckDB or pyarrow) can abort the interpreter rather than unwind, leaving no record.
+    So a stop that lands inside the import machinery is asked again a moment later,
+    until it lands outside it. The watcher's grace still bounds the whole stop.
+    """
+
+    def raise_terminated(signum: int, frame: FrameType | None) -> None:
         if asked.is_set():  # a second signal must not break the recording of the first
             return
+        if _importing(frame):
+            _ask_again(signum, raise_terminated)
+            return
         asked.set()
+        _asked.append(signal.Signals(signum).name)
         raise Terminated(f"terminated by signal {signal.Signals(signum).name}")
 
     return raise_terminated
+
+
+def _importing(frame: FrameType | None) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(IMPORT_MACHINERY):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _ask_again(signum: int, handler: Callable[[int, FrameType | None], None]) -> None:
+    def resend() -> None:
+        if signal.getsignal(signum) is handler:  # not once the guard has been left
+            os.kill(os.getpid(), signum)
+
+    timer = threading.Timer(RETRY_SECONDS, resend)
+    timer.daemon = True
+    timer.start()
 
 
 def _watch(
@@ -142,6 +184,7 @@ def _watch(
     name = _wait_for_stop(receiver)
     if name is None or done.is_set():
         return
+    _asked.append(name)
     with _lock:
         interrupts = list(_interrupts.values())
     for interrupt in interrupts:

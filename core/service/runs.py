@@ -280,7 +280,7 @@ def run_detail(session: Session, run_id: int) -> RunDetail:
         NotFoundError: no run has this id.
     """
     event = get_run(session, run_id)
-    if event.state == "running":
+    if event.state in ("running", "cancelled"):  # a cancelled run's workers may be dying
         reap(session, run_id)
     name = session.scalar(select(cfg.Pipeline.name).where(cfg.Pipeline.id == event.pipeline_id))
     rows = task_runs(session, run_id)

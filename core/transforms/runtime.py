@@ -23,7 +23,7 @@ from core.helpers.session_helper import SessionHelper
 from core.models.runs import TaskRun
 from core.runs import begin_task, end_task, published_columns, stopped_state, task_runs
 from core.settings import Settings
-from core.stop import Terminated, stop_guard
+from core.stop import Terminated, stop_guard, stop_requested
 from core.transforms.context import TransformContext
 from core.transforms.kinds import KindResult, TemplateRef, kind_runner
 from core.transforms.pinned import PinnedTask, current_task, pinned_task
@@ -179,6 +179,9 @@ def _record_failure(
     fields = {**_fields(ctx, result), "rows_out": None}
     state = stopped_state(session, row.run_event_id)  # a cancelled run's tasks: cancelled
     summary = _summary(exc)
+    stopped_by = stop_requested()
+    if stopped_by and not isinstance(exc, Terminated):  # native code's own interrupted error
+        summary = f"terminated by signal {stopped_by} ({summary})"
     if state == "cancelled":
         summary = f"cancelled with run {row.run_event_id}: {summary}"
     end_task(session, row, state, error_summary=summary, **fields)

@@ -39,6 +39,11 @@ def run_banner(run: Any) -> Banner:
         )
     if run.state == "cancelled":
         who = run.cancelled_by or "someone"
+        stopping = sum(1 for task in run.tasks if task.state == "running")
+        if stopping:
+            return Banner(
+                "warn", f"Run {run.id} was cancelled by {who}: {stopping} running task(s) stopping."
+            )
         return Banner(
             "warn",
             f"Run {run.id} was cancelled by {who} with {done} of {total} tasks finished. "

@@ -212,7 +212,8 @@ def run_context(session: Any, detail: service.RunDetail) -> dict[str, Any]:
         "run": detail,
         "banner": run_banner(detail),
         "svg": svg,
-        "live": detail.state in UNFINISHED,
+        # a cancelled run refreshes until its stopping workers have recorded their end
+        "live": detail.state in UNFINISHED or any(t.state == "running" for t in detail.tasks),
         "with_output": [t for t in detail.tasks if t.state == "success"],
         "checks": check_results.run_checks(session, detail.id, plan),
     }

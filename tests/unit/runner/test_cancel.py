@@ -68,9 +68,9 @@ def test_a_cancelled_run_stops_every_worker_and_records_them_cancelled(
         with SessionHelper(world, actor="ops@example.com") as session:
             assert cancel_pipeline_run(world, session, run_id, "ops@example.com") is True
         assert process.wait(BOUND) == 1  # a cancelled run is not a success
-        output = process.stdout.read().decode()
     finally:
-        _kill_group(process)  # the deaf transform's own child
+        _kill_group(process)  # the deaf transform's own child, which holds the output pipe
+    output = process.stdout.read().decode()
     assert f"run {run_id} of stoppable: cancelled" in output, output
     with SessionHelper(world) as session:
         event, rows = get_run(session, run_id), task_runs(session, run_id)

@@ -134,3 +134,25 @@ def test_the_run_page_banner_follows_the_run(
     assert 'data-state="failed"' in fragment
     # the refreshed page drops the stale "Run N started" banner in the same swap
     assert '<div id="flashes" hx-swap-oob="true"></div>' in fragment
+
+
+def test_a_cancelled_run_refreshes_until_its_workers_have_stopped(
+    client: TestClient, as_editor: str, settings: Settings
+) -> None:
+    from core.run_controls import cancel_run
+
+    with SessionHelper(settings, actor="test") as session:
+        run_id = start_run(session, pipeline_plan(session, 1), "test").id
+        task = begin_task(session, run_id, 1)
+        cancel_run(session, run_id, "ops@example.com")
+    page = client.get(f"/runs/{run_id}").text
+    assert f"Run {run_id} was cancelled by ops@example.com: 1 running task(s) stopping." in page
+    assert f'hx-get="/runs/{run_id}" hx-trigger="every 2s"' in page  # it follows the stop
+    assert 'id="resume-form"' not in page and "rerun-form" not in page  # not while stopping
+    with SessionHelper(settings, actor="test") as session:
+        end_task(session, session.merge(task), "cancelled", error_summary="stopped")
+    fragment = client.get(
+        f"/runs/{run_id}", headers={"HX-Request": "true", "HX-Target": "run-body"}
+    ).text
+    assert "every 2s" not in fragment and 'id="resume-form"' in fragment
+    assert "Resume it to run what did not finish." in fragment

@@ -1,0 +1,49 @@
+"""A stop request raises Terminated in the main thread, but never inside an import.
+
+A cold worker may be stopped while it imports DuckDB or pyarrow; an exception raised
+inside a native module's initialisation can abort the interpreter instead of unwinding
+(no record, exit -6). The stop is therefore taken once the import has ended.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.stop import Terminated, stop_guard
+
+# A module that is stopped half way through its own import.
+STOPPED_WHILE_IMPORTED = """
+import os, signal, time
+os.kill(os.getpid(), signal.SIGTERM)
+time.sleep(0.3)  # the signal's handler runs here, inside the import
+FINISHED = True
+"""
+BOUND = 30.0  # seconds: far above the moment the retry takes
+
+
+def test_a_stop_inside_an_import_is_taken_once_the_import_has_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "stopped_while_imported.py").write_text(STOPPED_WHILE_IMPORTED)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    deadline = time.monotonic() + BOUND
+    with pytest.raises(Terminated, match="SIGTERM"), stop_guard(grace=BOUND):
+        module = importlib.import_module("stopped_while_imported")
+        assert module.FINISHED  # the import ran to its end, undisturbed
+        while time.monotonic() < deadline:  # the stop arrives after it
+            time.sleep(0.01)
+    assert sys.modules["stopped_while_imported"].FINISHED
+    sys.modules.pop("stopped_while_imported")
+
+
+def test_a_stop_outside_an_import_is_taken_at_once() -> None:
+    with pytest.raises(Terminated, match="SIGINT"), stop_guard(grace=BOUND):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(BOUND)
