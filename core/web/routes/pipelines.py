@@ -263,9 +263,6 @@ def run_now(
         return redirect(request, f"/pipelines/{pipeline_id}")
     try:
         started = runs.start_pipeline_run(settings, session, pipeline_id, user.email_address)
-    except ConflictError as exc:  # as many runs as it allows are going
-        flash(request, f"Not started: {exc}", "error")
-        return redirect(request, f"/pipelines/{pipeline_id}")
     except PipelineCheckError as exc:
         count = len(exc.check.problems)
         flash(
@@ -277,6 +274,9 @@ def run_now(
         return render(
             request, "pipelines/detail.html", detail_context(session, pipeline_id), status_code=409
         )
+    except ConflictError as exc:  # (after its subclass) as many runs as it allows are going
+        flash(request, f"Not started: {exc}", "error")
+        return redirect(request, f"/pipelines/{pipeline_id}")
     if started.run_id is None:
         flash(request, f"Airflow started DAG run {started.dag_run_id}; it appears here shortly.")
         return redirect(request, f"/runs?pipeline_id={pipeline_id}")

@@ -139,8 +139,10 @@ def test_a_failing_error_check_stops_the_run_and_shows_its_examples(
     expect(row).to_contain_text('column="n", max=5')
     expect(row.locator(".severity-error")).to_have_text("error")
 
-    # the run: doubled fails its check, publishes nothing
-    page.click("#run-now")
+    # the run: doubled fails its check, publishes nothing (the pipeline is inactive:
+    # Run now asks to confirm)
+    page.click("#run-inactive summary")
+    page.click("#run-now-confirm")
     expect(page).to_have_url(re.compile(r"/runs/\d+$"))
     expect(page.locator("#run-state")).to_have_attribute(
         "data-state", "failed", timeout=RUN_TIMEOUT_MS

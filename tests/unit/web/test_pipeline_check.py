@@ -264,7 +264,8 @@ def test_a_failing_pipeline_is_never_run(
     )
     response = client.post(f"/api/pipelines/{broken['pipeline_id']}/runs", headers=editor)
     assert response.status_code == 409 and "syntax error" in response.json()["detail"]
-    page = client.post(f"/pipelines/{broken['pipeline_id']}/runs", data={"csrf_token": as_editor})
+    confirmed = {"csrf_token": as_editor, "inactive": "run"}  # the pipeline is inactive
+    page = client.post(f"/pipelines/{broken['pipeline_id']}/runs", data=confirmed)
     assert page.status_code == 409 and "Not started" in page.text and "check-problems" in page.text
     with SessionHelper(settings) as session:
         plan = load_plan(session, ACME)
