@@ -157,6 +157,10 @@ class OrchestratorError(CoreError):
     """A run could not be started: the local runner failed to, or Airflow refused or was down."""
 
 
+class LogUnavailableError(CoreError):
+    """A task's log exists but cannot be read now (CloudWatch or Batch refused or is down)."""
+
+
 class AlertError(CoreError):
     """A failure alert could not be delivered (SMTP server or webhook unreachable or refusing)."""
 

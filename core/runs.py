@@ -194,7 +194,12 @@ def task_runs(session: Session, run_id: int) -> dict[int, TaskRun]:
 
 
 def begin_task(
-    session: Session, run_id: int, transformation_id: int, worker: str | None = None
+    session: Session,
+    run_id: int,
+    transformation_id: int,
+    worker: str | None = None,
+    job_id: str | None = None,
+    try_number: int | None = None,
 ) -> TaskRun:
     """Mark a task as running: a new attempt, timings reset (committed).
 
@@ -203,6 +208,8 @@ def begin_task(
         run_id: the run event's id.
         transformation_id: the transformation's id.
         worker: ``host:pid`` of the process that runs it (core.worker.worker_identity).
+        job_id: the backend's id of its job (an AWS Batch job id), if any.
+        try_number: Airflow's try of the task, when Airflow runs it.
 
     Returns:
         The task run row.
@@ -217,12 +224,12 @@ def begin_task(
     row.state, row.attempt, row.started_at = "running", row.attempt + 1, utcnow()
     row.ended_at = row.error_summary = row.rows_in = row.rows_out = None
     row.output_references = row.notebook_location = None
-    row.worker = worker
+    row.worker, row.job_id, row.try_number = worker, job_id, try_number
     try:
         session.commit()
     except IntegrityError:  # another worker of the same task inserted its row meanwhile
-        session.rollback()
-        return begin_task(session, run_id, transformation_id, worker)  # now it exists
+        session.rollback()  # now it exists:
+        return begin_task(session, run_id, transformation_id, worker, job_id, try_number)
     return row
 
 

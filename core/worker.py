@@ -127,6 +127,18 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def worker_job() -> tuple[str | None, int | None]:
+    """The backend's id of this worker's job, and Airflow's try of its task, when known.
+
+    AWS Batch sets ``AWS_BATCH_JOB_ID`` in every job's container; Airflow exports
+    ``AIRFLOW_CTX_TRY_NUMBER`` to a task's process, which its ``local`` backend's worker
+    inherits. Recorded with the task, they lead to its CloudWatch log and Airflow's try.
+    """
+    job_id = os.environ.get("AWS_BATCH_JOB_ID") or None
+    try_number = os.environ.get("AIRFLOW_CTX_TRY_NUMBER", "")
+    return job_id, int(try_number) if try_number.isdigit() else None
+
+
 def worker_gone(identity: str | None) -> bool:
     """Whether the worker of this identity has certainly ended without a word.
 

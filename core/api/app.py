@@ -12,7 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from core import __version__, web
 from core.api import auth, errors, limits
-from core.api.routes import audit, datasets, health, pipelines, resources, runs, tokens
+from core.api.routes import audit, datasets, health, logs, pipelines, resources, runs, tokens
 from core.helpers.session_helper import prepare_database, resolve_database_url
 from core.settings import Settings
 
@@ -63,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         auth.router,
         pipelines.router,
         runs.router,
+        logs.router,
         datasets.router,
         audit.router,
         tokens.router,

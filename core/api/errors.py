@@ -28,6 +28,7 @@ from core.errors import (
     DuplicateError,
     InvalidInputError,
     LakeError,
+    LogUnavailableError,
     NotFoundError,
     OrchestratorError,
     PermissionDeniedError,
@@ -59,6 +60,7 @@ STATUS_BY_ERROR: tuple[tuple[type[CoreError], int], ...] = (
     (SecretError, 503),
     (LakeError, 502),
     (OrchestratorError, 502),
+    (LogUnavailableError, 502),
 )
 
 

@@ -39,7 +39,9 @@ COMMANDS = {
         "Read, write and list secrets (values are masked unless --show).",
     ),
     "users": LazyCommand("core.cli.users", "app", "Add and list users, and issue API tokens."),
-    "runs": LazyCommand("core.cli.runs", "app", "List, show, cancel and reap pipeline runs."),
+    "runs": LazyCommand(
+        "core.cli.runs", "app", "List, show, cancel and reap pipeline runs; read a task's log."
+    ),
     "transforms": LazyCommand("core.cli.transforms", "app", "List and run transformations."),
     "run": LazyCommand(
         "core.cli.run",

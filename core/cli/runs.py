@@ -1,4 +1,4 @@
-"""``core runs``: list, show, cancel and reap pipeline runs."""
+"""``core runs``: list, show, cancel and reap pipeline runs, and read a task's log."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from core.plan import PipelinePlan
 from core.runner.report import build_report, run_log_dir
 from core.runs import get_run, reap
 
-app = typer.Typer(help="List, show, cancel and reap pipeline runs.", no_args_is_help=True)
+app = typer.Typer(
+    help="List, show, cancel and reap pipeline runs; read a task's log.", no_args_is_help=True
+)
 # Who a cancel from the command line is recorded as.
 ACTOR_CANCEL = "core runs cancel"
 
@@ -112,6 +114,37 @@ def print_changes(out: Console, previous: int | None, changes: list[Any]) -> Non
 
 def _shown(value: Any) -> str:
     return "—" if value is None else str(value)
+
+
+@app.command("log")
+def task_log(
+    ctx: typer.Context,
+    run_id: int = typer.Argument(..., help="The run id."),
+    transformation_id: int = typer.Argument(..., help="The task's transformation id."),
+    tail: int = typer.Option(500, min=0, max=100_000, help="Print the last N lines."),
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Keep printing what the task writes until it ends."
+    ),
+) -> None:
+    """Print a task's log (secrets masked): its last lines, or followed while it runs."""
+    import sys
+
+    from core.service.task_logs import LogRequest
+    from core.service.task_logs import follow as followed
+    from core.service.task_logs import task_log as read_log
+
+    settings = state(ctx).settings
+    with session_helper(ctx) as session:
+        log = read_log(settings, session, run_id, transformation_id, LogRequest(tail=tail))
+    if log.source is None:
+        print(
+            f"task {log.task_id} of run {run_id} ({log.state}) has written nothing yet",
+            file=sys.stderr,
+        )
+    pieces = followed(settings, log) if follow else iter([log.text])
+    for piece in pieces:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
 
 
 @app.command("reap")

@@ -32,7 +32,7 @@ from core.helpers.session_helper import SessionHelper
 from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan, load_plans
 from core.plan.check import require_check
 from core.run_controls import claim_run
-from core.runner.report import RunReport, build_report, run_log_dir
+from core.runner.report import RunReport, build_report, run_log_dir, task_log_path
 from core.runs import (
     check_configuration_choice,
     end_lost_task,
@@ -260,7 +260,7 @@ class LocalRunner:
         return code
 
     def _spawn(self, task: TaskSpec, run_id: int) -> int:
-        log = self.log_dir(run_id) / f"{task.task_id}.log"
+        log = task_log_path(self.settings, run_id, task.task_id)
         log.parent.mkdir(parents=True, exist_ok=True)
         job = WorkerJob(task.transformation_id, run_id, state=task.state, template=task.template)
         if self._stop.is_set():

@@ -17,6 +17,11 @@ def run_log_dir(settings: Settings, run_id: int) -> Path:
     return settings.home / "logs" / f"run_{run_id}"
 
 
+def task_log_path(settings: Settings, run_id: int, task_id: str) -> Path:
+    """A task's worker output on this machine (the local runner's, Airflow's local backend's)."""
+    return run_log_dir(settings, run_id) / f"{task_id}.log"
+
+
 @dataclass(frozen=True)
 class TaskReport:
     """One task of a run."""

@@ -156,6 +156,8 @@ class TaskRow:
     # The latest earlier run of the pipeline in which this task succeeded: what its
     # output is compared with (None: it never succeeded before).
     diff_against: int | None = None
+    job_id: str | None = None  # the AWS Batch job of its latest try
+    try_number: int | None = None  # Airflow's try, when Airflow ran it
 
 
 @dataclass(frozen=True)
@@ -375,4 +377,6 @@ def _task_row(group: Any, task: Any, row: TaskRun | None, earlier: dict[int, int
         output_references=row.output_references if row else None,
         notes=task_notes(row),
         diff_against=earlier.get(task.transformation_id),
+        job_id=row.job_id if row else None,
+        try_number=row.try_number if row else None,
     )

@@ -27,7 +27,7 @@ from core.stop import Terminated, stop_guard, stop_requested
 from core.transforms.context import TransformContext
 from core.transforms.kinds import KindResult, TemplateRef, kind_runner
 from core.transforms.pinned import PinnedTask, current_task, pinned_task
-from core.worker import ExitCode, worker_identity
+from core.worker import ExitCode, worker_identity, worker_job
 
 logger = logging.getLogger("core.transforms.runtime")
 
@@ -68,7 +68,7 @@ def run_transformation(
         pinned = pinned_task(session, transform_id, run_id)
     except CoreError as exc:
         return Outcome(ExitCode.INVALID, str(exc))
-    row = begin_task(session, run_id, transform_id, worker=worker_identity())
+    row = begin_task(session, run_id, transform_id, worker_identity(), *worker_job())
     with stop_guard(partial(_record_overdue, settings, row.id)):
         try:
             ctx, template = _context(settings, session, pinned, run_id)

@@ -93,3 +93,21 @@ def test_core_runs_list_filters_as_the_ui_and_the_api_do(world, capsys) -> None:
     assert "until: expected a day on or after since" in capsys.readouterr().err
     assert core("runs", "list", "--pipeline", "failin") == 2
     assert "Did you mean 'failing'?" in capsys.readouterr().err
+
+
+def test_runs_log_prints_a_task_s_log_and_the_worker_records_airflow_s_try(
+    world, capsys, monkeypatch
+) -> None:
+    from core.runs import task_runs
+
+    monkeypatch.setenv("AIRFLOW_CTX_TRY_NUMBER", "4")  # as Airflow exports it to its task
+    assert core("run", "failing") == 1
+    with SessionHelper(world) as session:
+        broken = load_plan(session, "failing").tasks[1].transformation_id
+        assert task_runs(session, 1)[broken].try_number == 4
+    capsys.readouterr()
+    assert core("runs", "log", "1", str(broken), "--tail", "1") == 0  # of its 2 tries' lines
+    out = capsys.readouterr().out
+    assert "ValueError: the source had no header row" in out and len(out.splitlines()) == 1
+    assert core("runs", "log", "1", "999") == 2
+    assert "FAILED: run 1 has no task of transformation 999" in capsys.readouterr().err

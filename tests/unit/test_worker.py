@@ -71,3 +71,16 @@ def test_a_warm_worker_does_not_run_the_sender_s_main_module(world, tmp_path) ->
     done = subprocess.run([sys.executable, str(script)], env=env, timeout=300, check=False)
     assert done.returncode == ExitCode.INVALID
     assert imports.read_text() == "imported\n"
+
+
+def test_a_worker_knows_its_batch_job_and_airflow_try_from_its_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core.worker import worker_job
+
+    monkeypatch.delenv("AWS_BATCH_JOB_ID", raising=False)
+    monkeypatch.delenv("AIRFLOW_CTX_TRY_NUMBER", raising=False)
+    assert worker_job() == (None, None)  # the local runner: neither
+    monkeypatch.setenv("AWS_BATCH_JOB_ID", "5c1f-job")  # set by Batch in every job
+    monkeypatch.setenv("AIRFLOW_CTX_TRY_NUMBER", "3")  # exported by Airflow to its task
+    assert worker_job() == ("5c1f-job", 3)

@@ -19,6 +19,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from core.airflow import jobs
 from core.errors import ConfigurationError, CoreError, SettingsError
 from core.helpers.session_helper import SessionHelper
+from core.runner.report import task_log_path
 from core.runs import end_lost_task
 from core.settings import Settings
 from core.worker import ExitCode, WorkerJob, local_command, lost_reason, start_local
@@ -77,7 +78,8 @@ def get_backend(name: str) -> Backend:
 
 @register_backend("local")
 def run_local(operator: Any, context: Any, job: WorkerJob, settings: Settings) -> int:
-    """Run the worker here, a child of the warm worker server, its output in the task's log.
+    """Run the worker here, a child of the warm worker server, its output in the task's log
+    (and in ``$CORE_HOME/logs/run_N/TASK.log``, where CORE's log viewer reads it).
 
     Raises:
         InvalidWorkerConfigurationError: exit code 2 (fails without retry).
@@ -92,9 +94,13 @@ def run_local(operator: Any, context: Any, job: WorkerJob, settings: Settings) -
         raise
     finally:
         os.close(write)  # the worker has its own copy: the pipe ends when the worker does
-    with os.fdopen(read, encoding="utf-8", errors="replace") as output:
+    kept = task_log_path(settings, job.run_id, operator.task_id)  # for CORE's log viewer
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(read, encoding="utf-8", errors="replace") as output, kept.open("a") as copy:
         for line in output:
             operator.log.info("%s", line.rstrip())
+            copy.write(line)
+            copy.flush()
     code = operator.process.wait()
     code = -1 if code is None else code
     if not ExitCode.recorded(code):

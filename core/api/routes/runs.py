@@ -18,6 +18,7 @@ from core.service import runs as service
 from core.service.resources import MAX_ID
 from core.service.run_filters import RunFilter
 from core.service.run_grid import GRID_RUNS, MAX_GRID_RUNS, RunGrid, run_grid
+from core.service.task_logs import task_links
 
 router = APIRouter(prefix="/api", tags=["runs"])
 
@@ -90,6 +91,10 @@ class TaskOut(BaseModel):
         description="The latest earlier run in which this task succeeded: what "
         "GET /api/datasets/{transformation_id}/diff compares this run's output with.",
     )
+    job_id: str | None = Field(None, description="The AWS Batch job of its latest try.")
+    try_number: int | None = Field(None, description="Airflow's try, when Airflow ran it.")
+    log_url: str | None = Field(None, description="GET it for the task's log (masked).")
+    airflow_url: str | None = Field(None, description="The task's try in Airflow's UI.")
 
 
 class SnapshotOut(BaseModel):
@@ -224,10 +229,14 @@ def get_grid(
 
 
 @router.get("/runs/{run_id}", response_model=RunDetailOut)
-def get_run(run_id: IdPath, session: SessionDep, _: Viewer) -> Any:
+def get_run(run_id: IdPath, session: SessionDep, settings: SettingsDep, _: Viewer) -> Any:
     """One run with its tasks in plan order: state, timings, rows, error, notebook link."""
     detail = RunDetailOut.model_validate(service.run_detail(session, run_id), from_attributes=True)
+    links = task_links(settings, session, run_id)
     for task in detail.tasks:
+        if task.attempt:
+            task.log_url = f"/api/runs/{run_id}/tasks/{task.transformation_id}/log"
+        task.airflow_url = links.get(task.transformation_id)
         if task.notebook_location:
             task.notebook_url = f"/api/runs/{run_id}/tasks/{task.transformation_id}/notebook"
     return json_response(detail)

@@ -8,6 +8,7 @@ from core.web.routes import (
     auth,
     checks,
     datasets,
+    logs,
     pipelines,
     runs,
     transformations,
@@ -20,6 +21,7 @@ ROUTERS = (
     transformations.router,
     checks.router,
     runs.router,
+    logs.router,
     audit.router,
     datasets.router,
 )

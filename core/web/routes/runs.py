@@ -27,6 +27,7 @@ from core.service import run_controls as controls
 from core.service import runs as service
 from core.service.run_filters import RunFilter
 from core.service.run_grid import GRID_RUNS, MAX_GRID_RUNS, run_grid
+from core.service.task_logs import task_links
 from core.web import check_results, lookups
 from core.web.forms import Submitted
 from core.web.run_banner import run_banner
@@ -123,6 +124,7 @@ def run_page(
     # the DAG run that recorded it
     local = service.trigger_name(settings) == "local"
     context["resumed_here"] = local or detail.dag_run_id is not None
+    context["airflow_links"] = task_links(settings, session, run_id)
     if is_htmx(request) and request.headers.get("HX-Target") == "run-body":
         # a run that ended while watched: the banners of its start or resume are stale
         context["refreshed"] = True

@@ -119,3 +119,22 @@ def screenshots(request: pytest.FixtureRequest) -> Path:
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     return folder
+
+
+def log_in(page: object) -> None:
+    """Sign in as the editor the server was started with."""
+    page.goto("/login")
+    page.fill("#email", EMAIL)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/pipelines")
+
+
+def shots_at_widths(page: object, folder: Path, name: str) -> None:
+    """Screenshots of the page at 1,280 and 390 px wide; fails when the page is wider."""
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name} at {width} px is {overflow} px too wide"
+    page.set_viewport_size({"width": 1280, "height": 900})

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from core.helpers.session_helper import SessionHelper
 from core.models import configuration as cfg
 from core.settings import Settings
-from tests.integration.browser.conftest import EMAIL, PASSWORD, LiveServer
+from tests.integration.browser.conftest import EMAIL, LiveServer, log_in, shots_at_widths
 from tests.support.worlds import load_test_world
 
 pytest.importorskip("playwright")
@@ -50,24 +50,12 @@ def slow_world(core_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     return load_test_world(WORLD)
 
 
-def _shots(page: Page, folder: Path, name: str) -> None:
-    for width in (1280, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{name} at {width} px is {overflow} px too wide"
-    page.set_viewport_size({"width": 1280, "height": 900})
-
-
 def test_cancel_a_long_run_from_its_page(
     slow_world: Settings, live_server: LiveServer, page: Page, screenshots: Path, tmp_path: Path
 ) -> None:
     with SessionHelper(slow_world) as session:
         pipeline_id = session.scalar(select(cfg.Pipeline.id).where(cfg.Pipeline.name == "slow_one"))
-    page.goto("/login")
-    page.fill("#email", EMAIL)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page)
     page.goto(f"/pipelines/{pipeline_id}")
     page.click("#run-now")
     expect(page).to_have_url(re.compile(r"/runs/\d+$"))
@@ -75,7 +63,10 @@ def test_cancel_a_long_run_from_its_page(
     lingering = page.locator("#task-table tbody tr").first
     expect(lingering).to_have_attribute("data-state", "running", timeout=BOUND_MS)
     expect(page.locator("#run-banner")).to_contain_text(f"Run {run_id} is running")
-    _shots(page, screenshots, "01-running")
+    shots_at_widths(page, screenshots, "01-running")
+    log_tab = page.context.new_page()  # its log, followed live in a second tab
+    log_tab.goto(str(lingering.locator("a.log-link").get_attribute("href")))
+    expect(log_tab.locator("#log-follow")).to_have_attribute("data-state", "running")
 
     page.click("#cancel-box summary")
     expect(page.locator("#cancel-form")).to_contain_text("stopped within seconds")
@@ -89,7 +80,10 @@ def test_cancel_a_long_run_from_its_page(
         f"cancelled with run {run_id}: terminated by signal SIGTERM"
     )
     expect(page.locator("#resume-form")).to_be_visible()  # a cancelled run can be resumed
-    _shots(page, screenshots, "02-cancelled")
+    follower = log_tab.locator("#log-follow")
+    expect(follower).to_contain_text("The task ended cancelled", timeout=BOUND_MS)
+    log_tab.close()
+    shots_at_widths(page, screenshots, "02-cancelled")
 
     with SessionHelper(slow_world) as session:
         rows = session.scalars(select(cfg.TaskRun).where(cfg.TaskRun.run_event_id == run_id)).all()
@@ -102,4 +96,4 @@ def test_cancel_a_long_run_from_its_page(
     page.goto(f"/pipelines/{pipeline_id}/grid")
     square = page.locator(f'a.grid-square[href="/runs/{run_id}#task-1"]')
     expect(square).to_have_attribute("data-state", "cancelled")
-    _shots(page, screenshots, "03-grid")
+    shots_at_widths(page, screenshots, "03-grid")

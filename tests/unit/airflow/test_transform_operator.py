@@ -19,6 +19,7 @@ from core.airflow.plugins.transform_operator import TransformOperator
 from core.helpers.session_helper import SessionHelper
 from core.lake import DatasetContract
 from core.plan import load_plan
+from core.runner.report import task_log_path
 from core.runs import start_run, task_runs
 from core.settings import load_settings
 from core.worker import WorkerJob
@@ -54,6 +55,9 @@ def test_a_failing_transformation_is_retried_an_invalid_one_is_not(world) -> Non
     operator = TransformOperator.for_task(broken, plan.company, plan.brand)
     with pytest.raises(WorkerFailedError, match="corebot exited with 1") as failed:
         run_local(operator, {}, _job(plan, broken, run_id), world)
+    # the worker's output is also kept where CORE's log viewer reads it
+    kept = task_log_path(world, run_id, broken.task_id).read_text()
+    assert "FAILED: ValueError: the source had no header row" in kept
     assert isinstance(failed.value, AirflowException)
     assert not isinstance(failed.value, AirflowFailException)
     missing = WorkerJob(999, run_id, "acme", "zentrix", "ingest", "numbers")

@@ -82,3 +82,12 @@ def lingering(ctx) -> None:
 
     _started()
     time.sleep(120)
+
+
+def picky_numbers(ctx) -> pa.Table:
+    """numbers, refusing a count under 1: a variable an operator fixes after reading the log."""
+    count = ctx.variables["count"]
+    print(f"asked for {count} numbers", flush=True)
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    return pa.table({"n": list(range(count))})

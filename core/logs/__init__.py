@@ -1,0 +1,1 @@
+"""Task logs: where a worker's output is kept on each backend, and reading it in pieces."""
