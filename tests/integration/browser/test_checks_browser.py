@@ -162,6 +162,8 @@ def test_a_failing_error_check_stops_the_run_and_shows_its_examples(
     numbers.locator("summary", has_text="Add check").click()
     form = numbers.locator("form.check-form")
     form.locator("select[name=kind]").select_option("accepted_values")
+    # the kind's arguments box is swapped in (htmx): fill it once it is there, not before
+    expect(form.locator(".kind-help")).to_have_attribute("data-kind", "accepted_values")
     form.locator("textarea[name=arguments]").fill('{"column": "n", "values": [0, 1, 2]}')
     form.locator("button", has_text="Try it").click()
     tried = numbers.locator(".tried-result")
