@@ -94,6 +94,60 @@ def validate_label(value: object, field: str) -> str:
     return text
 
 
+# Airflow's names for the preset frequencies ("none": not scheduled).
+PRESET_SCHEDULES = {
+    "hourly": "@hourly",
+    "daily": "@daily",
+    "weekly": "@weekly",
+    "monthly": "@monthly",
+    "yearly": "@yearly",
+}
+
+PRESET_WORDS = {
+    "hourly": "every hour, on the hour (UTC)",
+    "daily": "every day at 00:00 UTC",
+    "weekly": "every Sunday at 00:00 UTC",
+    "monthly": "on the 1st of every month at 00:00 UTC",
+    "yearly": "on 1 January at 00:00 UTC",
+}
+
+
+def schedule_for(run_frequency: str) -> str | None:
+    """Airflow's schedule for a pipeline's run_frequency.
+
+    Args:
+        run_frequency: none, hourly, daily, weekly, monthly, yearly or a cron expression.
+
+    Returns:
+        None for ``none``, an ``@preset`` for the named frequencies, else the cron string.
+    """
+    if run_frequency == "none":
+        return None
+    return PRESET_SCHEDULES.get(run_frequency, run_frequency)
+
+
+def next_fire_times(run_frequency: str, after: dt.datetime, count: int = 3) -> list[dt.datetime]:
+    """When a valid schedule next fires after ``after`` (UTC, as Airflow reads cron): none
+    for ``none``."""
+    schedule = schedule_for(run_frequency)
+    if schedule is None:
+        return []
+    fires = croniter(schedule, after)
+    return [fires.get_next(dt.datetime) for _ in range(count)]
+
+
+def describe_frequency(run_frequency: str) -> str:
+    """A valid schedule in words: "At 06:00 AM, Monday through Friday", "not scheduled"."""
+    schedule = schedule_for(run_frequency)
+    if schedule is None:
+        return "not scheduled: runs start by hand, or when its datasets are published"
+    if schedule.startswith("@"):
+        return PRESET_WORDS[run_frequency]
+    from cron_descriptor import get_description
+
+    return f"{get_description(schedule)} (UTC)"
+
+
 def validate_run_frequency(value: object, field: str = "run_frequency") -> str:
     """Check a schedule: a preset name or a five-field cron expression.
 

@@ -12,7 +12,17 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from core import __version__, web
 from core.api import auth, errors, limits
-from core.api.routes import audit, datasets, health, logs, pipelines, resources, runs, tokens
+from core.api.routes import (
+    audit,
+    datasets,
+    health,
+    logs,
+    pipeline_edit,
+    pipelines,
+    resources,
+    runs,
+    tokens,
+)
 from core.helpers.session_helper import prepare_database, resolve_database_url
 from core.settings import Settings
 
@@ -62,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
         health.router,
         auth.router,
         pipelines.router,
+        pipeline_edit.router,
         runs.router,
         logs.router,
         datasets.router,

@@ -201,8 +201,9 @@ def update_row(
     return _save(session, resource, row, values, settings, adding=False)
 
 
-def delete_row(session: Session, resource: Resource, row_id: int) -> Any:
-    """Delete a row (or deactivate it, for resources that keep their rows).
+def delete_row(session: Session, resource: Resource, row_id: int, permanently: bool = False) -> Any:
+    """Delete a row (or deactivate it, for resources that keep their rows, unless
+    ``permanently``).
 
     Raises:
         NotFoundError: no such row.
@@ -215,7 +216,7 @@ def delete_row(session: Session, resource: Resource, row_id: int) -> Any:
         except ConflictError:
             session.rollback()
             raise
-    if resource.deactivate:
+    if resource.deactivate and not permanently:
         setattr(row, resource.deactivate, False)
         return commit(session, f"{resource.noun} {row_id}")
     referrers = _referrers(session, resource, row_id)

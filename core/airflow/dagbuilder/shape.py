@@ -14,18 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.lineage.schedule import describe
+from core.names import schedule_for
 from core.plan import PipelinePlan
 from core.settings import Settings
 
 RUN_EVENT_TASK_ID = "RunEvent"
 END_RUN_TASK_ID = "EndRun"
-PRESET_SCHEDULES = {
-    "hourly": "@hourly",
-    "daily": "@daily",
-    "weekly": "@weekly",
-    "monthly": "@monthly",
-    "yearly": "@yearly",
-}
 
 
 @dataclass(frozen=True)
@@ -51,20 +45,6 @@ class DagShape:
     doc_md: str
     tasks: list[ShapeTask] = field(default_factory=list)
     edges: list[tuple[str, str]] = field(default_factory=list)
-
-
-def schedule_for(run_frequency: str) -> str | None:
-    """Airflow's schedule for a pipeline's run_frequency.
-
-    Args:
-        run_frequency: none, hourly, daily, weekly, monthly, yearly or a cron expression.
-
-    Returns:
-        None for ``none``, an ``@preset`` for the named frequencies, else the cron string.
-    """
-    if run_frequency == "none":
-        return None
-    return PRESET_SCHEDULES.get(run_frequency, run_frequency)
 
 
 def dag_tags(plan: PipelinePlan) -> list[str]:

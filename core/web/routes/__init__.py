@@ -9,6 +9,7 @@ from core.web.routes import (
     checks,
     datasets,
     logs,
+    pipeline_edit,
     pipelines,
     runs,
     transformations,
@@ -17,6 +18,7 @@ from core.web.routes import (
 ROUTERS = (
     auth.router,
     pipelines.router,
+    pipeline_edit.router,
     arrange.router,
     transformations.router,
     checks.router,

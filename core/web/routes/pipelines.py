@@ -153,6 +153,7 @@ def detail_context(
         "free_state_types": [c for c in lookups.state_types(session) if c.id not in used],
         "next_state_order": max((s.graph_order for s in states), default=-1) + 1,
         "runs": recent_runs(session, pipeline_id),
+        "schedule": _schedule(pipeline.run_frequency),
         "check": check_plan(session, plan),
         "errors": errors or {},
         # each dataset's checks, and its Add check form (the refused one in check_form)
@@ -282,3 +283,13 @@ def run_now(
         return redirect(request, f"/runs?pipeline_id={pipeline_id}")
     flash(request, f"Run {started.run_id} started.")
     return redirect(request, f"/runs/{started.run_id}")
+
+
+def _schedule(run_frequency: str) -> Any:
+    """The frequency in words and its next fire times (None for a stored invalid one)."""
+    from core.service.pipeline_edit import schedule_view
+
+    try:
+        return schedule_view(run_frequency)
+    except InvalidInputError:
+        return None
