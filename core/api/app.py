@@ -14,6 +14,7 @@ from core import __version__, web
 from core.api import auth, errors, limits
 from core.api.routes import (
     audit,
+    dataset_pages,
     datasets,
     health,
     logs,
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
         runs.router,
         logs.router,
         datasets.router,
+        dataset_pages.router,
         audit.router,
         tokens.router,
     ):

@@ -97,7 +97,7 @@ def json_response(content: Any, status_code: int = 200) -> Response:
         status_code: the HTTP status.
     """
     if isinstance(content, list):
-        body = b"[" + b",".join(item.model_dump_json().encode() for item in content) + b"]"
+        body = b"[" + b",".join(_item_json(item) for item in content) + b"]"
     elif dataclasses.is_dataclass(content) and not isinstance(content, type):
         body = _adapter(type(content)).dump_json(content)
     else:
@@ -498,3 +498,9 @@ class TokenOut(Out):
 
 class TokenIssued(TokenOut):
     token: str = Field(description="Shown once: store it now; only its hash is kept.")
+
+
+def _item_json(item: Any) -> bytes:
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        return bytes(_adapter(type(item)).dump_json(item))
+    return bytes(item.model_dump_json().encode())

@@ -7,7 +7,7 @@ import typer
 from pyarrow import fs as pafs
 from rich.table import Table
 
-from core.cli.common import console, state
+from core.cli.common import console, session_helper, state
 from core.lake.contracts import contract_class
 from core.lake.dataset_contract import DatasetContract
 from core.lake.diff import DatasetDiff
@@ -18,6 +18,8 @@ app = typer.Typer(
     help="Look into the data lake: list, show, fetch, diff and restore.", no_args_is_help=True
 )
 
+# Who a restore from the command line is recorded as.
+ACTOR_RESTORE = "core lake restore"
 BRANCH = typer.Option(None, "--branch", help="The lake branch (the settings' branch by default).")
 
 
@@ -123,11 +125,20 @@ def restore(
     state_name: str = typer.Argument(..., metavar="STATE"),
     dataset: str = typer.Argument(...),
     version: int = typer.Option(..., "--version", help="The earlier version to go back to."),
+    reason: str = typer.Option(
+        "restored from the command line", "--reason", help="Why: kept with the restore."
+    ),
     branch: str | None = BRANCH,
 ) -> None:
-    """Make an earlier version of a dataset current again (a new version; nothing is lost)."""
+    """Make an earlier version of a dataset current again (a new version; nothing is lost).
+
+    The restore is recorded with its reason (the UI's dataset page lists it; audited)."""
+    from core.service.dataset_pages import record_restore
+
     contract = _dataset(ctx, company, brand, state_name, dataset, branch)
     summary = contract.restore(version)
+    with session_helper(ctx) as session:
+        record_restore(session, contract.uri, summary, ACTOR_RESTORE, reason)
     console().print(
         f"restored {contract.uri} to version {summary.restored} as version {summary.version} "
         f"({summary.files_restored} files restored, {summary.files_removed} removed)"

@@ -33,6 +33,7 @@ NOUNS = {
     "api_tokens": "token",
     "web_sessions": "web session",
     "run_snapshots": "snapshot",
+    "dataset_restores": "restore",
 }
 LONGEST_VALUE = 80  # characters of a value shown; longer ones end in "…"
 MOST_CHANGES = 4  # columns named in the sentence of an update; the rest are counted
@@ -59,6 +60,9 @@ def sentence(event: AuditEvent, changed: list[Change], names: Names) -> Iterator
     table, image = event.table_name, event.after or event.before or {}
     if table == "transformation_variables":
         yield from _variable(event.action, event.before or {}, event.after or {}, names)
+        return
+    if table == "dataset_restores" and event.action == "INSERT":
+        yield from _restore(image)
         return
     thing = _object(table, image, names)
     if event.action == "INSERT":
@@ -98,6 +102,14 @@ def _variable(
     else:
         yield from (Part("set "), name, of, Part(" from "), _value(before.get("value")))
         yield from (Part(" to "), _value(after.get("value")))
+
+
+def _restore(image: dict[str, Any]) -> Iterator[Part]:
+    """``restored acme/zentrix/master/doubled to version 0 (as version 2): "why"``."""
+    key = "/".join(str(image.get("path", "?")).rstrip("/").split("/")[-4:])
+    yield from (Part("restored "), Part(key, "object"), Part(" to version "))
+    yield from (_value(image.get("version")), Part(f" (as version {image.get('new_version')})"))
+    yield from (Part(": "), _value(image.get("reason")))
 
 
 def _update(table: str, thing: Part, changed: list[Change]) -> Iterator[Part]:

@@ -97,6 +97,7 @@ def render(
         "user": user,
         "csrf": request.session.get("csrf", "") if "session" in request.scope else "",
         "can_edit": has_role(user, "editor"),
+        "can_admin": has_role(user, "admin"),
         "flash": pop_flash(request),
         **(context or {}),
     }

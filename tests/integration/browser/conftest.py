@@ -121,10 +121,10 @@ def screenshots(request: pytest.FixtureRequest) -> Path:
     return folder
 
 
-def log_in(page: object) -> None:
-    """Sign in as the editor the server was started with."""
+def log_in(page: object, email: str = EMAIL) -> None:
+    """Sign in as the editor the server was started with (or another user, same password)."""
     page.goto("/login")
-    page.fill("#email", EMAIL)
+    page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/pipelines")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
 from core.errors import ContractError, ContractNotFoundError
+from core.helpers.session_helper import SessionHelper
 from core.lake import DatasetContract
+from core.models.dataset_restores import DatasetRestore
 from core.settings import Settings
 from tests.support.cli import core
 
@@ -59,6 +62,10 @@ def test_core_lake_restore(
     out = capsys.readouterr().out
     assert f"restored {sales_versions.uri} to version 0 as version 3" in out
     assert _ids(sales_versions) == [1, 2, 3]
+    with SessionHelper(sales_versions.settings) as session:  # recorded, as from the UI
+        [row] = session.scalars(select(DatasetRestore)).all()
+        assert (row.path, row.version, row.new_version) == (sales_versions.uri, 0, 3)
+        assert row.restored_by == "core lake restore"
     assert core(*argv, "--version", "7") == 2
     assert "cannot restore version 7: expected an earlier version, 0 to 2" in (
         capsys.readouterr().err
