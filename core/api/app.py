@@ -22,6 +22,7 @@ from core.api.routes import (
     pipelines,
     resources,
     runs,
+    templates,
     tokens,
 )
 from core.helpers.session_helper import prepare_database, resolve_database_url
@@ -80,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
         dataset_pages.router,
         audit.router,
         tokens.router,
+        templates.router,
     ):
         app.include_router(router)
     for spec in resources.resource_routes():

@@ -239,3 +239,54 @@ def local_admin(settings: Settings, session: Session) -> tuple[str, str]:
     path.touch(mode=0o600)
     path.write_text(password + "\n")
     return LOCAL_ADMIN, password
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """One user of the users page, with how many live API tokens they hold."""
+
+    id: int
+    email_address: str
+    first_name: str | None
+    last_name: str | None
+    role: str
+    is_active: bool
+    live_tokens: int
+
+
+def list_users(session: Session) -> list[UserRow]:
+    """Every user by email, with their live (not revoked) token counts (two queries)."""
+    from sqlalchemy import func
+
+    counts = dict(
+        session.execute(
+            select(ApiToken.administrator_id, func.count())
+            .where(ApiToken.revoked_at.is_(None))
+            .group_by(ApiToken.administrator_id)
+        ).all()
+    )
+    users = session.scalars(select(Administrator).order_by(Administrator.email_address))
+    return [
+        UserRow(
+            u.id,
+            u.email_address,
+            u.first_name,
+            u.last_name,
+            u.role,
+            u.is_active,
+            counts.get(u.id, 0),
+        )
+        for u in users
+    ]
+
+
+def list_tokens(session: Session, user_id: int) -> list[ApiToken]:
+    """A user's tokens, newest first (names, prefixes and dates; never the tokens).
+
+    Raises:
+        NotFoundError: no such user.
+    """
+    if not valid_id(user_id) or session.get(Administrator, user_id) is None:
+        raise NotFoundError(f"no user with id {user_id}")
+    query = select(ApiToken).where(ApiToken.administrator_id == user_id)
+    return list(session.scalars(query.order_by(ApiToken.id.desc())))

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from sqlalchemy import select
 
 from core.api.deps import Admin, SessionDep
 from core.api.schemas import TokenIn, TokenIssued, TokenOut, json_response
-from core.errors import NotFoundError
-from core.models.administrators import Administrator, ApiToken
+from core.models.administrators import ApiToken
 from core.service import users
-from core.service.resources import MAX_ID, valid_id
+from core.service.resources import MAX_ID
 
 router = APIRouter(prefix="/api", tags=["tokens"])
 UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="the user's id")]
@@ -29,17 +27,9 @@ def issue(user_id: UserId, body: TokenIn, session: SessionDep, _: Admin) -> Any:
 
 @router.get("/users/{user_id}/tokens", response_model=list[TokenOut])
 def list_tokens(user_id: UserId, session: SessionDep, _: Admin) -> Any:
-    """A user's tokens, newest first: names, prefixes and dates, never the tokens.
-
-    Raises:
-        NotFoundError: no such user.
-    """
-    if not valid_id(user_id) or session.get(Administrator, user_id) is None:
-        raise NotFoundError(f"no user with id {user_id}")
-    query = (
-        select(ApiToken).where(ApiToken.administrator_id == user_id).order_by(ApiToken.id.desc())
-    )
-    return json_response([TokenOut.model_validate(row) for row in session.scalars(query)])
+    """A user's tokens, newest first: names, prefixes and dates, never the tokens."""
+    rows = users.list_tokens(session, user_id)
+    return json_response([TokenOut.model_validate(row) for row in rows])
 
 
 @router.delete("/tokens/{token_id}", status_code=204)

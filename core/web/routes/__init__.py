@@ -12,7 +12,9 @@ from core.web.routes import (
     pipeline_edit,
     pipelines,
     runs,
+    templates,
     transformations,
+    users,
 )
 
 ROUTERS = (
@@ -26,4 +28,6 @@ ROUTERS = (
     logs.router,
     audit.router,
     datasets.router,
+    templates.router,
+    users.router,
 )

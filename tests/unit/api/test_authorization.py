@@ -30,7 +30,8 @@ from tests.unit.api.resource_cases import database
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 EXCLUDED = ("/api/session",)  # signing in and out: for people without a session yet
 # Users, tokens and templates (the code a transformation runs) are administrators' to write.
-ADMIN_ONLY = re.compile(r"^/api/(users|tokens|templates)\b|/tokens\b")
+# users, tokens, templates and dataset restores are for admins only
+ADMIN_ONLY = re.compile(r"^/api/(users|tokens|templates)\b|/tokens\b|/restore$")
 EXISTING_ID = 1  # every table of the sample configuration has a row 1 (users: the viewer)
 MISSING_ID = 987654  # so that an allowed call changes nothing
 
