@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import select
@@ -112,7 +113,9 @@ def task_log(
         complete=chunk.at_end and state not in ("running", "pending", "queued"),
         job_id=row.job_id if row else None,
         try_number=row.try_number if row else None,
-        airflow_url=airflow_task_url(settings, plan.name, event.dag_run_id, task, row),
+        airflow_url=airflow_task_url(
+            settings, plan.name, event.dag_run_id, task.task_id, row.try_number if row else None
+        ),
     )
     return replace(log, text=masker_for(settings)(log.text)) if log.text else log
 
@@ -121,15 +124,27 @@ def airflow_task_url(
     settings: Settings,
     dag_id: str,
     dag_run_id: str | None,
-    task: TaskSpec,
-    row: TaskRun | None,
+    task_id: str,
+    try_number: int | None,
 ) -> str | None:
     """The task's page (with its log) in Airflow's UI, for a run an Airflow DAG run recorded."""
     if not dag_run_id or not settings.airflow_api_url:
         return None
     base = settings.airflow_api_url.rstrip("/")
-    url = f"{base}/dags/{quote(dag_id)}/runs/{quote(dag_run_id, safe='')}/tasks/{task.task_id}"
-    return f"{url}?try_number={row.try_number}" if row and row.try_number else url
+    url = f"{base}/dags/{quote(dag_id)}/runs/{quote(dag_run_id, safe='')}/tasks/{task_id}"
+    return f"{url}?try_number={try_number}" if try_number else url
+
+
+def task_links(settings: Settings, detail: Any) -> dict[int, str]:
+    """Each task's page in Airflow's UI by transformation id, for a run's detail
+    (core.service.runs.RunDetail; no query); none for a local run."""
+    links = {
+        task.transformation_id: airflow_task_url(
+            settings, detail.pipeline_name, detail.dag_run_id, task.task_id, task.try_number
+        )
+        for task in detail.tasks
+    }
+    return {tid: url for tid, url in links.items() if url}
 
 
 def follow(settings: Settings, first: TaskLog, poll_seconds: float = 1.0) -> Iterator[str]:
@@ -146,23 +161,6 @@ def follow(settings: Settings, first: TaskLog, poll_seconds: float = 1.0) -> Ite
             log = task_log(settings, session, log.run_id, log.transformation_id, request)
         if log.text:
             yield log.text
-
-
-def task_links(settings: Settings, session: Session, run_id: int) -> dict[int, str]:
-    """Each task's page in Airflow's UI, by transformation id (none for a local run)."""
-    event = get_run(session, run_id)
-    if not event.dag_run_id or not settings.airflow_api_url:
-        return {}
-    plan = PipelinePlan.from_dict(event.configuration_snapshot or {})
-    rows = {row.transformation_id: row for row in event.task_runs}
-    return {
-        task.transformation_id: str(
-            airflow_task_url(
-                settings, plan.name, event.dag_run_id, task, rows.get(task.transformation_id)
-            )
-        )
-        for task in plan.tasks
-    }
 
 
 def _task(plan: PipelinePlan, run_id: int, transformation_id: int) -> TaskSpec:

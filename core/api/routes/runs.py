@@ -232,7 +232,7 @@ def get_grid(
 def get_run(run_id: IdPath, session: SessionDep, settings: SettingsDep, _: Viewer) -> Any:
     """One run with its tasks in plan order: state, timings, rows, error, notebook link."""
     detail = RunDetailOut.model_validate(service.run_detail(session, run_id), from_attributes=True)
-    links = task_links(settings, session, run_id)
+    links = task_links(settings, detail)
     for task in detail.tasks:
         if task.attempt:
             task.log_url = f"/api/runs/{run_id}/tasks/{task.transformation_id}/log"

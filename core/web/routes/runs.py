@@ -124,7 +124,7 @@ def run_page(
     # the DAG run that recorded it
     local = service.trigger_name(settings) == "local"
     context["resumed_here"] = local or detail.dag_run_id is not None
-    context["airflow_links"] = task_links(settings, session, run_id)
+    context["airflow_links"] = task_links(settings, detail)
     if is_htmx(request) and request.headers.get("HX-Target") == "run-body":
         # a run that ended while watched: the banners of its start or resume are stale
         context["refreshed"] = True

@@ -156,3 +156,29 @@ def test_unknown_runs_and_tasks_are_404_and_bad_ranges_422(
 def test_a_log_needs_a_signed_in_user(client: TestClient, logged: tuple[int, int, str]) -> None:
     run_id, doubled, _ = logged
     assert client.get(_url(run_id, doubled)).status_code == 401
+
+
+def test_a_run_airflow_recorded_links_each_task_to_its_try_in_airflow(world: Settings) -> None:
+    from sqlalchemy import update
+
+    from core.models.runs import RunEvent, TaskRun
+
+    run_id = recorded_run(world, "small", {"numbers": "success"})
+    numbers = transformation_ids(world, "small")["numbers"]
+    with SessionHelper(world, actor="test") as session:
+        session.execute(update(RunEvent).values(dag_run_id="manual__2026-12-04T01:00:00+00:00"))
+        session.execute(update(TaskRun).values(try_number=2))
+        session.commit()
+    linked = world.model_copy(update={"airflow_api_url": "http://airflow.test:8080/"})
+    with TestClient(create_app(linked), base_url="https://testserver") as client:
+        viewer = users_for(world)["viewer"]
+        detail = client.get(f"/api/runs/{run_id}", headers=viewer).json()
+        task = next(t for t in detail["tasks"] if t["transformation_id"] == numbers)
+        expected = (
+            "http://airflow.test:8080/dags/small/runs/manual__2026-12-04T01%3A00%3A00%2B00%3A00"
+            f"/tasks/ingest_numbers_{numbers}?try_number=2"
+        )
+        assert task["airflow_url"] == expected and task["try_number"] == 2
+        assert task["log_url"] == f"/api/runs/{run_id}/tasks/{numbers}/log"
+        log = client.get(_url(run_id, numbers), headers=viewer).json()
+        assert log["airflow_url"] == expected
