@@ -1,30 +1,23 @@
 """A picture of a pipeline's DAG, drawn on the server as SVG.
 
-The shape is the one the Airflow DAG has (``core.airflow.dagbuilder.shape``)::
-
-    RunEvent -> spacer 0 -> tasks of group 0 (in parallel) -> spacer 1 -> ... -> EndRun
-
-laid out in columns from left to right: the hourglass, narrow at each spacer.
-Every label is escaped (``Markup.format`` escapes its arguments); with a run's
-task states, each task is coloured by its state.
+The shape is the one the Airflow DAG has (``core.airflow.dagbuilder.shape``); where
+each part goes is ``core.web.svg_layout``'s. Each task is named by the dataset it
+writes, with its template and id beneath; with a run's task states each task is
+coloured by its state, and may link somewhere (its log, its row). Every label is
+escaped (``Markup.format`` escapes its arguments).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from itertools import pairwise
 
 from markupsafe import Markup
 
-from core.plan.model import PipelinePlan, TaskGroup, TaskSpec
+from core.plan.model import PipelinePlan
+from core.web.svg_layout import Band, Link, Node, layout
 
-RUN_EVENT, END_RUN = "RunEvent", "EndRun"
-TASK_W, TASK_H = 190, 46
-TERMINAL_W, TERMINAL_H = 92, 34
-SPACER_R, SPACER_COL_W = 9, 120
-COL_GAP, ROW_GAP, MARGIN = 34, 14, 16
-LABEL_CHARS = 24
+LABEL_CHARS, DETAIL_CHARS = 22, 28
+FONT = "system-ui, sans-serif"
 # (fill, stroke) by task state; "planned" when no run is shown.
 COLOURS = {
     "planned": ("#eef3fc", "#2457c5"),
@@ -34,34 +27,10 @@ COLOURS = {
     "success": ("#dff3e6", "#1f7a3e"),
     "failed": ("#fbe3e1", "#b3261e"),
     "upstream_failed": ("#fbe3e1", "#b3261e"),
+    "cancelled": ("#f1e6fa", "#6b3fa0"),
     "skipped": ("#eceff3", "#5b6576"),
     "not run": ("#f7f8fa", "#9aa3b2"),
 }
-
-
-@dataclass(frozen=True)
-class Node:
-    """One box (or spacer dot) of the picture."""
-
-    node_id: str
-    kind: str  # run_event, spacer, task, end_run
-    label: str
-    detail: str
-    state: str
-    x: float
-    y: float
-    width: float
-    height: float
-
-    @property
-    def left(self) -> tuple[float, float]:
-        """Where edges come in."""
-        return self.x, self.y + self.height / 2
-
-    @property
-    def right(self) -> tuple[float, float]:
-        """Where edges leave."""
-        return self.x + self.width, self.y + self.height / 2
 
 
 def dag_svg(
@@ -69,6 +38,7 @@ def dag_svg(
     task_states: Mapping[int, str] | None = None,
     title: str | None = None,
     key: str = "plan",
+    link: Link | None = None,
 ) -> Markup:
     """The DAG of a plan as an inline SVG element.
 
@@ -77,149 +47,115 @@ def dag_svg(
         task_states: transformation id -> task state of a run; None draws the plan only.
         title: the picture's accessible title (default: the pipeline's name).
         key: tells apart the element ids of several pictures on one page.
+        link: (task, state) -> where its node links to, or None for no link.
 
     Returns:
         The ``<svg>`` markup, every label escaped.
     """
-    columns = _columns(plan, task_states)
-    nodes = [node for column in columns for node in column]
-    width = max(n.x + n.width for n in nodes) + MARGIN
-    height = max(n.y + n.height for n in nodes) + MARGIN + 14
-    edges = [_edge(a, b) for before, after in pairwise(columns) for a in before for b in after]
+    drawn = layout(plan, task_states, link)
+    counted = [n for n in drawn.nodes if n.kind != "continued"]
+    marker = f"arrow-{key}-{plan.pipeline_id}"
     head = Markup(
         '<svg xmlns="http://www.w3.org/2000/svg" class="dag-svg" role="img" '
         'aria-labelledby="dag-title-{id}" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
         'data-nodes="{n}" data-edges="{e}">'
         '<title id="dag-title-{id}">{title}</title>'
-        '<defs><marker id="arrow-{id}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+        '<defs><marker id="{marker}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
         'fill="#8a94a6"/></marker></defs>'
     ).format(
         id=f"{key}-{plan.pipeline_id}",
-        w=int(width),
-        h=int(height),
-        n=len(nodes),
-        e=len(edges),
+        marker=marker,
+        w=int(drawn.width),
+        h=int(drawn.height),
+        n=len(counted),
+        e=len(drawn.edges),
         title=title or f"DAG of {plan.name}",
     )
-    arrows = Markup("").join(
+    bands = Markup("").join(_band(band) for band in drawn.bands)
+    edges = Markup("").join(
         Markup(
-            '<path class="edge" d="{d}" fill="none" stroke="#8a94a6" stroke-width="1.4" '
-            'marker-end="url(#arrow-{id})"/>'
-        ).format(d=d, id=f"{key}-{plan.pipeline_id}")
-        for d in edges
+            '<path class="edge" d="{d}" fill="none" stroke="#8a94a6" stroke-width="1.3" '
+            'marker-end="url(#{marker})"/>'
+        ).format(d=d, marker=marker)
+        for d in drawn.edges
     )
-    boxes = Markup("").join(_node(node) for node in nodes)
-    return head + arrows + boxes + Markup("</svg>")
+    nodes = Markup("").join(_node(node) for node in drawn.nodes)
+    return head + bands + edges + nodes + Markup("</svg>")
 
 
-def _columns(plan: PipelinePlan, states: Mapping[int, str] | None) -> list[list[Node]]:
-    specs: list[list[tuple[str, str, str, str, str]]] = [
-        [(RUN_EVENT, "run_event", RUN_EVENT, "start", "planned")]
-    ]
-    for group in plan.groups:
-        specs.append([(group.spacer_id, "spacer", group.spacer_id, _spacer_detail(group), "")])
-        specs.append([_task_spec(task, states) for task in group.tasks])
-    specs.append([(END_RUN, "end_run", END_RUN, "end", "planned")])
-    rows = max(len(column) for column in specs)
-    tallest = rows * TASK_H + (rows - 1) * ROW_GAP
-    columns, x = [], float(MARGIN)
-    for column in specs:
-        kind = column[0][1]
-        w, h = _size(kind)
-        total = len(column) * h + (len(column) - 1) * ROW_GAP
-        top = MARGIN + (tallest - total) / 2
-        columns.append(
-            [Node(*spec, x, top + i * (h + ROW_GAP), w, h) for i, spec in enumerate(column)]
-        )
-        x += w + COL_GAP
-    return columns
-
-
-def _task_spec(task: TaskSpec, states: Mapping[int, str] | None) -> tuple[str, str, str, str, str]:
-    if states is None:
-        state, detail = "planned", f"#{task.transformation_id} · {task.state}"
-    else:
-        state = states.get(task.transformation_id, "not run")
-        detail = f"#{task.transformation_id} · {state}"
-    return task.task_id, "task", task.template, detail, state
-
-
-def _spacer_detail(group: TaskGroup) -> str:
-    return f"{group.state} · step {group.step}"
-
-
-def _size(kind: str) -> tuple[float, float]:
-    if kind == "task":
-        return TASK_W, TASK_H
-    if kind == "spacer":
-        return SPACER_COL_W, TASK_H
-    return TERMINAL_W, TERMINAL_H
-
-
-def _edge(a: Node, b: Node) -> str:
-    (x1, y1), (x2, y2) = _anchor(a, "right"), _anchor(b, "left")
-    middle = (x1 + x2) / 2
-    return f"M {x1:.1f} {y1:.1f} C {middle:.1f} {y1:.1f}, {middle:.1f} {y2:.1f}, {x2:.1f} {y2:.1f}"
-
-
-def _anchor(node: Node, side: str) -> tuple[float, float]:
-    if node.kind != "spacer":
-        return node.right if side == "right" else node.left
-    centre_x, centre_y = node.x + node.width / 2, node.y + node.height / 2
-    return (centre_x + SPACER_R, centre_y) if side == "right" else (centre_x - SPACER_R, centre_y)
+def _band(band: Band) -> Markup:
+    return Markup(
+        '<g class="band" data-state="{state}"><rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" '
+        'height="{h:.1f}" rx="8" fill="#f4f6f9" stroke="#d9dee6"/>'
+        '<text x="{tx:.1f}" y="{ty:.1f}" font-size="12" font-weight="600" font-family="{font}" '
+        'fill="#5b6576">{state}</text></g>'
+    ).format(
+        state=band.state,
+        x=band.x,
+        y=band.y,
+        w=band.width,
+        h=band.height,
+        tx=band.x + 8,
+        ty=band.y + 15,
+        font=FONT,
+    )
 
 
 def _node(node: Node) -> Markup:
-    if node.kind == "spacer":
-        return _spacer(node)
+    if node.kind in ("spacer", "continued"):
+        return _bar(node)
     fill, stroke = COLOURS.get(node.state, COLOURS["planned"])
-    radius = node.height / 2 if node.kind != "task" else 6
-    text_x = node.x + node.width / 2
-    return Markup(
+    task = node.kind == "task"
+    body = Markup(
         '<g class="node {kind}" data-task-id="{nid}" data-state="{state}">'
-        "<title>{nid} ({state})</title>"
+        "<title>{tooltip}</title>"
         '<rect x="{x:.1f}" y="{y:.1f}" width="{w}" height="{h}" rx="{r:.1f}" fill="{fill}" '
         'stroke="{stroke}" stroke-width="1.5"/>'
         '<text x="{tx:.1f}" y="{ty1:.1f}" text-anchor="middle" font-size="13" '
-        'font-family="system-ui, sans-serif" fill="#1d2430">{label}</text>'
+        'font-family="{font}" fill="#1d2430">{label}</text>'
         '<text x="{tx:.1f}" y="{ty2:.1f}" text-anchor="middle" font-size="11" '
-        'font-family="system-ui, sans-serif" fill="#5b6576">{detail}</text></g>'
+        'font-family="{font}" fill="#5b6576">{detail}</text></g>'
     ).format(
         kind=node.kind,
         nid=node.node_id,
         state=node.state,
+        tooltip=node.tooltip or node.node_id,
         x=node.x,
         y=node.y,
         w=node.width,
         h=node.height,
-        r=radius,
+        r=6 if task else node.height / 2,
         fill=fill,
         stroke=stroke,
-        tx=text_x,
-        ty1=node.y + node.height / 2 - (2 if node.kind == "task" else -4),
-        ty2=node.y + node.height / 2 + 14,
-        label=_short(node.label),
-        detail=_short(node.detail) if node.kind == "task" else "",
+        tx=node.x + node.width / 2,
+        ty1=node.middle - (3 if task else -4),
+        ty2=node.middle + 13,
+        label=_short(node.label, LABEL_CHARS),
+        detail=_short(node.detail, DETAIL_CHARS) if task else "",
+        font=FONT,
     )
+    if node.link is None:
+        return body
+    return Markup('<a href="{href}" class="node-link">{body}</a>').format(href=node.link, body=body)
 
 
-def _spacer(node: Node) -> Markup:
-    cx, cy = node.x + node.width / 2, node.y + node.height / 2
+def _bar(node: Node) -> Markup:
+    kind = "node spacer" if node.kind == "spacer" else "continued"
     return Markup(
-        '<g class="node spacer" data-task-id="{nid}"><title>{nid}</title>'
-        '<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r}" fill="#ffffff" stroke="#8a94a6" '
-        'stroke-width="1.5"/><text x="{cx:.1f}" y="{ty:.1f}" text-anchor="middle" '
-        'font-size="11" font-family="system-ui, sans-serif" fill="#5b6576">{detail}</text></g>'
+        '<g class="{kind}" data-task-id="{nid}"><title>{tooltip}</title>'
+        '<rect x="{x:.1f}" y="{y:.1f}" width="{w}" height="{h:.1f}" rx="3" fill="#8a94a6"/>'
+        "</g>"
     ).format(
-        nid=node.node_id,
-        cx=cx,
-        cy=cy,
-        r=SPACER_R,
-        ty=cy + SPACER_R + 14,
-        detail=_short(node.detail, 20),
+        kind=kind,
+        nid=node.label,
+        tooltip=node.tooltip,
+        x=node.x,
+        y=node.y,
+        w=node.width,
+        h=node.height,
     )
 
 
-def _short(text: str, limit: int = LABEL_CHARS) -> str:
+def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

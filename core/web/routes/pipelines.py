@@ -144,7 +144,7 @@ def detail_context(
     return {
         "pipeline": pipeline,
         "plan": plan,
-        "svg": dag_svg(plan),
+        "svg": dag_svg(plan, link=lambda task, _state: f"#transformation-{task.transformation_id}"),
         "states": states,
         "templates_for": {
             s.id: [t for t in templates if t.state_type_id in (None, s.pipeline_state_type_id)]

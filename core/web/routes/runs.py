@@ -7,6 +7,7 @@ two seconds through htmx; the refreshed fragment stops asking once it is over.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -209,7 +210,12 @@ def run_context(session: Any, detail: service.RunDetail) -> dict[str, Any]:
     svg, plan = None, None
     if snapshot:
         plan = PipelinePlan.from_dict(snapshot)
-        svg = dag_svg(plan, states, title=f"Run {detail.id} of {detail.pipeline_name}")
+        svg = dag_svg(
+            plan,
+            states,
+            title=f"Run {detail.id} of {detail.pipeline_name}",
+            link=partial(_node_link, detail.id),
+        )
     return {
         "run": detail,
         "banner": run_banner(detail),
@@ -219,6 +225,13 @@ def run_context(session: Any, detail: service.RunDetail) -> dict[str, Any]:
         "with_output": [t for t in detail.tasks if t.state == "success"],
         "checks": check_results.run_checks(session, detail.id, plan),
     }
+
+
+def _node_link(run_id: int, task: Any, state: str) -> str:
+    """A task's node leads to its log once it started, else to its row."""
+    tid = task.transformation_id
+    started = state not in ("not run", "pending", "upstream_failed", "skipped")
+    return f"/runs/{run_id}/tasks/{tid}/log" if started else f"#task-{tid}"
 
 
 @router.get("/runs/{run_id}/tasks/{transformation_id}/preview")

@@ -23,6 +23,12 @@ def test_edit_a_pipeline_s_frequency_and_owners_and_read_the_audit(
 ) -> None:
     log_in(page)
     page.goto("/pipelines/1")
+    for width in (1280, 390):  # the DAG picture fits its box, wrapped into rows
+        page.set_viewport_size({"width": width, "height": 900})
+        page.locator("#dag").screenshot(path=str(screenshots / f"00-dag-{width}.png"))
+        box, picture = page.locator("#dag").bounding_box(), page.locator("#dag svg").bounding_box()
+        assert picture["width"] <= box["width"], f"the DAG is cut at {width} px"
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.click("#edit-pipeline")
     expect(page).to_have_url(re.compile(r"/pipelines/1/edit$"))
     expect(page.locator("#delete-impact")).to_contain_text("transformations")
