@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from core.api.deps import Admin, SessionDep, SettingsDep, Viewer
-from core.api.routes.datasets import Part
+from core.api.routes.datasets import DatasetKey
 from core.api.routes.runs import IdPath
 from core.api.schemas import json_response
 from core.models.dataset_restores import REASON_LENGTH
@@ -33,26 +33,19 @@ def pipeline_datasets(
 
 @router.get("/datasets/{company}/{brand}/{state}/{dataset}", response_model=service.DatasetDetail)
 def dataset(
-    company: Part,
-    brand: Part,
-    state: Part,
-    dataset: Part,
+    key: DatasetKey,
     session: SessionDep,
     settings: SettingsDep,
     _: Viewer,
 ) -> Any:
     """A dataset's summary, its last 50 versions (Delta history: run id, rows, time) and
     the restores made of it."""
-    key = f"{company}/{brand}/{state}/{dataset}"
     return json_response(service.dataset_detail(settings, session, key))
 
 
 @router.get("/datasets/{company}/{brand}/{state}/{dataset}/rows", response_model=service.RowsPage)
 def dataset_rows(
-    company: Part,
-    brand: Part,
-    state: Part,
-    dataset: Part,
+    key: DatasetKey,
     session: SessionDep,
     settings: SettingsDep,
     _: Viewer,
@@ -61,7 +54,6 @@ def dataset_rows(
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
 ) -> Any:
     """A page of a version's rows, with ``total`` and the columns' types."""
-    key = f"{company}/{brand}/{state}/{dataset}"
     page = service.dataset_rows(settings, session, key, version, offset, limit)
     return json_response(page)
 
@@ -70,10 +62,7 @@ def dataset_rows(
     "/datasets/{company}/{brand}/{state}/{dataset}/restore", response_model=service.Restore
 )
 def restore(
-    company: Part,
-    brand: Part,
-    state: Part,
-    dataset: Part,
+    key: DatasetKey,
     body: RestoreIn,
     session: SessionDep,
     settings: SettingsDep,
@@ -81,7 +70,6 @@ def restore(
 ) -> Any:
     """Make an earlier version current again, as a new version (nothing is lost: it can be
     undone by restoring the one before). Admins only; recorded with who and why."""
-    key = f"{company}/{brand}/{state}/{dataset}"
     done = service.restore_dataset(
         settings, session, key, body.version, body.reason, user.email_address
     )

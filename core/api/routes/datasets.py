@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from core.api.deps import SessionDep, SettingsDep, Viewer
 from core.api.routes.runs import MAX_ID, IdPath
@@ -16,6 +16,15 @@ router = APIRouter(prefix="/api/datasets", tags=["datasets"])
 
 # one part of company/brand/state/dataset (the names CORE allows for each)
 Part = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
+
+
+def dataset_key(company: Part, brand: Part, state: Part, dataset: Part) -> str:
+    """``company/brand/state/dataset`` from a dataset route's path."""
+    return f"{company}/{brand}/{state}/{dataset}"
+
+
+# A dataset's key, from the four parts of its route's path
+DatasetKey = Annotated[str, Depends(dataset_key)]
 Limit = Annotated[int, Query(ge=1, le=service.MAX_LIMIT, description="rows returned")]
 RunId = Annotated[
     int | None, Query(ge=1, le=MAX_ID, description="a run id; the latest with data if absent")
@@ -54,20 +63,11 @@ def diff(
 
 
 @router.get("/{company}/{brand}/{state}/{dataset}/lineage", response_model=DatasetLineage)
-def lineage(
-    company: Part,
-    brand: Part,
-    state: Part,
-    dataset: Part,
-    session: SessionDep,
-    settings: SettingsDep,
-    _: Viewer,
-) -> Any:
+def lineage(key: DatasetKey, session: SessionDep, settings: SettingsDep, _: Viewer) -> Any:
     """Where a dataset comes from and what is derived from it, across every pipeline.
 
     ``upstream`` and ``downstream`` list datasets nearest first; ``writers``, ``readers``
     and ``scheduled`` name the pipelines that write it, read it, and start when it is
     published (their ``dataset_schedule`` waits on it).
     """
-    key = f"{company}/{brand}/{state}/{dataset}"
     return json_response(dataset_lineage(settings, session, key))

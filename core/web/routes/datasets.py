@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from core.api.deps import Admin, SessionDep, SettingsDep, Viewer
-from core.api.routes.datasets import Part
+from core.api.routes.datasets import DatasetKey
 from core.errors import InvalidInputError, NotFoundError
 from core.service import dataset_pages
 from core.service import pipelines as pipelines_service
@@ -37,15 +37,11 @@ def dataset_page(
     session: SessionDep,
     settings: SettingsDep,
     _user: Viewer,
-    company: Part,
-    brand: Part,
-    state: Part,
-    dataset: Part,
+    key: DatasetKey,
     version: Annotated[int | None, Query(ge=0)] = None,
     offset: Annotated[int, Query(ge=0, le=dataset_pages.MAX_OFFSET)] = 0,
 ) -> Response:
     """One dataset: its lineage, schema, versions, a page of its rows, and restore."""
-    key = f"{company}/{brand}/{state}/{dataset}"
     lineage = dataset_lineage(settings, session, key)
     detail = dataset_pages.dataset_detail(settings, session, key)
     rows, problem = None, None
@@ -67,13 +63,9 @@ def restore(
     settings: SettingsDep,
     user: Admin,
     form: Submitted,
-    company: Part,
-    brand: Part,
-    state: Part,
-    dataset: Part,
+    key: DatasetKey,
 ) -> Response:
     """Restore a version (admins; the reason is required and audited)."""
-    key = f"{company}/{brand}/{state}/{dataset}"
     read = str(form.get("version", ""))
     try:
         if not read.isdigit():
@@ -98,10 +90,7 @@ def diff_fragment(
     session: SessionDep,
     settings: SettingsDep,
     _user: Viewer,
-    company: Part,
-    brand: Part,
-    state: Part,
-    dataset: Part,
+    key: DatasetKey,
     run: Annotated[int, Query(ge=1)],
     against: Annotated[int, Query(ge=1)],
 ) -> Response:
@@ -109,7 +98,6 @@ def diff_fragment(
     from core.errors import ConfigurationError, LakeError
     from core.service import datasets
 
-    key = f"{company}/{brand}/{state}/{dataset}"
     detail = dataset_pages.dataset_detail(settings, session, key)
     tid = detail.summary.transformation_id or 0
     try:
