@@ -27,7 +27,7 @@ COLOURS = {
     "success": ("#dff3e6", "#1f7a3e"),
     "failed": ("#fbe3e1", "#b3261e"),
     "upstream_failed": ("#fbe3e1", "#b3261e"),
-    "cancelled": ("#f1e6fa", "#6b3fa0"),
+    "cancelled": ("#d5d9e0", "#3d4452"),  # the grey of its badge, darker than skipped
     "skipped": ("#eceff3", "#5b6576"),
     "not run": ("#f7f8fa", "#9aa3b2"),
 }
@@ -75,10 +75,11 @@ def dag_svg(
     bands = Markup("").join(_band(band) for band in drawn.bands)
     edges = Markup("").join(
         Markup(
-            '<path class="edge" d="{d}" fill="none" stroke="#8a94a6" stroke-width="1.3" '
+            '<path class="{kind}" d="{d}" fill="none" stroke="#8a94a6" stroke-width="1.3" '
             'marker-end="url(#{marker})"/>'
-        ).format(d=d, marker=marker)
-        for d in drawn.edges
+        ).format(kind=kind, d=d, marker=marker)
+        for kind, paths in (("edge", drawn.edges), ("wrap", drawn.wraps))
+        for d in paths
     )
     nodes = Markup("").join(_node(node) for node in drawn.nodes)
     return head + bands + edges + nodes + Markup("</svg>")

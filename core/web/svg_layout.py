@@ -64,6 +64,7 @@ class Layout:
 
     nodes: list[Node] = field(default_factory=list)
     edges: list[str] = field(default_factory=list)
+    wraps: list[str] = field(default_factory=list)  # a row's last bar to the next row's first
     bands: list[Band] = field(default_factory=list)
     width: float = 0.0
     height: float = 0.0
@@ -93,7 +94,7 @@ def layout(
             row = _Row(top=row.top + span + BAND_PAD * 2 + BAND_LABEL_H + ROW_SEP)
             rows.append(row)
             continued = _place(row, span, [_bar(group, "continued")])
-            picture.edges.append(_wrap_edge(bar[0], continued[0]))
+            picture.wraps.append(_wrap_edge(bar[0], continued[0]))
             bar = continued
         tasks = _place(row, span, [_task(t, states, link) for t in group.tasks])
         _connect(picture, bar, tasks)

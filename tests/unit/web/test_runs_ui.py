@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pyarrow as pa
@@ -244,3 +245,15 @@ def test_the_run_page_shows_a_task_note(
         run_id = event.id
     html = client.get(f"/runs/{run_id}").text
     assert f'<div class="task-note" data-note>{note}</div>' in html
+
+
+def test_each_task_of_the_run_s_dag_links_to_its_log_once_it_started(
+    client: TestClient, as_viewer: str, make_run: Callable[..., int]
+) -> None:
+    run_id = make_run(finished=True)
+    html = client.get(f"/runs/{run_id}").text
+    started = re.findall(rf'<a href="/runs/{run_id}/tasks/(\d+)/log" class="node-link">', html)
+    not_started = re.findall(r'<a href="#task-(\d+)" class="node-link">', html)
+    assert started and not_started  # a finished, failed run: some ran, some never did
+    for tid in not_started:  # a task that never started leads to its row
+        assert f'id="task-{tid}"' in html

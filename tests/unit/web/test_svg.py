@@ -171,3 +171,33 @@ def test_nodes_link_where_asked_and_cancelled_has_its_own_colour() -> None:
     cancelled = next(g for g in root.iter(f"{SVG}g") if g.get("data-state") == "cancelled")
     assert cancelled.find(f"{SVG}rect").get("fill") == COLOURS["cancelled"][0]
     assert COLOURS["cancelled"] not in (COLOURS["failed"], COLOURS["success"])
+
+
+def test_the_picture_scales_to_its_box_through_its_view_box() -> None:
+    root = _parse(dag_svg(_plan([[_task(1, "ingest")], [_task(2, "master")]])))
+    width, height = root.get("width"), root.get("height")
+    assert root.get("viewBox") == f"0 0 {width} {height}"  # CSS shrinks it, keeping its shape
+
+
+def test_one_bar_per_gap_and_each_task_joins_the_bars_beside_it() -> None:
+    sizes = [3, 1, 2, 4, 1, 2, 1, 3, 1, 2, 1, 1]  # wraps into rows
+    tid = iter(range(1, sum(sizes) + 1))
+    groups = [[_task(next(tid), f"s{g}") for _ in range(size)] for g, size in enumerate(sizes)]
+    root = _parse(dag_svg(_plan(groups)))
+    bars = [g for g in root.iter(f"{SVG}g") if g.get("class") == "node spacer"]
+    assert len(bars) == len(sizes)  # RunEvent|g0, g0|g1, ..., g10|g11
+    before = [1, *sizes]  # what enters each bar: RunEvent, then each group
+    expected = sum(b + a for b, a in zip(before, sizes, strict=False)) + sizes[-1]  # + EndRun
+    edges = root.findall(f"{SVG}path[@class='edge']")
+    assert len(edges) == expected == int(root.get("data-edges"))
+    wraps = root.findall(f"{SVG}path[@class='wrap']")  # a row's last bar to the next row's
+    assert len(wraps) == len([g for g in root.iter(f"{SVG}g") if g.get("class") == "continued"])
+    assert wraps
+
+
+def test_cancelled_is_grey_and_unlike_every_other_state() -> None:
+    fill, stroke = COLOURS["cancelled"]
+    assert (fill, stroke) not in [c for s, c in COLOURS.items() if s != "cancelled"]
+    assert fill not in (COLOURS["failed"][0], COLOURS["skipped"][0], COLOURS["pending"][0])
+    red, green, blue = (int(stroke[i : i + 2], 16) for i in (1, 3, 5))
+    assert max(red, green, blue) - min(red, green, blue) < 40  # a grey, not a red or purple
