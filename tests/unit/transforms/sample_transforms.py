@@ -91,3 +91,10 @@ def picky_numbers(ctx) -> pa.Table:
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
     return pa.table({"n": list(range(count))})
+
+
+def leaky(ctx) -> pa.Table:
+    """A careless transform: it prints a stored secret's password and URL to its log."""
+    secret = ctx.secret("warehouse", "database")
+    print(f"connecting as {secret.user} with {secret.password} via {secret.url}", flush=True)
+    return pa.table({"n": [1]})
