@@ -77,10 +77,10 @@ def issue(
     """Issue a token and show it once, on this answer only (never stored, never flashed)."""
     read = str(form.get("expires_in_days", "")).strip()
     try:
+        if read and not read.isdigit():
+            message = f"expected a whole number of days from 1 to 36500, or blank; got {read!r}"
+            raise InvalidInputError([("expires_in_days", read, message)])
         days = int(read) if read else None
-    except ValueError:
-        days = -1  # refused below with the field named
-    try:
         issued = users.issue_token(session, user_id, str(form.get("name", "")), days)
     except InvalidInputError as exc:
         return _tokens(request, session, user_id, None, problems_by_field(exc.problems), 422)

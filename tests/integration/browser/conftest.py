@@ -26,6 +26,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 EMAIL, PASSWORD = "editor@example.com", "a long enough password"
 REPOSITORY = Path(__file__).resolve().parents[3]
 SCREENSHOTS = REPOSITORY / "test-artifacts" / "screenshots"
+EXPECT_MS, ACTION_MS = 20_000, 60_000  # Playwright's defaults (5 s, 30 s) are for idle machines
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,12 @@ def page(chromium, live_server: LiveServer) -> Iterator[object]:
     context = chromium.new_context(
         base_url=live_server.url, viewport={"width": 1400, "height": 900}
     )
+    # Headroom for two busy cores: an htmx answer or a page load may wait for a core.
+    # Passing tests do not wait longer; only a failure takes this long to be reported.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=EXPECT_MS)
+    context.set_default_timeout(ACTION_MS)
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))

@@ -92,3 +92,18 @@ def test_templates_list_their_variables_and_uses(client: TestClient, as_viewer: 
     uses = client.get(f"/api/templates/{template_id}/uses").json()
     assert len(uses) == 2 and {u["state"] for u in uses} == {"ingest"}
     assert client.get("/templates/99999").status_code == 404
+
+
+def test_a_token_lifetime_that_is_not_a_number_is_refused_by_its_field(
+    settings: Settings, client: TestClient, sign_in
+) -> None:
+    token = sign_in("admin")
+    viewer = _user_id(settings, "viewer@example.com")
+    refused = client.post(
+        f"/users/{viewer}/tokens",
+        data={"csrf_token": token, "name": "ci", "expires_in_days": "soon"},
+    )
+    assert refused.status_code == 422
+    assert "expected a whole number of days from 1 to 36500, or blank; got &#39;soon&#39;" in (
+        refused.text
+    )
