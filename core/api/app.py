@@ -20,11 +20,11 @@ from core.api.routes import (
     logs,
     pipeline_edit,
     pipelines,
-    resources,
     runs,
     templates,
     tokens,
 )
+from core.api.routing import add_routes, resource_routers
 from core.helpers.session_helper import prepare_database, resolve_database_url
 from core.settings import Settings
 
@@ -70,22 +70,23 @@ def create_app(settings: Settings) -> FastAPI:
     # Outside the session middleware: an oversized body is refused before anything else.
     app.add_middleware(limits.BodySizeLimit, max_bytes=limits.MAX_BODY_BYTES)
     errors.install(app)
-    for router in (
-        health.router,
-        auth.router,
-        pipelines.router,
-        pipeline_edit.router,
-        runs.router,
-        logs.router,
-        datasets.router,
-        dataset_pages.router,
-        audit.router,
-        tokens.router,
-        templates.router,
-    ):
-        app.include_router(router)
-    for spec in resources.resource_routes():
-        app.include_router(resources.build_router(spec))
+    add_routes(
+        app,
+        (
+            health.router,
+            auth.router,
+            pipelines.router,
+            pipeline_edit.router,
+            runs.router,
+            logs.router,
+            datasets.router,
+            dataset_pages.router,
+            audit.router,
+            tokens.router,
+            templates.router,
+            *resource_routers(),
+        ),
+    )
     auth.install_oidc(app, settings)
     web.install(app)
     return app

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from core.api.deps import Caller, SessionDep, SettingsDep, get_caller
 from core.api.errors import RateLimitedError
+from core.api.routing import add_routes
 from core.api.schemas import In, UserOut, json_response
 from core.errors import AuthenticationError, SettingsError
 from core.models.administrators import Administrator
@@ -198,7 +199,7 @@ def install_oidc(app: FastAPI, settings: Settings) -> None:
         client_kwargs={"scope": "openid email profile"},
     )
     app.state.oauth = oauth
-    app.include_router(oidc_router)
+    add_routes(app, [oidc_router])
 
 
 oidc_router = APIRouter(tags=["session"])

@@ -21,10 +21,10 @@ def install(app: FastAPI) -> None:
     Call after ``core.api.errors.install``: the UI's error handlers hand the API's
     paths back to those.
     """
+    from core.api.routing import add_routes
     from core.web import errors
     from core.web.routes import ROUTERS
 
-    for router in ROUTERS:
-        app.include_router(router)
+    add_routes(app, ROUTERS)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
