@@ -164,7 +164,9 @@ def test_an_unreachable_endpoint_is_a_backend_error(
         port = probe.getsockname()[1]
     monkeypatch.setenv("CORE_SECRETS_BACKEND", "aws")
     monkeypatch.setenv("CORE_AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    # CORE sets botocore's retries itself (10 by default, with backoff: half a minute on a
+    # refused connection); AWS_MAX_ATTEMPTS does not reach them, CORE_AWS_RETRIES does.
+    monkeypatch.setenv("CORE_AWS_RETRIES", "1")
 
     with pytest.raises(SecretsBackendError) as caught:
         Secret(identifier="dev/FTP/anything/read")
