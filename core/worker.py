@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import partial
@@ -253,7 +254,6 @@ def start_local(job: WorkerJob, settings: Settings, output: int, warm: bool = Tr
 def _start_warm(argv: list[str], environment: dict[str, str], output: int, job: WorkerJob) -> Any:
     """A child of the forkserver (started, with PRELOAD imported, on first use)."""
     import multiprocessing
-    from multiprocessing import spawn
 
     context = multiprocessing.get_context("forkserver")
     child = context.Process(
@@ -261,17 +261,41 @@ def _start_warm(argv: list[str], environment: dict[str, str], output: int, job: 
         args=(argv, environment, os.getcwd(), _InheritedFd(output)),
         name=f"corebot-t{job.transformation_id}-r{job.run_id}",
     )
-    with _server_lock:
-        context.set_forkserver_preload(list(PRELOAD))
-        # multiprocessing would have the child import this process's main module (the
-        # `core` script, Airflow's, pytest's); a worker is `corebot run` and nothing else.
-        prepared = spawn.get_preparation_data
-        spawn.get_preparation_data = partial(_without_main, prepared)
-        try:
-            child.start()
-        finally:
-            spawn.get_preparation_data = prepared
+    with _server_lock, _without_main_module(context):
+        child.start()
     return child
+
+
+def start_server() -> None:
+    """Start the warm worker server now; it imports PRELOAD in the background.
+
+    Its imports take 2-3 s (pyarrow.dataset alone pulls in pandas); a caller that has
+    its own work before the first task (``core run`` importing the runner and pinning
+    the run, the demo generating its source) calls this first, so the two overlap and
+    the first task starts sooner. Without it the server starts on the first task.
+    """
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    with _server_lock, _without_main_module(context):
+        forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def _without_main_module(context: Any) -> Iterator[None]:
+    """Set the server's preload list and keep this process's main module out of it."""
+    from multiprocessing import spawn
+
+    context.set_forkserver_preload(list(PRELOAD))
+    # multiprocessing would have the child import this process's main module (the
+    # `core` script, Airflow's, pytest's); a worker is `corebot run` and nothing else.
+    prepared = spawn.get_preparation_data
+    spawn.get_preparation_data = partial(_without_main, prepared)
+    try:
+        yield
+    finally:
+        spawn.get_preparation_data = prepared
 
 
 def _without_main(prepared: Any, name: str) -> dict[str, Any]:

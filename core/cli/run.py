@@ -62,6 +62,9 @@ def run(
         raise typer.BadParameter("--with-dependants runs whole pipelines: drop --resume/--only")
     what = f"resuming run {resume} of {pipeline}" if resume else f"running {pipeline}"
     typer.echo(f"core run: {what} with {workers} worker{'s' * (workers > 1)}")
+    from core.worker import start_server
+
+    start_server()  # the worker server imports pyarrow & co. while this process imports the runner
     from core.runner.local import LocalRunner
 
     out = console()

@@ -20,6 +20,7 @@ from core.runner.progress import Progress
 from core.runner.report import RunReport
 from core.service.users import local_admin
 from core.settings import Settings
+from core.worker import start_server
 
 PIPELINE = "acme_zentrix_patient_status"
 LANDING = Path("landing/acme_pharma/zentrix")  # relative to CORE_HOME, as in sample.yaml
@@ -82,6 +83,7 @@ def run_demo(
     Returns:
         The DemoResult.
     """
+    start_server()  # the worker server's imports overlap the preparation and the source
     with SessionHelper(settings, actor="core demo") as session:
         load_world(session, sample_world())  # idempotent: keeps what is configured
         session.commit()

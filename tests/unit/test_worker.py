@@ -73,6 +73,32 @@ def test_a_warm_worker_does_not_run_the_sender_s_main_module(world, tmp_path) ->
     assert imports.read_text() == "imported\n"
 
 
+def test_start_server_starts_the_warm_server_that_the_first_task_is_forked_from(
+    world, tmp_path
+) -> None:
+    script = tmp_path / "sender.py"  # no __main__ guard: importing it again would show
+    script.write_text(
+        "import os, pathlib, psutil\n"
+        "with pathlib.Path(os.environ['IMPORTS']).open('a') as f: f.write('imported\\n')\n"
+        "from core.settings import load_settings\n"
+        "from core.worker import WorkerJob, start_local, start_server\n"
+        "start_server()\n"
+        "children = psutil.Process().children()\n"
+        "(server,) = [c for c in children if 'forkserver' in ' '.join(c.cmdline())]\n"
+        "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
+        "assert psutil.Process(worker.pid).ppid() == server.pid\n"
+        "raise SystemExit(worker.wait(120))\n"
+    )
+    imports = tmp_path / "imports"
+    env = {**os.environ, **world.to_environment(), "IMPORTS": str(imports)}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, timeout=300, check=False, capture_output=True
+    )
+    assert done.returncode == ExitCode.INVALID, done.stderr.decode()[-2000:]
+    assert imports.read_text() == "imported\n"  # the server did not import the sender
+
+
 def test_a_worker_knows_its_batch_job_and_airflow_try_from_its_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
