@@ -8,7 +8,8 @@ processes, each reading and publishing Delta tables); the baseline is one DuckDB
 process reading the CSVs and writing the metrics. Each side runs in its own process;
 peak memory is the largest resident set of that process or any single process below it
 (CORE's workers are sampled while they run: they are the warm worker server's children).
-Target: CORE's wall time <= 2x the script's.
+Targets: CORE's wall time <= 4x the script that keeps every step and <= 10x the
+metrics-only one; the largest worker's peak memory <= 1.5x the script's.
 """
 
 from __future__ import annotations
@@ -85,6 +86,30 @@ def measure_core(home: str, workers: int) -> dict[str, float]:
     sampler.join()
     assert report.state == "success", [(t.task_id, t.error) for t in report.tasks]
     return {"seconds": seconds, "peak_mib": max(peak_mib(), largest[0])}
+
+
+def measure_command(env: dict[str, str], workers: int) -> dict[str, float]:
+    """``core run`` of the demo pipeline as a person types it: its imports included.
+
+    The command starts the warm worker server first, so the server's imports overlap
+    the command's own; the first task of a bare ``LocalRunner.run`` (above) waits for them.
+    """
+    import threading
+
+    from core.demo.run import PIPELINE
+
+    done, largest = threading.Event(), [0.0]
+    sampler = threading.Thread(target=_sample_largest, args=(done, largest), daemon=True)
+    sampler.start()
+    command = [str(ROOT / ".venv" / "bin" / "core"), "run", PIPELINE, "--workers", str(workers)]
+    start = time.perf_counter()
+    ran = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=ROOT)
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if ran.returncode != 0:
+        raise SystemExit(f"core run failed:\n{ran.stdout[-3000:]}\n{ran.stderr[-3000:]}")
+    return {"seconds": seconds, "peak_mib": largest[0]}
 
 
 def _sample_largest(done: Any, largest: list[float]) -> None:
@@ -166,22 +191,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         env = prepare(home, args.rows)
         core = child("core", env, args.workers)
+        command = measure_command(env, args.workers)
         baseline = child("baseline", env, args.workers)
         steps = child("baseline_steps", env, args.workers)
     print(f"\nthe demo at {args.rows:,} rows, --workers {args.workers}, {os.cpu_count()} cores\n")
     print("| run | wall s | peak MiB | ratio |\n|---|---|---|---|")
-    print(
-        f"| core run (12 tasks, Delta tables) | {core['seconds']:.2f} | {core['peak_mib']:.0f} | |"
-    )
+    for name, result in (
+        ("LocalRunner.run (12 tasks, Delta tables)", core),
+        ("`core run` command, second run (imports included)", command),
+    ):
+        print(f"| {name} | {result['seconds']:.2f} | {result['peak_mib']:.0f} | |")
     for name, result in (
         ("one DuckDB script, metrics only", baseline),
         ("one DuckDB script, every step kept as Parquet", steps),
     ):
-        ratio = core["seconds"] / result["seconds"]
-        print(
-            f"| {name} | {result['seconds']:.2f} | {result['peak_mib']:.0f} | core: {ratio:.1f}x |"
+        ratios = ", ".join(
+            f"{label}: {ran['seconds'] / result['seconds']:.1f}x"
+            for label, ran in (("runner", core), ("command", command))
         )
-    print("\ntarget: core run <= 2x the script")
+        print(f"| {name} | {result['seconds']:.2f} | {result['peak_mib']:.0f} | {ratios} |")
+    print(
+        "\ntargets (issue 13): <= 4x the script keeping every step, <= 10x the metrics-only "
+        "script; the largest worker's peak memory <= 1.5x the script's"
+    )
 
 
 if __name__ == "__main__":
