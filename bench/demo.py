@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,21 +71,15 @@ def measure_core(home: str, workers: int) -> dict[str, float]:
     The workers are children of the warm worker server, not of this process, so
     RUSAGE_CHILDREN misses them: every process below this one is sampled while it runs.
     """
-    import threading
-
     from core.demo.run import PIPELINE
     from core.runner.local import LocalRunner
     from core.settings import load_settings
 
     settings = load_settings()
-    done, largest = threading.Event(), [0.0]
-    sampler = threading.Thread(target=_sample_largest, args=(done, largest), daemon=True)
-    sampler.start()
-    start = time.perf_counter()
-    report = LocalRunner(settings, workers=workers).run(PIPELINE)
-    seconds = time.perf_counter() - start
-    done.set()
-    sampler.join()
+    with largest_process() as largest:
+        start = time.perf_counter()
+        report = LocalRunner(settings, workers=workers).run(PIPELINE)
+        seconds = time.perf_counter() - start
     assert report.state == "success", [(t.task_id, t.error) for t in report.tasks]
     return {"seconds": seconds, "peak_mib": max(peak_mib(), largest[0])}
 
@@ -94,22 +90,33 @@ def measure_command(env: dict[str, str], workers: int) -> dict[str, float]:
     The command starts the warm worker server first, so the server's imports overlap
     the command's own; the first task of a bare ``LocalRunner.run`` (above) waits for them.
     """
-    import threading
-
     from core.demo.run import PIPELINE
+
+    command = [str(ROOT / ".venv" / "bin" / "core"), "run", PIPELINE, "--workers", str(workers)]
+    with largest_process() as largest:
+        start = time.perf_counter()
+        ran = subprocess.run(
+            command, env=env, capture_output=True, text=True, check=False, cwd=ROOT
+        )
+        seconds = time.perf_counter() - start
+    if ran.returncode != 0:
+        raise SystemExit(f"core run failed:\n{ran.stdout[-3000:]}\n{ran.stderr[-3000:]}")
+    return {"seconds": seconds, "peak_mib": largest[0]}
+
+
+@contextmanager
+def largest_process() -> Iterator[list[float]]:
+    """Sample the processes below this one while the block runs; yields [largest MiB]."""
+    import threading
 
     done, largest = threading.Event(), [0.0]
     sampler = threading.Thread(target=_sample_largest, args=(done, largest), daemon=True)
     sampler.start()
-    command = [str(ROOT / ".venv" / "bin" / "core"), "run", PIPELINE, "--workers", str(workers)]
-    start = time.perf_counter()
-    ran = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=ROOT)
-    seconds = time.perf_counter() - start
-    done.set()
-    sampler.join()
-    if ran.returncode != 0:
-        raise SystemExit(f"core run failed:\n{ran.stdout[-3000:]}\n{ran.stderr[-3000:]}")
-    return {"seconds": seconds, "peak_mib": largest[0]}
+    try:
+        yield largest
+    finally:
+        done.set()
+        sampler.join()
 
 
 def _sample_largest(done: Any, largest: list[float]) -> None:

@@ -52,7 +52,6 @@ from core.worker import (
     WorkerJob,
     lost_reason,
     start_local,
-    start_server,
     worker_identity,
 )
 
@@ -121,8 +120,6 @@ class LocalRunner:
         """
         self._pipeline = pipeline
         self._stop.clear()
-        if self.warm:
-            start_server()  # its imports overlap the run's preparation
         with self._database(pipeline, resume) as session:
             for dead in reap(session):  # runs whose worker died without a word end failed
                 logger.warning("%s", dead.message)

@@ -55,48 +55,53 @@ def test_a_worker_is_gone_only_when_its_process_on_this_host_is() -> None:
     assert worker_gone(f"{socket.gethostname()}:{ended.pid}")
 
 
-def test_a_warm_worker_does_not_run_the_sender_s_main_module(world, tmp_path) -> None:
-    script = tmp_path / "sender.py"  # no __main__ guard: importing it again would show
+def _run_sender(world, tmp_path: Path, body: str) -> subprocess.CompletedProcess[bytes]:
+    """Run a script that starts a warm worker for a missing transformation (exit 2).
+
+    It has no ``__main__`` guard and notes each import of itself in a file: a warm worker
+    server or child that imported the sender's main module again would show there.
+    """
+    script = tmp_path / "sender.py"
     script.write_text(
         "import os, pathlib\n"
         "with pathlib.Path(os.environ['IMPORTS']).open('a') as f: f.write('imported\\n')\n"
         "from core.settings import load_settings\n"
-        "from core.worker import WorkerJob, start_local\n"
-        "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
-        "raise SystemExit(worker.wait(120))\n"
+        "from core.worker import WorkerJob, start_local, start_server\n" + body
     )
-    imports = tmp_path / "imports"
-    env = {**os.environ, **world.to_environment(), "IMPORTS": str(imports)}
+    env = {**os.environ, **world.to_environment(), "IMPORTS": str(tmp_path / "imports")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    done = subprocess.run([sys.executable, str(script)], env=env, timeout=300, check=False)
-    assert done.returncode == ExitCode.INVALID
-    assert imports.read_text() == "imported\n"
+    return subprocess.run(
+        [sys.executable, str(script)], env=env, timeout=300, check=False, capture_output=True
+    )
+
+
+def test_a_warm_worker_does_not_run_the_sender_s_main_module(world, tmp_path) -> None:
+    done = _run_sender(
+        world,
+        tmp_path,
+        "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
+        "raise SystemExit(worker.wait(120))\n",
+    )
+    assert done.returncode == ExitCode.INVALID, done.stderr.decode()[-2000:]
+    assert (tmp_path / "imports").read_text() == "imported\n"
 
 
 def test_start_server_starts_the_warm_server_that_the_first_task_is_forked_from(
     world, tmp_path
 ) -> None:
-    script = tmp_path / "sender.py"  # no __main__ guard: importing it again would show
-    script.write_text(
-        "import os, pathlib, psutil\n"
-        "with pathlib.Path(os.environ['IMPORTS']).open('a') as f: f.write('imported\\n')\n"
-        "from core.settings import load_settings\n"
-        "from core.worker import WorkerJob, start_local, start_server\n"
+    done = _run_sender(
+        world,
+        tmp_path,
+        "import psutil\n"
         "start_server()\n"
         "children = psutil.Process().children()\n"
         "(server,) = [c for c in children if 'forkserver' in ' '.join(c.cmdline())]\n"
         "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
         "assert psutil.Process(worker.pid).ppid() == server.pid\n"
-        "raise SystemExit(worker.wait(120))\n"
-    )
-    imports = tmp_path / "imports"
-    env = {**os.environ, **world.to_environment(), "IMPORTS": str(imports)}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    done = subprocess.run(
-        [sys.executable, str(script)], env=env, timeout=300, check=False, capture_output=True
+        "raise SystemExit(worker.wait(120))\n",
     )
     assert done.returncode == ExitCode.INVALID, done.stderr.decode()[-2000:]
-    assert imports.read_text() == "imported\n"  # the server did not import the sender
+    assert (tmp_path / "imports").read_text() == "imported\n"  # the server did not import it
 
 
 def test_a_worker_knows_its_batch_job_and_airflow_try_from_its_environment(
