@@ -180,7 +180,9 @@ def test_local_runner_leaks_nothing_over_many_runs(
     rows = [("before", measure(core_env))]
     for number in range(PIPELINES):
         result = runner.run(f"load_{number:03d}")
-        assert result.state == ("failed" if failing(number) else "success"), result
+        # Each task's state, attempt and error: a failure names which task and why.
+        tasks = [(t.task_id, t.state, t.attempt, t.error) for t in result.tasks]
+        assert result.state == ("failed" if failing(number) else "success"), tasks
         rows.append((f"after run {number + 1}", measure(core_env)))
     report([rows[0], rows[1], rows[-1]] if PIPELINES > 1 else rows)
     before, first, last = rows[0][1], rows[1][1], rows[-1][1]
