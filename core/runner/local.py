@@ -52,6 +52,7 @@ from core.worker import (
     WorkerJob,
     lost_reason,
     start_local,
+    start_server,
     worker_identity,
 )
 
@@ -120,6 +121,8 @@ class LocalRunner:
         """
         self._pipeline = pipeline
         self._stop.clear()
+        if self.warm:
+            start_server()  # here, not from the pool's threads on a first task
         with self._database(pipeline, resume) as session:
             for dead in reap(session):  # runs whose worker died without a word end failed
                 logger.warning("%s", dead.message)
