@@ -177,6 +177,9 @@ class LocalWorker:
     def __init__(self, job: WorkerJob, process: Any) -> None:
         self.job = job
         self._process = process
+        # A forkserver child's exit code comes once down a pipe; two threads reading it
+        # (the runner's wait and a stop) would leave the second with EOF, taken as 255.
+        self._reading = threading.Lock()
 
     @property
     def pid(self) -> int:
@@ -187,7 +190,8 @@ class LocalWorker:
         """The exit code, or None while the worker runs."""
         if isinstance(self._process, subprocess.Popen):
             return self._process.poll()
-        return self._process.exitcode
+        with self._reading:
+            return self._process.exitcode
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait for the worker's end (at most ``timeout`` seconds); its exit code or None."""
@@ -196,8 +200,10 @@ class LocalWorker:
                 return self._process.wait(timeout)
             except subprocess.TimeoutExpired:
                 return None
-        self._process.join(timeout)
-        return self._process.exitcode
+        from multiprocessing.connection import wait
+
+        wait([self._process.sentinel], timeout)  # readable once it ended; read by poll
+        return self.poll()
 
     def terminate(self) -> None:
         """Ask the worker to stop (SIGTERM): it records its task failed and exits."""
@@ -254,6 +260,7 @@ def start_local(job: WorkerJob, settings: Settings, output: int, warm: bool = Tr
 def _start_warm(argv: list[str], environment: dict[str, str], output: int, job: WorkerJob) -> Any:
     """A child of the forkserver (started, with PRELOAD imported, on first use)."""
     import multiprocessing
+    from multiprocessing import process
 
     context = multiprocessing.get_context("forkserver")
     child = context.Process(
@@ -263,6 +270,9 @@ def _start_warm(argv: list[str], environment: dict[str, str], output: int, job: 
     )
     with _server_lock, _without_main_module(context):
         child.start()
+        # multiprocessing reads the exit codes of its finished children whenever another
+        # one starts; the LocalWorker reads this one's, and nothing else may.
+        process._children.discard(child)
     return child
 
 

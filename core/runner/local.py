@@ -122,7 +122,7 @@ class LocalRunner:
         self._pipeline = pipeline
         self._stop.clear()
         if self.warm:
-            start_server()  # here, not from the pool's threads on a first task
+            start_server()  # its imports overlap with preparing the run
         with self._database(pipeline, resume) as session:
             for dead in reap(session):  # runs whose worker died without a word end failed
                 logger.warning("%s", dead.message)

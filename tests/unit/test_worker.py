@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,24 @@ def test_a_local_worker_is_corebot_run_with_the_sender_s_settings(world, tmp_pat
     assert "FAILED: no transformation has id 999" in said
     with SessionHelper(world) as session:  # the sender's database, from its settings
         assert task_runs(session, run_id)[plan.tasks[0].transformation_id].state == "success"
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
+def test_a_worker_waited_for_by_several_threads_tells_each_its_exit_code(world, tmp_path, warm):
+    """The runner's pool thread waits while a stop and other tasks' starts look at it too.
+
+    A forkserver child's exit code comes once down a pipe: read twice (multiprocessing's
+    join from two threads, or its clean-up of finished children when another task
+    starts) the second reader got EOF and made it 255, and a task that had recorded
+    success failed its run.
+    """
+    with (tmp_path / "worker.log").open("ab") as output, ThreadPoolExecutor(8) as waiters:
+        workers, codes = [], []
+        for missing in range(990, 996):  # each started while the others are waited on
+            workers.append(start_local(WorkerJob(missing, 1), world, output.fileno(), warm))
+            codes += [waiters.submit(workers[-1].wait, 120) for _ in range(4)]
+        assert [code.result() for code in codes] == [ExitCode.INVALID] * len(codes)
+    assert [worker.poll() for worker in workers] == [ExitCode.INVALID] * len(workers)
 
 
 def test_a_worker_is_gone_only_when_its_process_on_this_host_is() -> None:
