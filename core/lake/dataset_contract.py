@@ -357,7 +357,7 @@ class DatasetContract(Contract):
     ) -> None:
         # Arrow's allocator keeps the memory the transform freed for Arrow's next use;
         # delta-rs allocates its own, so hand it back first: the worker's peak at 1M
-        # rows fell by a sixth (docs/performance.md, "Peak memory").
+        # rows fell by a fifth (docs/performance.md, "Where a step's memory went").
         pa.default_memory_pool().release_unused()
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
