@@ -5,7 +5,6 @@ from tests.unit.api.conftest import (  # noqa: F401 - fixtures, found by pytest 
     app,
     client,
     editor,
-    password_hash,
     seeded_database,
     settings,
     users,

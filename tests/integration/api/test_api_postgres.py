@@ -21,12 +21,11 @@ from core.database.engine import get_engine
 from core.database.seed import load_world, sample_world
 from core.helpers.session_helper import make_session
 from core.models import configuration as cfg
-from core.models.administrators import Administrator
-from core.service.users import issue_token
 from core.settings import load_settings
 from tests.support.locking import patch_latest
 from tests.unit.api.resource_cases import CASES, count, database
 from tests.unit.api.resource_cases import load_world as world_of
+from tests.unit.api.worlds import add_role_users
 
 pytestmark = pytest.mark.integration
 
@@ -35,22 +34,14 @@ Headers = dict[str, str]
 
 @pytest.fixture
 def pg(
-    postgres_url: str, password_hash: str, monkeypatch: pytest.MonkeyPatch
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[TestClient, dict[str, Headers]]]:
     """A client of the app on a migrated, seeded PostgreSQL database; role -> headers."""
     migrate.upgrade(postgres_url)
-    headers: dict[str, Headers] = {}
     with make_session(get_engine(postgres_url), actor="seed") as session:
         load_world(session, sample_world())
         session.commit()
-        for role in ("viewer", "editor", "admin"):
-            user = Administrator(
-                email_address=f"{role}@example.com", role=role, hashed_password=password_hash
-            )
-            session.add(user)
-            session.commit()
-            token = issue_token(session, user.id, "t").token
-            headers[role] = {"Authorization": f"Bearer {token}"}
+        headers = add_role_users(session)
     monkeypatch.setenv("CORE_DATABASE_URL", postgres_url)
     monkeypatch.setenv("CORE_ENVIRONMENT", "dev")
     app = create_app(load_settings())

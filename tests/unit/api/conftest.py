@@ -15,13 +15,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from core.api.app import create_app
-from core.helpers.session_helper import SessionHelper, prepare_database
-from core.models.administrators import Administrator
-from core.service.users import hash_password, issue_token
+from core.helpers.session_helper import prepare_database
 from core.settings import Settings, load_settings
-
-PASSWORD = "correct horse battery staple"
-ROLES = ("viewer", "editor", "admin")
+from tests.unit.api.worlds import PASSWORD, users_for  # noqa: F401 - PASSWORD: shared
 
 
 @pytest.fixture(scope="session")
@@ -47,25 +43,10 @@ def app(settings: Settings) -> FastAPI:
     return create_app(settings)
 
 
-@pytest.fixture(scope="session")
-def password_hash() -> str:
-    """PASSWORD's argon2 hash, computed once: hashing is slow on purpose (0.4 s)."""
-    return hash_password(PASSWORD)
-
-
 @pytest.fixture
-def users(settings: Settings, password_hash: str) -> dict[str, dict[str, str]]:
+def users(settings: Settings) -> dict[str, dict[str, str]]:
     """role -> the Authorization header of a user with that role (email ROLE@example.com)."""
-    headers = {}
-    with SessionHelper(settings, actor="test") as session:
-        for role in ROLES:
-            user = Administrator(
-                email_address=f"{role}@example.com", role=role, hashed_password=password_hash
-            )
-            session.add(user)
-            session.commit()
-            headers[role] = {"Authorization": f"Bearer {issue_token(session, user.id, 't').token}"}
-    return headers
+    return users_for(settings)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from core.helpers.session_helper import SessionHelper
 from core.models.administrators import Administrator
@@ -20,24 +21,34 @@ from core.service.users import hash_password, issue_token
 from core.settings import Settings
 
 PASSWORD = "correct horse battery staple"
+ROLES = ("viewer", "editor", "admin")
 FINISHED = ("success", "failed", "cancelled")
 
 
 def users_for(settings: Settings) -> dict[str, dict[str, str]]:
     """role -> the Authorization header of a new user ROLE@example.com with that role."""
-    headers = {}
     with SessionHelper(settings, actor="test") as session:
-        for role in ("viewer", "editor", "admin"):
-            email = f"{role}@example.com"
-            user = Administrator(email_address=email, role=role, hashed_password=_hashed())
-            session.add(user)
-            session.commit()
-            headers[role] = {"Authorization": f"Bearer {issue_token(session, user.id, 't').token}"}
+        return add_role_users(session)
+
+
+def add_role_users(session: Session) -> dict[str, dict[str, str]]:
+    """Add a viewer, an editor and an admin (ROLE@example.com, PASSWORD) with API tokens.
+
+    Returns:
+        role -> the Authorization header of that user's token.
+    """
+    headers = {}
+    for role in ROLES:
+        email = f"{role}@example.com"
+        user = Administrator(email_address=email, role=role, hashed_password=hashed_password())
+        session.add(user)
+        session.commit()
+        headers[role] = {"Authorization": f"Bearer {issue_token(session, user.id, 't').token}"}
     return headers
 
 
 @cache
-def _hashed() -> str:
+def hashed_password() -> str:
     """PASSWORD's argon2 hash, once per process: hashing is slow on purpose (0.4 s a user)."""
     return hash_password(PASSWORD)
 
