@@ -29,21 +29,8 @@ from typing import Any
 
 from core.settings import Settings
 
-# What a warm worker server imports once, so that no task pays for it.
-PRELOAD = (
-    "pyarrow",
-    "pyarrow.compute",
-    "pyarrow.dataset",
-    "duckdb",
-    "deltalake",
-    "sqlalchemy",
-    "corebot.cli",
-    "core.helpers.session_helper",
-    "core.transforms.runtime",
-    "core.lake.dataset_contract",
-    "core.lake.raw_contract",
-    "core.transforms.library",
-)
+# What a warm worker server imports once, so that no task pays for it (core/preload.py).
+PRELOAD = ("core.preload",)
 # How long a worker asked to stop gets before it is killed (it records its end in less).
 STOP_GRACE_SECONDS = 5.0
 _server_lock = threading.Lock()

@@ -134,3 +134,20 @@ def test_a_worker_knows_its_batch_job_and_airflow_try_from_its_environment(
     monkeypatch.setenv("AWS_BATCH_JOB_ID", "5c1f-job")  # set by Batch in every job
     monkeypatch.setenv("AIRFLOW_CTX_TRY_NUMBER", "3")  # exported by Airflow to its task
     assert worker_job() == ("5c1f-job", 3)
+
+
+def test_the_warm_server_leaves_nothing_for_a_task_to_set_up_that_it_could_have() -> None:
+    """Importing the preload list configures the ORM's mappers (a first query's 0.06 s)."""
+    program = (
+        "import sys\n"
+        "from core.worker import PRELOAD\n"
+        "for name in PRELOAD: __import__(name)\n"
+        "from core.models.base import Base\n"
+        "mappers = list(Base.registry.mappers)\n"
+        "assert len(mappers) > 10 and all(m.configured for m in mappers), mappers\n"
+        "loaded = set(sys.modules)\n"
+        "assert {'pyarrow.dataset', 'duckdb', 'deltalake', 'core.transforms.runtime'} <= loaded\n"
+        "assert not any(name.startswith('airflow') for name in loaded)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
