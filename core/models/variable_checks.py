@@ -348,9 +348,9 @@ def sql_tables(query: Any) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=256)  # one save checks a query several times (before, after)
 def _parsed_tables(query: str) -> frozenset[str]:
-    import duckdb  # the parser; only checks of SQL variables pay for the import
+    from core.helpers.duckdb_helper import locked_duckdb  # only SQL checks import DuckDB
 
-    with duckdb.connect(config={"enable_external_access": False}) as con:
+    with locked_duckdb() as con:
         row = con.execute("SELECT json_serialize_sql(?)", [query]).fetchone()
     tree = json.loads(row[0]) if row else {"error": True, "error_message": "no result"}
     if tree.get("error"):

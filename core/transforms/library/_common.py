@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.errors import TransformationVariableTypeError, TransformError
+from core.helpers.duckdb_helper import locked_duckdb
 from core.lake.dataset_contract import METADATA_COLUMNS
 from core.stop import interruptible
 
@@ -38,18 +39,13 @@ EXAMPLES = 5
 
 @contextmanager
 def duckdb_connection() -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB connection without external access, interrupted on a stop request.
+    """A connection of this process's locked in-memory DuckDB, interrupted on a stop request.
 
-    A query runs in native code, where Python's signal handlers wait; the worker's
-    stop watcher (core.stop) calls the connection's ``interrupt()`` instead.
+    No external access, configuration locked (core.helpers.duckdb_helper). A query runs
+    in native code, where Python's signal handlers wait; the worker's stop watcher
+    (core.stop) calls the connection's ``interrupt()`` instead.
     """
-    import duckdb
-
-    with (
-        # lock_configuration: a query cannot SET its way back to files or the network
-        duckdb.connect(config={"enable_external_access": False, "lock_configuration": True}) as con,
-        interruptible(con.interrupt),
-    ):
+    with locked_duckdb() as con, interruptible(con.interrupt):
         yield con
 
 

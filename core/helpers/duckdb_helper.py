@@ -1,0 +1,52 @@
+"""One locked in-memory DuckDB database per process, lent out a connection at a time.
+
+Opening a DuckDB database costs 15-25 ms (its catalog, extensions and thread pool);
+a standard transform opens several (its query, date formats, each dataset check,
+the parser of a SQL variable), so a task paid it up to six times. A cursor of a
+database that is already open costs microseconds (docs/performance.md, "Where a warm
+task's time went").
+
+Each use gets a connection of its own (``cursor()``): the Arrow tables it registers
+are views of that connection only and go with it, and ``interrupt()`` stops its
+query alone. The database holds no table between uses: the SQL that reaches it
+(a transform's query, a check's) is one SELECT, checked before it runs, and the
+configuration is locked (no files, no network, no ``SET`` back to them).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
+
+# lock_configuration: a query cannot SET its way back to files or the network
+LOCKED = {"enable_external_access": False, "lock_configuration": True}
+
+_lock = threading.Lock()
+_database: dict[str, Any] = {}  # {"pid": …, "connection": …} of this process
+# A database inherited through a fork is never closed in the child: its threads
+# stayed in the parent, and closing it would wait for them.
+_inherited: list[Any] = []
+
+
+@contextmanager
+def locked_duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A new connection to this process's locked in-memory database, closed after use."""
+    with _shared().cursor() as connection:
+        yield connection
+
+
+def _shared() -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    with _lock:
+        if _database.get("pid") != os.getpid():  # first use, or a forked child
+            if "connection" in _database:
+                _inherited.append(_database["connection"])
+            _database.update(pid=os.getpid(), connection=duckdb.connect(config=LOCKED))
+        return _database["connection"]

@@ -1,0 +1,69 @@
+"""The process's locked DuckDB database: one per process, a connection per use."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from core.helpers import duckdb_helper
+from core.helpers.duckdb_helper import locked_duckdb
+
+
+def test_uses_share_the_database_but_not_what_they_registered() -> None:
+    with locked_duckdb() as first:
+        first.register("data", pa.table({"x": [1, 2]}))
+        assert first.execute("SELECT sum(x) FROM data").fetchone() == (3,)
+        with locked_duckdb() as second, pytest.raises(duckdb.CatalogException, match="data"):
+            second.execute("SELECT * FROM data")
+    with locked_duckdb() as later, pytest.raises(duckdb.CatalogException, match="data"):
+        later.execute("SELECT * FROM data")
+    assert duckdb_helper._shared() is duckdb_helper._shared()  # opened once
+
+
+def test_every_connection_is_locked_away_from_files_and_settings() -> None:
+    with locked_duckdb() as con:
+        with pytest.raises(duckdb.PermissionException):
+            con.execute("SELECT * FROM read_csv('/etc/hostname')")
+        with pytest.raises(duckdb.Error, match="lock"):
+            con.execute("SET enable_external_access = true")
+
+
+def test_an_interrupt_stops_its_own_query_only() -> None:
+    endless = "SELECT count(*) FROM range(1000000000000)"
+    with locked_duckdb() as stopped, locked_duckdb() as other:
+        started = threading.Event()
+
+        def run() -> None:
+            started.set()
+            with pytest.raises(duckdb.InterruptException):
+                stopped.execute(endless).fetchone()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        started.wait()
+        while thread.is_alive():
+            stopped.interrupt()
+            thread.join(0.05)
+        assert other.execute("SELECT 42").fetchone() == (42,)
+
+
+def _child_answer(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    with locked_duckdb() as con:
+        queue.put((con.execute("SELECT 41 + 1").fetchone(), duckdb_helper._inherited != []))
+
+
+def test_a_forked_child_opens_its_own_database() -> None:
+    with locked_duckdb() as con:
+        con.execute("SELECT 1")
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_child_answer, args=(queue,))
+    child.start()
+    answer = queue.get(timeout=120)
+    child.join(120)
+    assert answer == ((42,), True)  # answered by a database of its own
+    assert child.exitcode == 0
