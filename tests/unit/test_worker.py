@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 
 from core.helpers.session_helper import SessionHelper
@@ -74,11 +75,15 @@ def test_a_worker_is_gone_only_when_its_process_on_this_host_is() -> None:
     assert worker_gone(f"{socket.gethostname()}:{ended.pid}")
 
 
-def _run_sender(world, tmp_path: Path, body: str) -> subprocess.CompletedProcess[bytes]:
+def _run_sender(
+    world, tmp_path: Path, body: str, capture: bool = True
+) -> subprocess.CompletedProcess[bytes]:
     """Run a script that starts a warm worker for a missing transformation (exit 2).
 
     It has no ``__main__`` guard and notes each import of itself in a file: a warm worker
     server or child that imported the sender's main module again would show there.
+    Without ``capture`` its output goes to a file, so the run returns once the sender
+    itself has ended (a pipe would wait for every process that holds it).
     """
     script = tmp_path / "sender.py"
     script.write_text(
@@ -89,9 +94,19 @@ def _run_sender(world, tmp_path: Path, body: str) -> subprocess.CompletedProcess
     )
     env = {**os.environ, **world.to_environment(), "IMPORTS": str(tmp_path / "imports")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    return subprocess.run(
-        [sys.executable, str(script)], env=env, timeout=300, check=False, capture_output=True
-    )
+    if capture:
+        return subprocess.run(
+            [sys.executable, str(script)], env=env, timeout=300, check=False, capture_output=True
+        )
+    with (tmp_path / "sender.out").open("wb") as output:
+        return subprocess.run(
+            [sys.executable, str(script)],
+            env=env,
+            timeout=300,
+            check=False,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def test_a_warm_worker_does_not_run_the_sender_s_main_module(world, tmp_path) -> None:
@@ -121,6 +136,25 @@ def test_start_server_starts_the_warm_server_that_the_first_task_is_forked_from(
     )
     assert done.returncode == ExitCode.INVALID, done.stderr.decode()[-2000:]
     assert (tmp_path / "imports").read_text() == "imported\n"  # the server did not import it
+
+
+def test_the_warm_server_ends_with_the_process_that_started_it(world, tmp_path) -> None:
+    """Not after its own teardown (~0.4 s) while holding the sender's stdout and stderr."""
+    done = _run_sender(
+        world,
+        tmp_path,
+        "import psutil\n"
+        "start_server()\n"
+        "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
+        "code = worker.wait(120)\n"
+        "(server,) = [c for c in psutil.Process().children() if 'forkserver' in c.cmdline()[-1]]\n"
+        "pathlib.Path(os.environ['IMPORTS']).with_name('server').write_text(str(server.pid))\n"
+        "raise SystemExit(code)\n",
+        capture=False,
+    )
+    assert done.returncode == ExitCode.INVALID, (tmp_path / "sender.out").read_text()[-2000:]
+    server = int((tmp_path / "server").read_text())
+    assert not psutil.pid_exists(server)  # ended and reaped before the sender's exit
 
 
 def test_a_worker_knows_its_batch_job_and_airflow_try_from_its_environment(
