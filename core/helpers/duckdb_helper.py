@@ -37,16 +37,23 @@ _inherited: list[Any] = []
 @contextmanager
 def locked_duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
     """A new connection to this process's locked in-memory database, closed after use."""
-    with _shared().cursor() as connection:
+    with _cursor() as connection:
         yield connection
 
 
+def _cursor() -> duckdb.DuckDBPyConnection:
+    # Under the lock: a DuckDB connection object is not for two threads at once, and
+    # every thread of a process (the API's, a worker's watcher) makes its cursors here.
+    with _lock:
+        return _shared().cursor()
+
+
 def _shared() -> duckdb.DuckDBPyConnection:
+    """This process's database (the caller holds ``_lock``)."""
     import duckdb
 
-    with _lock:
-        if _database.get("pid") != os.getpid():  # first use, or a forked child
-            if "connection" in _database:
-                _inherited.append(_database["connection"])
-            _database.update(pid=os.getpid(), connection=duckdb.connect(config=LOCKED))
-        return _database["connection"]
+    if _database.get("pid") != os.getpid():  # first use, or a forked child
+        if "connection" in _database:
+            _inherited.append(_database["connection"])
+        _database.update(pid=os.getpid(), connection=duckdb.connect(config=LOCKED))
+    return _database["connection"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 import pyarrow as pa
@@ -21,7 +22,18 @@ def test_uses_share_the_database_but_not_what_they_registered() -> None:
             second.execute("SELECT * FROM data")
     with locked_duckdb() as later, pytest.raises(duckdb.CatalogException, match="data"):
         later.execute("SELECT * FROM data")
-    assert duckdb_helper._shared() is duckdb_helper._shared()  # opened once
+    with duckdb_helper._lock:
+        assert duckdb_helper._shared() is duckdb_helper._shared()  # opened once
+
+
+def test_threads_take_connections_at_once_and_each_answers_its_own_query() -> None:
+    def answer(n: int) -> int:
+        with locked_duckdb() as con:
+            con.register("data", pa.table({"x": [n] * 3}))
+            return int(con.execute("SELECT sum(x) FROM data").fetchone()[0])  # type: ignore[index]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(answer, range(64))) == [3 * n for n in range(64)]
 
 
 def test_every_connection_is_locked_away_from_files_and_settings() -> None:
