@@ -31,6 +31,9 @@ from core.settings import Settings
 
 # What a warm worker server imports once, so that no task pays for it (core/preload.py).
 PRELOAD = ("core.preload",)
+# The PostgreSQL driver: 0.2 s to import, so preloaded only for a server whose
+# tasks will use it (the embedded SQLite database needs nothing beyond PRELOAD).
+POSTGRESQL_DRIVER = ("psycopg",)
 # How long a worker asked to stop gets before it is killed (it records its end in less).
 STOP_GRACE_SECONDS = 5.0
 _server_lock = threading.Lock()
@@ -242,10 +245,26 @@ def start_local(job: WorkerJob, settings: Settings, output: int, warm: bool = Tr
             stderr=subprocess.STDOUT,
         )
         return LocalWorker(job, process)
-    return LocalWorker(job, _start_warm(worker_command(job)[1:], environment, output, job))
+    warmed = _start_warm(worker_command(job)[1:], environment, output, job, preload(settings))
+    return LocalWorker(job, warmed)
 
 
-def _start_warm(argv: list[str], environment: dict[str, str], output: int, job: WorkerJob) -> Any:
+def preload(settings: Settings | None) -> list[str]:
+    """The modules a warm server started with these settings imports before its first task.
+
+    PRELOAD, and the configuration database's driver when it is PostgreSQL (a
+    ``postgresql`` CORE_DATABASE_URL, or uat and prod, whose URL comes from a secret).
+    """
+    if settings is None:
+        return list(PRELOAD)
+    url = settings.database_url or ""
+    remote = url.startswith("postgresql") or (not url and settings.environment in ("uat", "prod"))
+    return [*PRELOAD, *(POSTGRESQL_DRIVER if remote else ())]
+
+
+def _start_warm(
+    argv: list[str], environment: dict[str, str], output: int, job: WorkerJob, modules: list[str]
+) -> Any:
     """A child of the forkserver (started, with PRELOAD imported, on first use)."""
     import multiprocessing
     from multiprocessing import process
@@ -256,7 +275,7 @@ def _start_warm(argv: list[str], environment: dict[str, str], output: int, job: 
         args=(argv, environment, os.getcwd(), _InheritedFd(output)),
         name=f"corebot-t{job.transformation_id}-r{job.run_id}",
     )
-    with _server_lock, _without_main_module(context):
+    with _server_lock, _without_main_module(context, modules):
         _stop_server_at_exit()
         child.start()
         # multiprocessing reads the exit codes of its finished children whenever another
@@ -265,8 +284,8 @@ def _start_warm(argv: list[str], environment: dict[str, str], output: int, job: 
     return child
 
 
-def start_server() -> None:
-    """Start the warm worker server now; it imports PRELOAD in the background.
+def start_server(settings: Settings | None = None) -> None:
+    """Start the warm worker server now; it imports :func:`preload` in the background.
 
     Its imports take 2-3 s (pyarrow.dataset alone pulls in pandas); a caller that has
     its own work before the first task (``core run`` importing the runner and pinning
@@ -277,7 +296,7 @@ def start_server() -> None:
     from multiprocessing import forkserver
 
     context = multiprocessing.get_context("forkserver")
-    with _server_lock, _without_main_module(context):
+    with _server_lock, _without_main_module(context, preload(settings)):
         _stop_server_at_exit()
         forkserver.ensure_running()
 
@@ -309,11 +328,14 @@ def _stop_server() -> None:
 
 
 @contextlib.contextmanager
-def _without_main_module(context: Any) -> Iterator[None]:
-    """Set the server's preload list and keep this process's main module out of it."""
+def _without_main_module(context: Any, modules: list[str]) -> Iterator[None]:
+    """Set the server's preload list and keep this process's main module out of it.
+
+    The list counts only when this starts the server; a running server keeps its own.
+    """
     from multiprocessing import spawn
 
-    context.set_forkserver_preload(list(PRELOAD))
+    context.set_forkserver_preload(modules)
     # multiprocessing would have the child import this process's main module (the
     # `core` script, Airflow's, pytest's); a worker is `corebot run` and nothing else.
     prepared = spawn.get_preparation_data

@@ -64,7 +64,7 @@ def run(
     typer.echo(f"core run: {what} with {workers} worker{'s' * (workers > 1)}")
     from core.worker import start_server
 
-    start_server()  # the worker server imports pyarrow & co. while this process imports the runner
+    start_server(state(ctx).settings)  # it imports pyarrow & co. while this imports the runner
     from core.runner.local import LocalRunner
 
     out = console()

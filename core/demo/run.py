@@ -83,7 +83,7 @@ def run_demo(
     Returns:
         The DemoResult.
     """
-    start_server()  # the worker server's imports overlap the preparation and the source
+    start_server(settings)  # the worker server's imports overlap the preparation and the source
     with SessionHelper(settings, actor="core demo") as session:
         load_world(session, sample_world())  # idempotent: keeps what is configured
         session.commit()

@@ -122,7 +122,7 @@ class LocalRunner:
         self._pipeline = pipeline
         self._stop.clear()
         if self.warm:
-            start_server()  # its imports overlap with preparing the run
+            start_server(self.settings)  # its imports overlap with preparing the run
         with self._database(pipeline, resume) as session:
             for dead in reap(session):  # runs whose worker died without a word end failed
                 logger.warning("%s", dead.message)

@@ -16,7 +16,16 @@ import pytest
 from core.helpers.session_helper import SessionHelper
 from core.plan import load_plan
 from core.runs import start_run, task_runs
-from core.worker import ExitCode, WorkerJob, start_local, worker_gone, worker_identity
+from core.settings import Settings
+from core.worker import (
+    PRELOAD,
+    ExitCode,
+    WorkerJob,
+    preload,
+    start_local,
+    worker_gone,
+    worker_identity,
+)
 
 
 def test_the_exit_code_protocol() -> None:
@@ -157,6 +166,24 @@ def test_the_warm_server_ends_with_the_process_that_started_it(world, tmp_path) 
     assert not psutil.pid_exists(server)  # ended and reaped before the sender's exit
 
 
+@pytest.mark.parametrize(
+    ("environment", "database_url", "driver"),
+    [
+        ("dev", None, False),
+        ("dev", "sqlite:////tmp/configuration.db", False),
+        ("dev", "postgresql+psycopg://core@db:5432/configuration_application", True),
+        ("prod", None, True),  # its URL comes from a secret: PostgreSQL
+    ],
+)
+def test_the_warm_server_preloads_the_postgresql_driver_only_for_postgresql(
+    tmp_path, environment, database_url, driver
+) -> None:
+    settings = Settings(home=tmp_path, environment=environment, database_url=database_url)
+    assert preload(settings)[: len(PRELOAD)] == list(PRELOAD)
+    assert ("psycopg" in preload(settings)) is driver
+    assert preload(None) == list(PRELOAD)
+
+
 def test_a_worker_knows_its_batch_job_and_airflow_try_from_its_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -181,6 +208,8 @@ def test_the_warm_server_leaves_nothing_for_a_task_to_set_up_that_it_could_have(
         "assert len(mappers) > 10 and all(m.configured for m in mappers), mappers\n"
         "loaded = set(sys.modules)\n"
         "assert {'pyarrow.dataset', 'duckdb', 'deltalake', 'core.transforms.runtime'} <= loaded\n"
+        "assert {'core.checks.evaluate', 'core.transforms.library.sql'} <= loaded\n"
+        "assert 'psycopg' not in loaded and 'paramiko' not in loaded\n"
         "assert not any(name.startswith('airflow') for name in loaded)\n"
     )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
