@@ -265,7 +265,7 @@ def preload(settings: Settings | None) -> list[str]:
 def _start_warm(
     argv: list[str], environment: dict[str, str], output: int, job: WorkerJob, modules: list[str]
 ) -> Any:
-    """A child of the forkserver (started, with PRELOAD imported, on first use)."""
+    """A child of the forkserver (started, with ``modules`` imported, on first use)."""
     import multiprocessing
     from multiprocessing import process
 
@@ -287,7 +287,7 @@ def _start_warm(
 def start_server(settings: Settings | None = None) -> None:
     """Start the warm worker server now; it imports :func:`preload` in the background.
 
-    Its imports take 2-3 s (pyarrow.dataset alone pulls in pandas); a caller that has
+    Its imports take 1-3 s (pyarrow.dataset alone pulls in pandas); a caller that has
     its own work before the first task (``core run`` importing the runner and pinning
     the run, the demo generating its source) calls this first, so the two overlap and
     the first task starts sooner. Without it the server starts on the first task.
