@@ -219,9 +219,11 @@ def begin_task(
     )
     row = session.scalars(query).one_or_none()
     if row is None:
-        row = TaskRun(run_event_id=run_id, transformation_id=transformation_id, attempt=0)
+        row = TaskRun(run_event_id=run_id, transformation_id=transformation_id, attempt=1)
         session.add(row)
-    row.state, row.attempt, row.started_at = "running", row.attempt + 1, utcnow()
+    else:  # counted by the database: two workers of one task never count one attempt twice
+        row.attempt = TaskRun.attempt + 1
+    row.state, row.started_at = "running", utcnow()
     row.ended_at = row.error_summary = row.rows_in = row.rows_out = None
     row.output_references = row.notebook_location = None
     row.worker, row.job_id, row.try_number = worker, job_id, try_number
