@@ -72,7 +72,7 @@ def places(settings: Settings) -> dict[str, Any]:
     """Template ids by name, state ids by (pipeline, state), pipeline ids by name."""
     with SessionHelper(settings) as session:
         template = cfg.TransformationTemplate
-        rows = session.execute(select(template.name, template.id)).tuples()
+        rows = session.execute(select(template.name, template.id))
         templates = {name: tid for name, tid in rows}  # noqa: C416 - Rows, not pairs
         states = {
             (pipeline, state): sid
