@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from core.settings import Settings
@@ -37,7 +37,6 @@ POSTGRESQL_DRIVER = ("psycopg",)
 # How long a worker asked to stop gets before it is killed (it records its end in less).
 STOP_GRACE_SECONDS = 5.0
 _server_lock = threading.Lock()
-_stopped_at_exit: list[bool] = []  # [True] once this process has asked to stop its server
 
 
 class ExitCode(IntEnum):
@@ -301,10 +300,9 @@ def start_server(settings: Settings | None = None) -> None:
         forkserver.ensure_running()
 
 
+@cache  # registered once per process
 def _stop_server_at_exit() -> None:
-    if not _stopped_at_exit:
-        _stopped_at_exit.append(True)
-        atexit.register(_stop_server)
+    atexit.register(_stop_server)
 
 
 def _stop_server() -> None:

@@ -103,18 +103,12 @@ def _run_sender(
     )
     env = {**os.environ, **world.to_environment(), "IMPORTS": str(tmp_path / "imports")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    argv = [sys.executable, str(script)]
     if capture:
-        return subprocess.run(
-            [sys.executable, str(script)], env=env, timeout=300, check=False, capture_output=True
-        )
+        return subprocess.run(argv, env=env, timeout=300, check=False, capture_output=True)
     with (tmp_path / "sender.out").open("wb") as output:
         return subprocess.run(
-            [sys.executable, str(script)],
-            env=env,
-            timeout=300,
-            check=False,
-            stdout=output,
-            stderr=subprocess.STDOUT,
+            argv, env=env, timeout=300, check=False, stdout=output, stderr=subprocess.STDOUT
         )
 
 
@@ -212,5 +206,7 @@ def test_the_warm_server_leaves_nothing_for_a_task_to_set_up_that_it_could_have(
         "assert 'psycopg' not in loaded and 'paramiko' not in loaded\n"
         "assert not any(name.startswith('airflow') for name in loaded)\n"
     )
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
