@@ -46,8 +46,8 @@ def _leftovers() -> list[tuple[str, str]]:
             "UNION ALL SELECT 'macro', function_name FROM duckdb_functions() "
             "WHERE NOT internal AND function_type LIKE '%macro%' "
             "UNION ALL SELECT 'sequence', sequence_name FROM duckdb_sequences() "
-            "UNION ALL SELECT 'schema', schema_name FROM duckdb_schemas() "
-            "WHERE NOT internal AND schema_name NOT IN ('main', 'pg_catalog', 'information_schema') "
+            "UNION ALL SELECT 'schema', schema_name FROM duckdb_schemas() WHERE NOT internal "
+            "AND schema_name NOT IN ('main', 'pg_catalog', 'information_schema') "
             "UNION ALL SELECT 'database', database_name FROM duckdb_databases() "
             "WHERE NOT internal AND database_name NOT IN ('memory', 'temp', 'system')"
         ).fetchall()
