@@ -40,8 +40,9 @@ RETRY_SECONDS = 0.05
 IMPORT_MACHINERY = "<frozen importlib"
 
 _interrupts: dict[int, Callable[[], None]] = {}
-# The stop signal this process was asked to stop by (None: not asked): native code that
-# was interrupted reports its own error ("Query interrupted"), which the record explains.
+# The stop signal the current (or last) guarded work was asked to stop by (None: not
+# asked): native code that was interrupted reports its own error ("Query interrupted"),
+# which the record explains.
 _asked: list[str] = []
 _keys = itertools.count()
 _lock = threading.Lock()
@@ -52,7 +53,7 @@ class Terminated(BaseException):
 
 
 def stop_requested() -> str | None:
-    """The name of the signal that asked this process to stop, or None."""
+    """The signal that asked the current (or last) guarded work to stop, or None."""
     return _asked[0] if _asked else None
 
 
@@ -109,6 +110,9 @@ def stop_guard(
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    # A new piece of work: a stop that ended an earlier one (in a process that runs
+    # several, e.g. bench/step.py) must not explain this one's failure.
+    _asked.clear()
     receiver, sender = socket.socketpair()
     sender.setblocking(False)
     done = threading.Event()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from core.stop import Terminated, stop_guard
+from core.stop import Terminated, stop_guard, stop_requested
 
 # A module that is stopped half way through its own import.
 STOPPED_WHILE_IMPORTED = """
@@ -47,3 +47,14 @@ def test_a_stop_outside_an_import_is_taken_at_once() -> None:
     with pytest.raises(Terminated, match="SIGINT"), stop_guard(grace=BOUND):
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(BOUND)
+
+
+def test_a_stop_is_forgotten_when_the_next_guarded_work_begins() -> None:
+    """A process that runs several tasks (a test session, bench/step.py) must not blame
+    the next task's failure on an earlier task's stop."""
+    with pytest.raises(Terminated, match="SIGINT"), stop_guard(grace=BOUND):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(BOUND)
+    assert stop_requested() == "SIGINT"  # still known while the stopped work is recorded
+    with stop_guard(grace=BOUND):
+        assert stop_requested() is None
