@@ -123,7 +123,7 @@ def main() -> None:
 
     from core.demo.run import PIPELINE, run_demo
     from core.helpers.session_helper import SessionHelper
-    from core.lake.dataset_contract import DatasetContract
+    from core.lake.dataset_contract import METADATA_COLUMNS, DatasetContract
     from core.plan import PipelinePlan
     from core.runs import get_run
     from core.settings import load_settings
@@ -177,7 +177,8 @@ def main() -> None:
         task = next(t for t in plan.tasks if t.task_id == task_id)
         contract = _output_contract(settings, task, DatasetContract)
         table = contract.fetch_arrow(run_id=report.run_id)
-        data = table.drop_columns([c for c in table.column_names if c.startswith("__metadata_")])
+        # Without the columns publish stamps; others (the source file's name) are data.
+        data = table.drop_columns(list(METADATA_COLUMNS))
         bare = bare_write_seconds(data, tempfile.mkdtemp(prefix="core-bench-bare-"))
         core_best = _publish_seconds(contract, data, report.run_id)
         print()

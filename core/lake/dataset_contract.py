@@ -24,7 +24,9 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 
 import core
 from core.errors import ContractError, ContractNotFoundError, LakeError
+from core.lake import partition_writer
 from core.lake.contract import Contract
+from core.lake.partition_writer import Partition
 from core.lake.schema import check_compatible
 from core.lake.storage import describe_storage_error
 
@@ -138,7 +140,19 @@ class DatasetContract(Contract):
             _check_same_partitioning(self.uri, existing.metadata().partition_columns, partition_by)
             # Schema merging costs a cast pass over the data: ask for it only when needed.
             merge = set(table.column_names) != set(schema.names)
-        self._write(lambda: self._stream(source, stamp, table.schema), run_id, partition_by, merge)
+        # Arrow's allocator keeps the memory the transform freed for Arrow's next use;
+        # the writers allocate their own, so hand it back first: the worker's peak at 1M
+        # rows fell by a fifth (docs/performance.md, "Where a step's memory went").
+        pa.default_memory_pool().release_unused()
+        partition = Partition(RUN_ID, run_id)
+        direct = self.backend.direct_data_files
+        if not merge and partition_writer.applies(
+            direct, existing, table.schema, partition_by, partition
+        ):
+            self._write_direct(source, stamp, table.schema, partition, existing)
+        else:
+            stream = lambda: self._stream(source, stamp, table.schema)  # noqa: E731
+            self._write(stream, run_id, partition_by, merge)
         return self._summary(run_id, source.num_rows)
 
     def _stream(self, source: pa.Table, stamp: _Stamp, schema: pa.Schema) -> pa.RecordBatchReader:
@@ -355,30 +369,76 @@ class DatasetContract(Contract):
         partition_by: list[str],
         merge: bool,
     ) -> None:
-        # Arrow's allocator keeps the memory the transform freed for Arrow's next use;
-        # delta-rs allocates its own, so hand it back first: the worker's peak at 1M
-        # rows fell by a fifth (docs/performance.md, "Where a step's memory went").
-        pa.default_memory_pool().release_unused()
+        """Publish through delta-rs's writer: it writes the data files and commits them."""
+
+        def write(_attempt: int) -> None:
+            write_deltalake(
+                self.uri,
+                data(),
+                partition_by=partition_by,
+                mode="overwrite",
+                predicate=f"{RUN_ID} = {run_id}",
+                schema_mode="merge" if merge else None,
+                storage_options=self.storage_options,
+            )
+
+        self._retrying(run_id, write)
+
+    def _write_direct(
+        self,
+        source: pa.Table,
+        stamp: _Stamp,
+        schema: pa.Schema,
+        partition: Partition,
+        existing: DeltaTable | None,
+    ) -> None:
+        """Publish by writing the run's files here and committing them with delta-rs.
+
+        A lost commit race is retried with the same files against the table as it is
+        then; the files are deleted when the publish fails for good.
+        """
+        parts = [
+            lambda offset=offset, rows=rows: self._stream(source.slice(offset, rows), stamp, schema)
+            for offset, rows in partition_writer.parts(source.num_rows)
+        ]
+        try:
+            adds = partition_writer.write_files(self.filesystem, self.path, partition, parts)
+        except OSError as exc:  # the files written so far are already deleted
+            raise self._failed(partition.value, exc) from exc
+
+        def commit(attempt: int) -> None:
+            table = existing if attempt == 1 else self._table_or_none()
+            if table is not None and not partition_writer.same_columns(table, schema):
+                raise LakeError(
+                    f"{self!r}: publishing run {partition.value} failed and nothing was "
+                    "committed: another writer changed the table's columns meanwhile; "
+                    "run the task again"
+                )
+            partition_writer.commit(self.uri, self.storage_options, table, schema, adds, partition)
+
+        try:
+            self._retrying(partition.value, commit)
+        except LakeError:
+            partition_writer.delete(self.filesystem, [f"{self.path}/{add.path}" for add in adds])
+            raise
+
+    def _retrying(self, run_id: int, attempt_once: Callable[[int], None]) -> None:
+        """Call ``attempt_once(attempt)`` until it commits, retrying lost commit races."""
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
-                write_deltalake(
-                    self.uri,
-                    data(),
-                    partition_by=partition_by,
-                    mode="overwrite",
-                    predicate=f"{RUN_ID} = {run_id}",
-                    schema_mode="merge" if merge else None,
-                    storage_options=self.storage_options,
-                )
+                attempt_once(attempt)
                 return
             # OSError: the store failed (a full disk, 5xx or timeouts after their retries).
             except (CommitFailedError, DeltaError, OSError) as exc:
                 if attempt == COMMIT_ATTEMPTS or not _is_conflict(exc):
-                    raise LakeError(
-                        f"{self!r}: publishing run {run_id} failed and nothing was committed "
-                        f"(the table is as it was): {describe_storage_error(exc)}"
-                    ) from exc
+                    raise self._failed(run_id, exc) from exc
                 time.sleep(0.05 * attempt)
+
+    def _failed(self, run_id: int, exc: BaseException) -> LakeError:
+        return LakeError(
+            f"{self!r}: publishing run {run_id} failed and nothing was committed "
+            f"(the table is as it was): {describe_storage_error(exc)}"
+        )
 
     def _summary(self, run_id: int, rows: int) -> PublishSummary:
         # The newest commit that replaced this run: another run may have committed since.

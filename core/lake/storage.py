@@ -46,6 +46,10 @@ class StorageBackend:
         fs_path: a URI -> the path that ``filesystem`` expects.
         atomic_put: True when writing an object is already all-or-nothing (S3 PUT), so
             raw files need no temporary name; False for local disks (temp name + rename).
+        direct_data_files: True when publish may write a run's Parquet files itself
+            through ``filesystem`` and commit them with delta-rs (a local disk); False
+            where delta-rs must write them (S3: object_store's retries, time-outs and
+            uploads are what the lake relies on there). See ``core.lake.partition_writer``.
     """
 
     scheme: str
@@ -53,6 +57,7 @@ class StorageBackend:
     filesystem: Callable[[Settings], pafs.FileSystem]
     fs_path: Callable[[str], str]
     atomic_put: bool
+    direct_data_files: bool
 
 
 def _local_options(_settings: Settings) -> dict[str, str]:
@@ -144,8 +149,12 @@ def _s3_path(uri: str) -> str:
     return uri.removeprefix("s3://")
 
 
-LOCAL = StorageBackend("file", _local_options, _local_filesystem, _local_path, atomic_put=False)
-S3 = StorageBackend("s3", _s3_options, _s3_filesystem, _s3_path, atomic_put=True)
+LOCAL = StorageBackend(
+    "file", _local_options, _local_filesystem, _local_path, atomic_put=False, direct_data_files=True
+)
+S3 = StorageBackend(
+    "s3", _s3_options, _s3_filesystem, _s3_path, atomic_put=True, direct_data_files=False
+)
 BACKENDS: dict[str, StorageBackend] = {"": LOCAL, "file": LOCAL, "s3": S3, "s3a": S3}
 
 

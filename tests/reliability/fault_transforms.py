@@ -68,12 +68,20 @@ def rendezvous(ctx: Any) -> None:
 
 
 def _stall_mid_publish(marker: Path) -> None:
-    """Make DatasetContract.publish write small files and stall part way through its stream."""
+    """Make DatasetContract.publish write small files and stall part way through its stream.
+
+    The stall is in the stream of batches both of publish's writers read (its own for a
+    local table, delta-rs's otherwise); delta-rs's is also told to write small files, as
+    it otherwise buffers a whole file before writing it.
+    """
     import core.lake.dataset_contract as dataset_contract
 
+    stream = dataset_contract.DatasetContract._stream
     write = dataset_contract.write_deltalake
 
-    def stalling_write(uri: str, data: pa.RecordBatchReader, **options: Any) -> None:
+    def stalling_stream(self: Any, *args: Any) -> pa.RecordBatchReader:
+        data = stream(self, *args)
+
         def batches() -> Any:
             for index, batch in enumerate(data):
                 if index == STALL_AFTER_BATCHES:
@@ -81,8 +89,11 @@ def _stall_mid_publish(marker: Path) -> None:
                     time.sleep(STALL_SECONDS)
                 yield batch
 
-        stream = pa.RecordBatchReader.from_batches(data.schema, batches())
-        write(uri, stream, target_file_size=STALL_FILE_BYTES, **options)
+        return pa.RecordBatchReader.from_batches(data.schema, batches())
 
-    dataset_contract.write_deltalake = stalling_write
+    def small_files_write(uri: str, data: pa.RecordBatchReader, **options: Any) -> None:
+        write(uri, data, target_file_size=STALL_FILE_BYTES, **options)
+
+    dataset_contract.DatasetContract._stream = stalling_stream  # type: ignore[method-assign]
+    dataset_contract.write_deltalake = small_files_write
     dataset_contract.STREAM_BATCH_ROWS = STALL_BATCH_ROWS

@@ -204,17 +204,17 @@ def test_the_summary_names_this_publish_commit_even_when_another_run_committed_a
 
     contract = DatasetContract("acme", "zentrix", "ingest", "raced", settings=lake_settings)
     contract.publish(pd.DataFrame({"a": [0]}), run_id=7)  # version 0
-    write = DatasetContract._write
+    commit = DatasetContract._retrying  # what both writers commit through
 
-    def another_run_commits_right_after(self, data, run_id, partition_by, merge):
-        write(self, data, run_id, partition_by, merge)
+    def another_run_commits_right_after(self, run_id, attempt_once):
+        commit(self, run_id, attempt_once)
         if run_id == 8:  # run 9, from another worker, lands before run 8 reads its summary
-            monkeypatch.setattr(DatasetContract, "_write", write)
+            monkeypatch.setattr(DatasetContract, "_retrying", commit)
             DatasetContract("acme", "zentrix", "ingest", "raced", settings=lake_settings).publish(
                 pd.DataFrame({"a": [5]}), run_id=9
             )
 
-    monkeypatch.setattr(DatasetContract, "_write", another_run_commits_right_after)
+    monkeypatch.setattr(DatasetContract, "_retrying", another_run_commits_right_after)
     summary = contract.publish(pd.DataFrame({"a": [1, 2]}), run_id=8)
     assert contract.delta_table().version() == 2
     assert (summary.run_id, summary.rows, summary.version) == (8, 2, 1)

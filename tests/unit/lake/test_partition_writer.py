@@ -1,0 +1,277 @@
+"""Publish's own writer (core.lake.partition_writer): what it writes, when, and how it fails."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from deltalake import DeltaTable
+from deltalake.exceptions import CommitFailedError
+
+import core.lake.dataset_contract as dataset_contract
+from core.errors import LakeError
+from core.lake import DatasetContract, partition_writer
+from core.lake.partition_writer import Partition
+from core.lake.storage import S3
+from core.settings import Settings
+
+RUN_ID = "__metadata_run_id"
+
+
+@pytest.fixture
+def contract(lake_settings: Settings) -> DatasetContract:
+    return DatasetContract("acme", "zentrix", "ingest", "visits", settings=lake_settings)
+
+
+@pytest.fixture
+def delta_rs_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URIs delta-rs's write_deltalake was called for (it still writes them)."""
+    calls: list[str] = []
+    write = dataset_contract.write_deltalake
+
+    def counted(uri: str, *args: Any, **kwargs: Any) -> None:
+        calls.append(uri)
+        write(uri, *args, **kwargs)
+
+    monkeypatch.setattr(dataset_contract, "write_deltalake", counted)
+    return calls
+
+
+def visits(rows: int, start: int = 0) -> pa.Table:
+    """Rows of plain types with nulls, NaN and a timestamp."""
+    ids = range(start, start + rows)
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "clinic": pa.array([None if i % 7 == 0 else f"c{i % 5}" for i in ids], pa.string()),
+            "score": pa.array([float("nan") if i % 11 == 0 else i / 2 for i in ids], pa.float64()),
+            "day": pa.array(
+                [dt.date(2024, 1, 1) + dt.timedelta(days=i % 30) for i in ids], pa.date32()
+            ),
+            "seen": pa.array(
+                [dt.datetime(2024, 1, 1, tzinfo=dt.UTC)] * rows, pa.timestamp("us", "UTC")
+            ),
+            "flag": pa.array([i % 2 == 0 for i in ids], pa.bool_()),
+        }
+    )
+
+
+def data_of(table: pa.Table) -> pa.Table:
+    return table.drop_columns([c for c in table.column_names if c.startswith("__metadata_")])
+
+
+def same_rows(fetched: pa.Table, published: pa.Table) -> bool:
+    """Every value equal, in order (NaN equal to NaN, null to null), and the same types."""
+    data = data_of(fetched)
+    return data.schema == published.schema and data.to_pandas().equals(published.to_pandas())
+
+
+def log_entries(contract: DatasetContract, version: int) -> list[dict[str, Any]]:
+    path = Path(contract.uri) / "_delta_log" / f"{version:020d}.json"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_a_local_plain_publish_is_written_here_and_reads_back_in_order(
+    contract: DatasetContract, delta_rs_writes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(partition_writer, "MIN_PART_ROWS", 100)  # several parts, threads
+    monkeypatch.setattr(partition_writer.os, "cpu_count", lambda: 3)
+    table = visits(1_000)
+    summary = contract.publish(table, run_id=4)
+    assert delta_rs_writes == []
+    assert (summary.rows, summary.files, summary.version) == (1_000, 3, 0)
+    fetched = contract.fetch_arrow(run_id=4)
+    assert same_rows(fetched, table)  # every value, nulls and NaN, in publish order
+    files = sorted((Path(contract.uri) / f"{RUN_ID}=4").iterdir())
+    assert len(files) == 3 and RUN_ID not in pq.read_schema(files[0]).names
+    [info] = [e["commitInfo"] for e in log_entries(contract, 0) if "commitInfo" in e]
+    assert info["operationParameters"]["predicate"] == f"{RUN_ID} = 4"
+    assert info["operationMetrics"] == {"num_added_files": 3, "num_added_rows": 1_000}
+    assert contract.history()[0]["rows"] == 1_000
+
+
+def test_republishing_replaces_the_run_in_one_commit_and_keeps_the_others(
+    contract: DatasetContract, delta_rs_writes: list[str]
+) -> None:
+    contract.publish(visits(50), run_id=1)
+    contract.publish(visits(30, start=100), run_id=2)
+    summary = contract.publish(visits(20, start=500), run_id=1)
+    assert delta_rs_writes == [] and summary.version == 2
+    assert same_rows(contract.fetch_arrow(run_id=1), visits(20, start=500))
+    assert same_rows(contract.fetch_arrow(run_id=2), visits(30, start=100))
+    actions = log_entries(contract, 2)
+    removed = [a["remove"]["path"] for a in actions if "remove" in a]
+    assert removed and all(p.startswith(f"{RUN_ID}=1/") for p in removed)
+    assert contract.history()[0]["predicate"] == f"{RUN_ID} = 1"
+
+
+def test_each_file_carries_statistics_that_are_exact_or_absent(
+    contract: DatasetContract,
+) -> None:
+    contract.publish(visits(100), run_id=3)
+    [add] = [e["add"] for e in log_entries(contract, 0) if "add" in e]
+    assert add["partitionValues"] == {RUN_ID: "3"}
+    stats = json.loads(add["stats"])
+    assert stats["numRecords"] == 100
+    assert stats["nullCount"]["clinic"] == 15 and stats["nullCount"]["id"] == 0
+    assert (stats["minValues"]["id"], stats["maxValues"]["id"]) == (0, 99)
+    assert (stats["minValues"]["clinic"], stats["maxValues"]["clinic"]) == ("c0", "c4")
+    assert (stats["minValues"]["day"], stats["maxValues"]["day"]) == ("2024-01-01", "2024-01-30")
+    # NaN is not ordered, timestamps would need rounding, booleans have none: no bounds.
+    for column in ("seen", "flag"):
+        assert column not in stats["minValues"] and column not in stats["maxValues"]
+    # The bounds prune correctly: a filter outside them reads no row, inside it does.
+    assert contract.fetch_arrow(filters=[("id", ">", 99)]).num_rows == 0
+    assert contract.fetch_arrow(filters=[("clinic", "=", "c4")]).num_rows > 0
+
+
+def test_bounds_are_left_out_when_a_row_group_has_none() -> None:
+    table = pa.table({"n": pa.array([1, 5, None, None, 3, 9], pa.int64())})
+    path = "/dev/null"
+    collected: list[Any] = []
+    pq.write_table(table, path, row_group_size=2, metadata_collector=collected)
+    stats = json.loads(partition_writer.file_stats(collected[0]))
+    assert stats["nullCount"] == {"n": 2}
+    assert (stats["minValues"], stats["maxValues"]) == (
+        {"n": 1},
+        {"n": 9},
+    )  # the null group skipped
+    only_nan = pa.table({"x": pa.array([float("nan")] * 3)})
+    collected.clear()
+    pq.write_table(only_nan, path, metadata_collector=collected)
+    assert json.loads(partition_writer.file_stats(collected[0]))["minValues"] == {}
+
+
+@pytest.mark.parametrize(
+    ("column", "why"),
+    [
+        (pa.array(["a"], pa.large_string()), "delta-rs stores it as string"),
+        (pa.array([1], pa.uint32()), "delta-rs casts unsigned integers"),
+        (pa.array([1], pa.timestamp("ns", "UTC")), "Delta keeps microseconds"),
+        (pa.array([1], pa.timestamp("us")), "a naive timestamp needs a table feature"),
+        (pa.array(["a"]).dictionary_encode(), "delta-rs decodes dictionaries"),
+        (pa.array([[1]]), "nested types"),
+    ],
+)
+def test_types_delta_rs_converts_are_left_to_delta_rs(
+    contract: DatasetContract, delta_rs_writes: list[str], column: pa.Array, why: str
+) -> None:
+    contract.publish(pa.table({"id": [1], "x": column}), run_id=1)
+    assert delta_rs_writes == [contract.uri], why
+    assert contract.fetch_arrow(run_id=1).num_rows == 1
+
+
+def test_other_partitions_new_columns_and_s3_are_left_to_delta_rs(
+    contract: DatasetContract, delta_rs_writes: list[str]
+) -> None:
+    contract.publish(visits(10), run_id=1, partitions=["clinic"])
+    assert delta_rs_writes == [contract.uri]
+    other = contract.sibling(dataset="merged")
+    other.publish(visits(10), run_id=1)
+    other.publish(visits(10).append_column("extra", pa.array(range(10))), run_id=2)
+    assert delta_rs_writes == [contract.uri, other.uri]  # only the publish that adds a column
+    schema = pa.schema([(RUN_ID, pa.int64()), ("n", pa.int64())])
+    partition = Partition(RUN_ID, 1)
+    assert partition_writer.applies(True, None, schema, [RUN_ID], partition)
+    assert not partition_writer.applies(S3.direct_data_files, None, schema, [RUN_ID], partition)
+
+
+def test_a_table_with_constraints_is_left_to_delta_rs(
+    contract: DatasetContract, delta_rs_writes: list[str]
+) -> None:
+    contract.publish(visits(10), run_id=1)
+    contract.delta_table().alter.add_constraint({"positive_id": "id >= 0"})
+    with pytest.raises(LakeError, match="publishing run 2 failed"):
+        contract.publish(visits(3, start=-5), run_id=2)  # delta-rs enforces the constraint
+    assert delta_rs_writes == [contract.uri]
+    assert contract.run_ids() == [1]
+
+
+def test_two_writers_of_one_new_run_leave_it_once(
+    contract: DatasetContract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other writer commits run 5 between this one's files and its commit."""
+    contract.publish(visits(3), run_id=1)
+    commit = partition_writer.commit
+    raced: list[int] = []
+
+    def another_writer_first(uri: str, options: Any, table: Any, *args: Any) -> None:
+        if not raced:
+            raced.append(1)
+            monkeypatch.setattr(partition_writer, "commit", commit)
+            contract.sibling().publish(visits(7, start=900), run_id=5)
+            monkeypatch.setattr(partition_writer, "commit", another_writer_first)
+        commit(uri, options, table, *args)  # the first time with the table it read before
+
+    monkeypatch.setattr(partition_writer, "commit", another_writer_first)
+    contract.publish(visits(4, start=50), run_id=5)
+    assert raced == [1]
+    assert same_rows(contract.fetch_arrow(run_id=5), visits(4, start=50))  # once, the last
+    assert contract.delta_table().version() == 2  # run 1, the other writer, the retried commit
+
+
+def test_a_failed_write_deletes_its_files_and_commits_nothing(
+    contract: DatasetContract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contract.publish(visits(10), run_id=1)
+    monkeypatch.setattr(partition_writer, "MIN_PART_ROWS", 100)
+    monkeypatch.setattr(partition_writer.os, "cpu_count", lambda: 2)
+    stream = DatasetContract._stream
+
+    def failing_second_part(self: Any, source: pa.Table, *args: Any) -> pa.RecordBatchReader:
+        data = stream(self, source, *args)
+
+        def batches() -> Any:
+            yield from data
+            if source["id"][0].as_py() >= 100:  # the second part, after its rows were written
+                raise OSError("[Errno 28] No space left on device")
+
+        return pa.RecordBatchReader.from_batches(data.schema, batches())
+
+    monkeypatch.setattr(DatasetContract, "_stream", failing_second_part)
+    with pytest.raises(LakeError) as failure:
+        contract.publish(visits(200), run_id=2)
+    assert "publishing run 2 failed and nothing was committed" in str(failure.value)
+    assert "the lake's disk is full" in str(failure.value)
+    assert list((Path(contract.uri) / f"{RUN_ID}=2").iterdir()) == []
+    assert contract.delta_table().version() == 0 and contract.run_ids() == [1]
+
+
+def test_a_commit_that_keeps_failing_deletes_the_files_it_would_have_added(
+    contract: DatasetContract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contract.publish(visits(10), run_id=1)
+    monkeypatch.setattr(dataset_contract.time, "sleep", lambda _seconds: None)
+
+    def lost_race(*_args: Any) -> None:
+        raise CommitFailedError("Failed to commit transaction: Concurrent transaction failed.")
+
+    monkeypatch.setattr(partition_writer, "commit", lost_race)
+    with pytest.raises(LakeError, match="publishing run 2 failed and nothing was committed"):
+        contract.publish(visits(10), run_id=2)
+    assert list((Path(contract.uri) / f"{RUN_ID}=2").iterdir()) == []
+    assert DeltaTable(contract.uri).version() == 0
+
+
+def test_an_empty_publish_creates_the_table_or_empties_the_run(contract: DatasetContract) -> None:
+    contract.publish(visits(0), run_id=1)
+    assert contract.exists() and contract.fetch_arrow().num_rows == 0
+    assert data_of(contract.fetch_arrow()).schema == visits(0).schema
+    contract.publish(visits(5), run_id=2)
+    contract.publish(visits(0), run_id=2)
+    assert contract.fetch_arrow(run_id=2).num_rows == 0
+
+
+def test_parts_are_contiguous_and_cover_every_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(partition_writer.os, "cpu_count", lambda: 2)
+    assert partition_writer.parts(0) == [(0, 0)]
+    assert partition_writer.parts(1_000) == [(0, 1_000)]  # too few rows to split
+    rows = 3 * partition_writer.MIN_PART_ROWS + 1
+    parts = partition_writer.parts(rows)
+    assert len(parts) == 2 and parts[0][0] == 0
+    assert parts[0][0] + parts[0][1] == parts[1][0] and sum(n for _, n in parts) == rows
