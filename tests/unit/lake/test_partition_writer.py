@@ -275,3 +275,55 @@ def test_parts_are_contiguous_and_cover_every_row(monkeypatch: pytest.MonkeyPatc
     parts = partition_writer.parts(rows)
     assert len(parts) == 2 and parts[0][0] == 0
     assert parts[0][0] + parts[0][1] == parts[1][0] and sum(n for _, n in parts) == rows
+
+
+def test_a_stop_mid_write_ends_the_writers_deletes_their_files_and_commits_nothing(
+    contract: DatasetContract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM while the parts are written (Batch, Kubernetes, Airflow stopping a worker)."""
+    import os
+    import signal
+    import threading
+
+    from core.stop import Terminated, stop_guard
+
+    contract.publish(visits(10), run_id=1)
+    monkeypatch.setattr(partition_writer, "MIN_PART_ROWS", 100)
+    monkeypatch.setattr(partition_writer.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(dataset_contract, "STREAM_BATCH_ROWS", 10)
+    stream = DatasetContract._stream
+    endless = threading.Event()  # set once a part is inside its stream, writing
+
+    def slow(self: Any, *args: Any) -> pa.RecordBatchReader:
+        data = stream(self, *args)
+
+        def batches() -> Any:
+            for batch in data:
+                endless.set()
+                yield batch
+                threading.Event().wait(0.05)  # a long publish, batch by batch
+
+        return pa.RecordBatchReader.from_batches(data.schema, batches())
+
+    monkeypatch.setattr(DatasetContract, "_stream", slow)
+    stopper = threading.Thread(
+        target=lambda: endless.wait(60) and os.kill(os.getpid(), signal.SIGTERM)
+    )
+    stopper.start()
+    with pytest.raises(Terminated), stop_guard(grace=60):
+        contract.publish(visits(400), run_id=2)
+    stopper.join(60)
+    assert not [t for t in threading.enumerate() if t.name.startswith("core-publish")]
+    assert list((Path(contract.uri) / f"{RUN_ID}=2").iterdir()) == []
+    assert contract.delta_table().version() == 0 and contract.run_ids() == [1]
+
+
+def test_a_column_that_refuses_nulls_is_left_to_delta_rs(
+    contract: DatasetContract, delta_rs_writes: list[str]
+) -> None:
+    required = pa.schema([pa.field("id", pa.int64(), nullable=False)])
+    contract.publish(pa.table({"id": [1, 2]}, schema=required), run_id=1)
+    with pytest.raises(LakeError, match="publishing run 2 failed"):
+        contract.publish(pa.table({"id": pa.array([3, None], pa.int64())}), run_id=2)
+    assert delta_rs_writes == [contract.uri, contract.uri]  # it checks the nulls
+    assert contract.run_ids() == [1]
