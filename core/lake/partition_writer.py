@@ -151,8 +151,8 @@ def write_files(
     created: list[str] = []
     cancel = threading.Event()
     pool = ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="core-publish")
-    futures = [pool.submit(_write_part, filesystem, folder, p, created, cancel) for p in parts]
-    try:
+    try:  # a stop may land while the parts are still being handed out
+        futures = [pool.submit(_write_part, filesystem, folder, p, created, cancel) for p in parts]
         written = [add for future in futures for add in future.result()]
     except BaseException:  # a part failed, or the worker was asked to stop (Terminated)
         cancel.set()  # the other parts stop at their next batch
