@@ -8,6 +8,10 @@ processes, each reading and publishing Delta tables); the baseline is one DuckDB
 process reading the CSVs and writing the metrics. Each side runs in its own process;
 peak memory is the largest resident set of that process or any single process below it
 (CORE's workers are sampled while they run: they are the warm worker server's children).
+CORE's side is timed three ways: ``LocalRunner.run`` in a process that has imported the
+runner, once while its worker server starts (the server's imports in the time) and once
+more with the server running (as the script's own ``import duckdb`` is not timed), and
+the ``core run`` command as a person types it (its interpreter and imports included).
 Targets: CORE's wall time <= 4x the script that keeps every step and <= 10x the
 metrics-only one; the largest worker's peak memory <= 1.5x the script's.
 """
@@ -76,12 +80,17 @@ def measure_core(home: str, workers: int) -> dict[str, float]:
     from core.settings import load_settings
 
     settings = load_settings()
-    with largest_process() as largest:
-        start = time.perf_counter()
-        report = LocalRunner(settings, workers=workers).run(PIPELINE)
-        seconds = time.perf_counter() - start
-    assert report.state == "success", [(t.task_id, t.error) for t in report.tasks]
-    return {"seconds": seconds, "peak_mib": max(peak_mib(), largest[0])}
+    result: dict[str, float] = {}
+    # The first run starts the warm worker server (its imports are in its time); the
+    # next one finds it running, as the script finds DuckDB imported (not timed there).
+    for key in ("seconds", "warm_seconds"):
+        with largest_process() as largest:
+            start = time.perf_counter()
+            report = LocalRunner(settings, workers=workers).run(PIPELINE)
+            result[key] = time.perf_counter() - start
+        assert report.state == "success", [(t.task_id, t.error) for t in report.tasks]
+        result["peak_mib"] = max(result.get("peak_mib", 0.0), peak_mib(), largest[0])
+    return result
 
 
 def measure_command(env: dict[str, str], workers: int) -> dict[str, float]:
@@ -203,9 +212,11 @@ def main() -> None:
         steps = child("baseline_steps", env, args.workers)
     print(f"\nthe demo at {args.rows:,} rows, --workers {args.workers}, {os.cpu_count()} cores\n")
     print("| run | wall s | peak MiB | ratio |\n|---|---|---|---|")
+    warm = {"seconds": core["warm_seconds"], "peak_mib": core["peak_mib"]}
     for name, result in (
-        ("LocalRunner.run (12 tasks, Delta tables)", core),
-        ("`core run` command, second run (imports included)", command),
+        ("LocalRunner.run (12 tasks, Delta tables), the worker server starting", core),
+        ("LocalRunner.run again, the worker server running", warm),
+        ("`core run` command, third run (imports included)", command),
     ):
         print(f"| {name} | {result['seconds']:.2f} | {result['peak_mib']:.0f} | |")
     for name, result in (
@@ -214,7 +225,7 @@ def main() -> None:
     ):
         ratios = ", ".join(
             f"{label}: {ran['seconds'] / result['seconds']:.1f}x"
-            for label, ran in (("runner", core), ("command", command))
+            for label, ran in (("runner", core), ("warm", warm), ("command", command))
         )
         print(f"| {name} | {result['seconds']:.2f} | {result['peak_mib']:.0f} | {ratios} |")
     print(
