@@ -131,9 +131,7 @@ class LocalRunner:
             done = {
                 tid for tid, row in task_runs(session, run_id).items() if row.state == "success"
             }
-        from core.lineage.openlineage import TaskEvents
-
-        events = TaskEvents(self.settings, plan)  # OpenLineage, when configured
+        events = _lineage_events(self.settings, plan)
         groups = [g for g in plan.groups if only in (None, g.state)]
         if only is not None and not groups:
             states = sorted({g.state for g in plan.groups})
@@ -226,7 +224,7 @@ class LocalRunner:
         run_id: int,
         done: set[int],
         pipeline: str,
-        events: TaskEvents,
+        events: TaskEvents | None,
     ) -> bool:
         for index, group in enumerate(groups):
             pending = [t for t in group.tasks if t.transformation_id not in done]
@@ -245,13 +243,15 @@ class LocalRunner:
                 return True
         return False
 
-    def _run_task(self, task: TaskSpec, run_id: int, events: TaskEvents) -> int:
+    def _run_task(self, task: TaskSpec, run_id: int, events: TaskEvents | None) -> int:
         attempts = task.retries + 1
         for attempt in range(1, attempts + 1):
             self._tell("started", task, f"attempt {attempt} of {attempts}")
-            events.started(task, run_id, attempt)
+            if events is not None:
+                events.started(task, run_id, attempt)
             code = self._spawn(task, run_id)
-            events.ended(task, run_id, attempt)
+            if events is not None:
+                events.ended(task, run_id, attempt)
             if self._stop.is_set() or not ExitCode.retryable(code) or attempt == attempts:
                 break
             self._tell("retrying", task, f"in {task.retry_delay_seconds}s")
@@ -299,3 +299,16 @@ class LocalRunner:
     def _tell(self, event: str, task: TaskSpec, detail: str) -> None:
         if self.listener is not None:
             self.listener(event, task, detail)
+
+
+def _lineage_events(settings: Settings, plan: PipelinePlan) -> TaskEvents | None:
+    """The run's OpenLineage events, or None when no transport is configured.
+
+    Imported only when configured: lineage reads the lake's contracts, whose pyarrow
+    (0.3 s) a run's own process needs for nothing else.
+    """
+    if not settings.openlineage_transport:
+        return None
+    from core.lineage.openlineage import TaskEvents
+
+    return TaskEvents(settings, plan)

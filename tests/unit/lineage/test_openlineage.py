@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,27 @@ def test_a_transport_that_is_not_a_json_object_is_refused(core_env, monkeypatch)
     monkeypatch.setenv("CORE_OPENLINEAGE_TRANSPORT", "http://marquez:5000")
     with pytest.raises(SettingsError, match="OPENLINEAGE_TRANSPORT.*JSON object with a type"):
         load_settings()
+
+
+RUN_PROBE = """
+import json, sys
+from core.cli import main
+try:
+    main(["run", "small"])
+except SystemExit as exc:
+    print(json.dumps({"code": exc.code, "modules": sorted({m.split(".")[0] for m in sys.modules})}))
+"""
+
+
+def test_without_a_transport_the_run_process_imports_no_lake(core_env) -> None:
+    """Lineage reads contracts (pyarrow, 0.3 s): `core run` loads it only to send events.
+
+    The run's own process then imports no lake library at all; its workers do.
+    """
+    load_test_world(WORLD)
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_PROBE], capture_output=True, text=True, timeout=300, check=True
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["code"] == 0, done.stdout + done.stderr
+    assert {"pyarrow", "deltalake", "pandas"}.isdisjoint(result["modules"])
