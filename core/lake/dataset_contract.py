@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -23,12 +24,14 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 import core
-from core.errors import ContractError, ContractNotFoundError, LakeError
+from core.errors import ContractError, ContractNotFoundError, CoreError, LakeError
 from core.lake import partition_writer
 from core.lake.contract import Contract
 from core.lake.partition_writer import Partition
 from core.lake.schema import check_compatible
 from core.lake.storage import describe_storage_error
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pandas costs a sixth of a second to import; workers may not need it
     import pandas as pd
@@ -401,6 +404,7 @@ class DatasetContract(Contract):
             lambda offset=offset, rows=rows: self._stream(source.slice(offset, rows), stamp, schema)
             for offset, rows in partition_writer.parts(source.num_rows)
         ]
+        ticket = time.time_ns() // 1000  # tells afterwards whether this publish landed
         try:
             adds = partition_writer.write_files(self.filesystem, self.path, partition, parts)
         except OSError as exc:  # the files written so far are already deleted
@@ -408,28 +412,58 @@ class DatasetContract(Contract):
 
         def commit(attempt: int) -> None:
             table = existing if attempt == 1 else self._table_or_none()
-            if table is not None and not partition_writer.same_columns(table, schema):
+            if table is not None and not partition_writer.applies(
+                True, table, schema, [partition.column], partition
+            ):
                 raise LakeError(
                     f"{self!r}: publishing run {partition.value} failed and nothing was "
-                    "committed: another writer changed the table's columns meanwhile; "
-                    "run the task again"
+                    "committed: another writer changed the table meanwhile (its columns, "
+                    "partitioning or constraints); run the task again"
                 )
-            partition_writer.commit(self.uri, self.storage_options, table, schema, adds, partition)
+            partition_writer.commit(
+                self.uri, self.storage_options, table, schema, adds, partition, ticket
+            )
 
         try:
             self._retrying(partition.value, commit)
-        except LakeError:
+        except BaseException as exc:  # a failure, or a stop (Terminated) at any point
+            if not self._abandon(adds, partition, ticket) and isinstance(exc, Exception):
+                logger.warning("%r: run %s was committed despite: %s", self, partition.value, exc)
+            else:
+                raise
+        table = self._table_or_none()
+        if table is not None:
+            partition_writer.checkpoint(table)
+
+    def _abandon(self, adds: list[Any], partition: Partition, ticket: int) -> bool:
+        """After a failed commit: delete the files unless the commit landed after all.
+
+        Returns:
+            True when the files were deleted (or whether it landed cannot be told: then
+            they are kept, as files no commit names are never read); False when it landed.
+        """
+        try:
+            landed = partition_writer.landed(self._table_or_none(), partition, ticket)
+        except LakeError:  # the table cannot be read now: keep the files, to be safe
+            return True
+        if not landed:
             partition_writer.delete(self.filesystem, [f"{self.path}/{add.path}" for add in adds])
-            raise
+        return not landed
 
     def _retrying(self, run_id: int, attempt_once: Callable[[int], None]) -> None:
-        """Call ``attempt_once(attempt)`` until it commits, retrying lost commit races."""
+        """Call ``attempt_once(attempt)`` until it commits, retrying lost commit races.
+
+        Any error but CORE's own becomes a LakeError naming the dataset and the run
+        (delta-rs raises plain Exceptions for some schema errors).
+        """
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
                 attempt_once(attempt)
                 return
+            except CoreError:
+                raise
             # OSError: the store failed (a full disk, 5xx or timeouts after their retries).
-            except (CommitFailedError, DeltaError, OSError) as exc:
+            except Exception as exc:
                 if attempt == COMMIT_ATTEMPTS or not _is_conflict(exc):
                     raise self._failed(run_id, exc) from exc
                 time.sleep(0.05 * attempt)

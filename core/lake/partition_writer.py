@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 import os
 import threading
@@ -38,9 +39,12 @@ from deltalake import Schema as DeltaSchema
 from deltalake.transaction import (
     AddAction,
     CommitProperties,
+    PostCommitHookProperties,
     Transaction,
     create_table_with_add_actions,
 )
+
+log = logging.getLogger(__name__)
 
 # Rows a part must have before the publish is split across threads.
 MIN_PART_ROWS = 131_072
@@ -78,6 +82,11 @@ class Partition:
         return f"{self.column}={self.value}"
 
     @property
+    def transaction(self) -> str:
+        """The Delta transaction (app) id of this partition's publishes."""
+        return f"core:{self.folder}"
+
+    @property
     def predicate(self) -> str:
         """The predicate ``write_deltalake`` records for an overwrite of this partition."""
         return f"{self.column} = {self.value}"
@@ -111,6 +120,8 @@ def applies(
     ]:
         return False
     if any(key.startswith("delta.constraints.") for key in metadata.configuration):
+        return False
+    if "delta.invariants" in existing.schema().to_json():  # column invariants: writer v2
         return False
     return same_columns(existing, schema)
 
@@ -154,13 +165,17 @@ def write_files(
     try:  # a stop may land while the parts are still being handed out
         futures = [pool.submit(_write_part, filesystem, folder, p, created, cancel) for p in parts]
         written = [add for future in futures for add in future.result()]
+        return [_add_action(filesystem, table_path, partition, *file) for file in written]
     except BaseException:  # a part failed, or the worker was asked to stop (Terminated)
-        cancel.set()  # the other parts stop at their next batch
-        pool.shutdown(wait=True)
+        # The other parts stop at their next batch; parts not yet begun never begin (a
+        # stop inside submit() can leave a thread started but untracked: it finds its
+        # part cancelled and ends without writing).
+        cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
         delete(filesystem, created)
         raise
-    pool.shutdown()
-    return [_add_action(filesystem, table_path, partition, *file) for file in written]
+    finally:
+        pool.shutdown()
 
 
 def _write_part(
@@ -244,24 +259,33 @@ def _now_ms() -> int:
 def file_stats(metadata: Any) -> str:
     """The Delta statistics of one Parquet file (numRecords, nullCount, minValues, maxValues).
 
-    Minimum and maximum are given only where they are exact for every row group:
-    integers, finite floats, dates and strings. Readers skip files by these values, so
-    a value that is not certain is left out (the file is then simply read).
+    Readers skip a file by these bounds, and deltalake's reader takes a column missing
+    from ``minValues`` as a null bound, which skips the file for any filter on it. So
+    bounds are given for every column or for none: when one column's values are not
+    known exactly (infinities, text too long for Parquet's statistics, dates out of
+    Python's range), the file has row and null counts only and is always read.
+    Columns holding only nulls have no bounds, as delta-rs writes them.
     """
     nulls: dict[str, int] = {}
     lows: dict[str, Any] = {}
     highs: dict[str, Any] = {}
+    certain = True
     for column in range(metadata.num_columns):
         name = metadata.schema.column(column).name
         chunks = [metadata.row_group(g) for g in range(metadata.num_row_groups)]
         statistics = [(g.num_rows, g.column(column).statistics) for g in chunks]
         nulls[name] = sum(s.null_count for _, s in statistics if s is not None)
+        if nulls[name] == metadata.num_rows:
+            continue
         bounds = _bounds(statistics)
-        if bounds is not None:
-            lows[name], highs[name] = bounds
-    return json.dumps(
-        {"numRecords": metadata.num_rows, "minValues": lows, "maxValues": highs, "nullCount": nulls}
-    )
+        if bounds is None:
+            certain = False
+            continue
+        lows[name], highs[name] = bounds
+    stats: dict[str, Any] = {"numRecords": metadata.num_rows, "nullCount": nulls}
+    if certain:
+        stats.update(minValues=lows, maxValues=highs)
+    return json.dumps(stats)
 
 
 def _bounds(statistics: list[tuple[int, Any]]) -> tuple[Any, Any] | None:
@@ -274,25 +298,27 @@ def _bounds(statistics: list[tuple[int, Any]]) -> tuple[Any, Any] | None:
             continue
         if not stats.has_min_max:
             return None
-        lows.append(_json_value(stats.min))
-        highs.append(_json_value(stats.max))
+        try:
+            lows.append(_json_value(stats.min))
+            highs.append(_json_value(stats.max))
+        except (OverflowError, ValueError):  # a date or time outside Python's range
+            return None
     if not lows or any(v is None for v in (*lows, *highs)):
         return None
     return min(lows), max(highs)
 
 
 def _json_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return None  # Delta keeps no bounds for booleans
-    if isinstance(value, int):
+    """A statistic as Delta writes it in JSON, or None when it cannot be exact."""
+    if isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+    if isinstance(value, dt.datetime):  # UTC microseconds: the only timestamps written here
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, dt.date):
         return value.isoformat()
-    return None  # timestamps, bytes: no bounds rather than approximate ones
+    return None  # bytes: no bounds rather than approximate ones
 
 
 def commit(
@@ -302,13 +328,18 @@ def commit(
     schema: pa.Schema,
     adds: list[AddAction],
     partition: Partition,
+    ticket: int,
 ) -> None:
     """Commit the files as the table's creation, or as an overwrite of the partition.
 
     The commit records what ``write_deltalake`` records (mode, partitionBy, predicate;
     added files and rows), so the history and the publish summary read the same. A
     transaction id per partition makes two writers of the same partition conflict even
-    when the partition was empty (otherwise both commits would land: rows twice).
+    when the partition was empty (otherwise both commits would land: rows twice); its
+    version, ``ticket``, tells afterwards whether this commit landed (:func:`landed`).
+    The checkpoint delta-rs writes after some commits is written after this one instead
+    (:func:`checkpoint`): failing inside the commit call, it made a commit that had landed
+    look failed.
 
     Raises:
         CommitFailedError, DeltaError: the commit lost a race or the store failed.
@@ -323,8 +354,9 @@ def commit(
             },
             "operationMetrics": {"num_added_files": len(adds), "num_added_rows": rows},
         },
-        app_transactions=[Transaction(f"core:{partition.folder}", time.time_ns() // 1000)],
+        app_transactions=[Transaction(partition.transaction, ticket)],
     )
+    hooks = PostCommitHookProperties(create_checkpoint=False, cleanup_expired_logs=False)
     if existing is None:
         create_table_with_add_actions(
             uri,
@@ -334,6 +366,7 @@ def commit(
             partition_by=[partition.column],
             storage_options=storage_options,
             commit_properties=properties,
+            post_commithook_properties=hooks,
         )
         return
     existing.create_write_transaction(
@@ -343,7 +376,30 @@ def commit(
         partition_by=[partition.column],
         partition_filters=[(partition.column, "=", str(partition.value))],
         commit_properties=properties,
+        post_commithook_properties=hooks,
     )
+
+
+def landed(table: DeltaTable | None, partition: Partition, ticket: int) -> bool:
+    """Whether the commit with this ticket is in the table (it may have failed after landing)."""
+    return table is not None and table.transaction_version(partition.transaction) == ticket
+
+
+def checkpoint(table: DeltaTable) -> None:
+    """Write the checkpoint delta-rs writes every ``delta.checkpointInterval`` versions.
+
+    Best effort: the commit has landed; a checkpoint that cannot be written now is
+    written by a later commit, and readers replay the log meanwhile.
+    """
+    interval = int(table.metadata().configuration.get("delta.checkpointInterval") or 100)
+    version = table.version()
+    if version == 0 or version % interval:
+        return
+    try:
+        table.create_checkpoint()
+        table.cleanup_metadata()
+    except Exception as exc:  # the data is committed; this is housekeeping
+        log.warning("%s: no checkpoint at version %d: %s", table.table_uri, version, exc)
 
 
 def parts(rows: int) -> list[tuple[int, int]]:

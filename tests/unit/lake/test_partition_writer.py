@@ -110,41 +110,84 @@ def test_republishing_replaces_the_run_in_one_commit_and_keeps_the_others(
     assert contract.history()[0]["predicate"] == f"{RUN_ID} = 1"
 
 
-def test_each_file_carries_statistics_that_are_exact_or_absent(
-    contract: DatasetContract,
-) -> None:
+def test_each_file_carries_exact_statistics(contract: DatasetContract) -> None:
     contract.publish(visits(100), run_id=3)
     [add] = [e["add"] for e in log_entries(contract, 0) if "add" in e]
     assert add["partitionValues"] == {RUN_ID: "3"}
     stats = json.loads(add["stats"])
     assert stats["numRecords"] == 100
     assert stats["nullCount"]["clinic"] == 15 and stats["nullCount"]["id"] == 0
-    assert (stats["minValues"]["id"], stats["maxValues"]["id"]) == (0, 99)
-    assert (stats["minValues"]["clinic"], stats["maxValues"]["clinic"]) == ("c0", "c4")
-    assert (stats["minValues"]["day"], stats["maxValues"]["day"]) == ("2024-01-01", "2024-01-30")
-    # NaN is not ordered, timestamps would need rounding, booleans have none: no bounds.
-    for column in ("seen", "flag"):
-        assert column not in stats["minValues"] and column not in stats["maxValues"]
-    # The bounds prune correctly: a filter outside them reads no row, inside it does.
-    assert contract.fetch_arrow(filters=[("id", ">", 99)]).num_rows == 0
-    assert contract.fetch_arrow(filters=[("clinic", "=", "c4")]).num_rows > 0
+    low, high = stats["minValues"], stats["maxValues"]
+    assert (low["id"], high["id"]) == (0, 99)
+    assert (low["clinic"], high["clinic"]) == ("c0", "c4")
+    assert (low["day"], high["day"]) == ("2024-01-01", "2024-01-30")
+    assert (low["seen"], high["seen"]) == ("2024-01-01T00:00:00.000000Z",) * 2
+    assert (low["flag"], high["flag"]) == (False, True)
+    assert set(low) == set(high) == set(stats["nullCount"])  # every column has its bounds
 
 
-def test_bounds_are_left_out_when_a_row_group_has_none() -> None:
+FILTERS = [
+    [("id", ">", 99)],
+    [("id", "=", 42)],
+    [("clinic", "=", "c4")],
+    [("score", "<", 3.0)],
+    [("day", ">=", dt.date(2024, 1, 30))],
+    [("seen", ">=", dt.datetime(2024, 1, 1, tzinfo=dt.UTC))],
+    [("seen", ">", dt.datetime(2024, 1, 1, tzinfo=dt.UTC))],
+    [("flag", "=", True)],
+    [("__metadata_run_timestamp", ">", dt.datetime(2000, 1, 1, tzinfo=dt.UTC))],
+]
+
+
+@pytest.mark.parametrize("where", FILTERS, ids=[f[0][0] + f[0][1] for f in FILTERS])
+def test_a_filtered_fetch_finds_every_matching_row(
+    contract: DatasetContract, where: list[tuple[str, str, Any]]
+) -> None:
+    """Readers skip files by their bounds: a wrong or missing bound loses rows silently."""
+    contract.publish(visits(100), run_id=3)
+    everything = contract.fetch_arrow()
+    expected = everything.filter(pq.filters_to_expression(where)).num_rows
+    assert contract.fetch_arrow(filters=where).num_rows == expected
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pa.array([1.0, float("inf")]),  # no exact bound in JSON
+        pa.array(["a", "z" * 5_000]),  # too long for Parquet's statistics
+    ],
+    ids=["infinity", "long text"],
+)
+def test_a_column_without_exact_bounds_leaves_the_file_unbounded_and_read(
+    contract: DatasetContract, column: pa.Array
+) -> None:
+    table = pa.table({"id": pa.array([1, 2], pa.int64()), "x": column})
+    contract.publish(table, run_id=1)
+    [add] = [e["add"] for e in log_entries(contract, 0) if "add" in e]
+    stats = json.loads(add["stats"])
+    assert "minValues" not in stats and "maxValues" not in stats
+    assert stats["numRecords"] == 2
+    assert contract.fetch_arrow(filters=[("id", "=", 1)]).num_rows == 1
+    assert contract.fetch_arrow(filters=[("x", "=", column[0].as_py())]).num_rows == 1
+
+
+def test_a_date_beyond_pythons_range_is_published(contract: DatasetContract) -> None:
+    """date32 holds years Python's datetime cannot: the statistics must not fail on them."""
+    table = pa.table({"d": pa.array([-800_000, 3_000_000], pa.date32())})
+    contract.publish(table, run_id=1)
+    [add] = [e["add"] for e in log_entries(contract, 0) if "add" in e]
+    stats = json.loads(add["stats"])
+    assert "minValues" not in stats and stats["numRecords"] == 2
+    assert contract.fetch_arrow(run_id=1).num_rows == 2
+
+
+def test_bounds_skip_row_groups_of_nulls_only() -> None:
     table = pa.table({"n": pa.array([1, 5, None, None, 3, 9], pa.int64())})
-    path = "/dev/null"
     collected: list[Any] = []
-    pq.write_table(table, path, row_group_size=2, metadata_collector=collected)
+    pq.write_table(table, "/dev/null", row_group_size=2, metadata_collector=collected)
     stats = json.loads(partition_writer.file_stats(collected[0]))
     assert stats["nullCount"] == {"n": 2}
-    assert (stats["minValues"], stats["maxValues"]) == (
-        {"n": 1},
-        {"n": 9},
-    )  # the null group skipped
-    only_nan = pa.table({"x": pa.array([float("nan")] * 3)})
-    collected.clear()
-    pq.write_table(only_nan, path, metadata_collector=collected)
-    assert json.loads(partition_writer.file_stats(collected[0]))["minValues"] == {}
+    assert (stats["minValues"], stats["maxValues"]) == ({"n": 1}, {"n": 9})
 
 
 @pytest.mark.parametrize(
@@ -313,7 +356,10 @@ def test_a_stop_mid_write_ends_the_writers_deletes_their_files_and_commits_nothi
     with pytest.raises(Terminated), stop_guard(grace=60):
         contract.publish(visits(400), run_id=2)
     stopper.join(60)
-    assert not [t for t in threading.enumerate() if t.name.startswith("core-publish")]
+    writers = [t for t in threading.enumerate() if t.name.startswith("core-publish")]
+    for writer in writers:  # a stop can land while a writer thread is still starting
+        writer.join(60)
+    assert not [t for t in writers if t.is_alive()]
     assert list((Path(contract.uri) / f"{RUN_ID}=2").iterdir()) == []
     assert contract.delta_table().version() == 0 and contract.run_ids() == [1]
 
@@ -327,3 +373,54 @@ def test_a_column_that_refuses_nulls_is_left_to_delta_rs(
         contract.publish(pa.table({"id": pa.array([3, None], pa.int64())}), run_id=2)
     assert delta_rs_writes == [contract.uri, contract.uri]  # it checks the nulls
     assert contract.run_ids() == [1]
+
+
+def test_a_commit_that_landed_before_its_call_failed_keeps_its_files(
+    contract: DatasetContract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E.g. the store failing right after the commit: the run is published, not deleted."""
+    contract.publish(visits(10), run_id=1)
+    commit = partition_writer.commit
+
+    def landed_then_failed(*args: Any) -> None:
+        commit(*args)
+        raise OSError("Input/output error after the commit")
+
+    monkeypatch.setattr(partition_writer, "commit", landed_then_failed)
+    summary = contract.publish(visits(5, start=100), run_id=2)
+    assert (summary.rows, summary.version) == (5, 1)
+    assert same_rows(contract.fetch_arrow(run_id=2), visits(5, start=100))  # files all there
+
+
+def test_an_error_delta_rs_raises_as_a_plain_exception_is_a_lake_error_and_cleans_up(
+    contract: DatasetContract,
+) -> None:
+    twins = pa.table({"id": [1], "ID": [2]})  # Delta column names ignore case
+    with pytest.raises(LakeError, match="publishing run 1 failed and nothing was committed"):
+        contract.publish(twins, run_id=1)
+    folder = Path(contract.uri) / f"{RUN_ID}=1"
+    assert not folder.exists() or list(folder.iterdir()) == []
+    assert not contract.exists()
+
+
+def test_checkpoints_are_written_after_the_commit_at_the_tables_interval(
+    contract: DatasetContract, delta_rs_writes: list[str]
+) -> None:
+    from deltalake import write_deltalake
+
+    first = dataset_contract.DatasetContract._with_metadata(
+        contract, visits(3), dataset_contract._Stamp(1, *[dt.datetime.now(dt.UTC)] * 2)
+    )
+    write_deltalake(
+        contract.uri,
+        first,
+        partition_by=[RUN_ID],
+        configuration={"delta.checkpointInterval": "2"},
+    )
+    contract.publish(visits(3), run_id=2)  # version 1
+    contract.publish(visits(3), run_id=3)  # version 2: a checkpoint
+    assert delta_rs_writes == []
+    log = Path(contract.uri) / "_delta_log"
+    assert (log / f"{2:020d}.checkpoint.parquet").exists()
+    assert not (log / f"{1:020d}.checkpoint.parquet").exists()
+    assert contract.run_ids() == [1, 2, 3]
