@@ -412,8 +412,9 @@ class DatasetContract(Contract):
 
         def commit(attempt: int) -> None:
             table = existing if attempt == 1 else self._table_or_none()
+            direct = self.backend.direct_data_files
             if table is not None and not partition_writer.applies(
-                True, table, schema, [partition.column], partition
+                direct, table, schema, [partition.column], partition
             ):
                 raise LakeError(
                     f"{self!r}: publishing run {partition.value} failed and nothing was "
@@ -427,28 +428,25 @@ class DatasetContract(Contract):
         try:
             self._retrying(partition.value, commit)
         except BaseException as exc:  # a failure, or a stop (Terminated) at any point
-            if not self._abandon(adds, partition, ticket) and isinstance(exc, Exception):
-                logger.warning("%r: run %s was committed despite: %s", self, partition.value, exc)
-            else:
+            landed = self._landed(partition, ticket)
+            if landed is False:  # files no commit names: nothing half-written stays behind
+                partition_writer.delete(
+                    self.filesystem, [f"{self.path}/{add.path}" for add in adds]
+                )
+            if not (landed and isinstance(exc, Exception)):
                 raise
+            logger.warning("%r: run %s was committed despite: %s", self, partition.value, exc)
         table = self._table_or_none()
         if table is not None:
             partition_writer.checkpoint(table)
 
-    def _abandon(self, adds: list[Any], partition: Partition, ticket: int) -> bool:
-        """After a failed commit: delete the files unless the commit landed after all.
-
-        Returns:
-            True when the files were deleted (or whether it landed cannot be told: then
-            they are kept, as files no commit names are never read); False when it landed.
-        """
+    def _landed(self, partition: Partition, ticket: int) -> bool | None:
+        """Whether the commit with this ticket is in the table; None when it cannot be read
+        (then the files are kept: files no commit names are never read)."""
         try:
-            landed = partition_writer.landed(self._table_or_none(), partition, ticket)
-        except LakeError:  # the table cannot be read now: keep the files, to be safe
-            return True
-        if not landed:
-            partition_writer.delete(self.filesystem, [f"{self.path}/{add.path}" for add in adds])
-        return not landed
+            return partition_writer.landed(self._table_or_none(), partition, ticket)
+        except LakeError:
+            return None
 
     def _retrying(self, run_id: int, attempt_once: Callable[[int], None]) -> None:
         """Call ``attempt_once(attempt)`` until it commits, retrying lost commit races.

@@ -123,10 +123,10 @@ def applies(
         return False
     if "delta.invariants" in existing.schema().to_json():  # column invariants: writer v2
         return False
-    return same_columns(existing, schema)
+    return _same_columns(existing, schema)
 
 
-def same_columns(existing: DeltaTable, schema: pa.Schema) -> bool:
+def _same_columns(existing: DeltaTable, schema: pa.Schema) -> bool:
     """The table has exactly these columns and types, and none refuses nulls."""
     table = pa.schema(existing.schema().to_arrow())
     ours = {field.name: field.type for field in schema}
@@ -163,7 +163,10 @@ def write_files(
     cancel = threading.Event()
     pool = ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="core-publish")
     try:  # a stop may land while the parts are still being handed out
-        futures = [pool.submit(_write_part, filesystem, folder, p, created, cancel) for p in parts]
+        futures = [
+            pool.submit(_write_part, filesystem, folder, partition.column, p, created, cancel)
+            for p in parts
+        ]
         written = [add for future in futures for add in future.result()]
         return [_add_action(filesystem, table_path, partition, *file) for file in written]
     except BaseException:  # a part failed, or the worker was asked to stop (Terminated)
@@ -181,17 +184,22 @@ def write_files(
 def _write_part(
     filesystem: pafs.FileSystem,
     folder: str,
+    column: str,
     part: Callable[[], pa.RecordBatchReader],
     created: list[str],
     cancel: threading.Event,
 ) -> list[tuple[str, Any]]:
-    """Write one part's batches into one or more files; [(path, Parquet FileMetaData)]."""
+    """Write one part's batches, without the partition ``column``, into one or more files.
+
+    Returns:
+        [(path, Parquet FileMetaData)] of each file written.
+    """
     import pyarrow.parquet as pq
 
     files: list[tuple[str, list[Any]]] = []
     writer, rows = None, 0
     try:
-        for batch in _without_column(part(), folder.rsplit("/", 1)[-1].split("=", 1)[0]):
+        for batch in _without_column(part(), column):
             if cancel.is_set():
                 return []  # abandoned: write_files deletes what was written
             if writer is None or rows >= FILE_ROWS:
