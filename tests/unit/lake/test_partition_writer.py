@@ -335,26 +335,32 @@ def test_a_stop_mid_write_ends_the_writers_deletes_their_files_and_commits_nothi
     monkeypatch.setattr(partition_writer.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(dataset_contract, "STREAM_BATCH_ROWS", 10)
     stream = DatasetContract._stream
-    endless = threading.Event()  # set once a part is inside its stream, writing
+    writing = threading.Event()  # set once a part is inside its stream, writing
+    stopped = threading.Event()  # set once the SIGTERM has been sent
 
     def slow(self: Any, *args: Any) -> pa.RecordBatchReader:
         data = stream(self, *args)
 
         def batches() -> Any:
-            for batch in data:
-                endless.set()
+            for index, batch in enumerate(data):
+                writing.set()
                 yield batch
-                threading.Event().wait(0.05)  # a long publish, batch by batch
+                if index == 0:  # no part gets past its first batch before the stop is sent
+                    stopped.wait(60)
+                threading.Event().wait(0.05)  # then a long publish (tens of seconds)
 
         return pa.RecordBatchReader.from_batches(data.schema, batches())
 
+    def stop() -> None:
+        if writing.wait(60):
+            os.kill(os.getpid(), signal.SIGTERM)
+            stopped.set()
+
     monkeypatch.setattr(DatasetContract, "_stream", slow)
-    stopper = threading.Thread(
-        target=lambda: endless.wait(60) and os.kill(os.getpid(), signal.SIGTERM)
-    )
+    stopper = threading.Thread(target=stop)
     stopper.start()
     with pytest.raises(Terminated), stop_guard(grace=60):
-        contract.publish(visits(400), run_id=2)
+        contract.publish(visits(4_000), run_id=2)
     stopper.join(60)
     writers = [t for t in threading.enumerate() if t.name.startswith("core-publish")]
     for writer in writers:  # a stop can land while a writer thread is still starting
