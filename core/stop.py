@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from core.worker import ExitCode
+from core.worker import STOPPED_UNRECORDED, ExitCode
 
 logger = logging.getLogger("core.stop")
 
@@ -32,7 +32,8 @@ logger = logging.getLogger("core.stop")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # What the work gets to end by itself after a stop request; the worker ends within 5 s.
 GRACE_SECONDS = 3.0
-# What recording the end gets after that; past it, the next look (core.runs.reap) records it.
+# What recording the end gets after that; past it the worker exits STOPPED_UNRECORDED and
+# whoever started it records the task (the runner, or the next look: core.runs.reap).
 RECORD_SECONDS = 1.5
 
 # How soon a stop that landed inside an import is asked again (see _handler).
@@ -203,18 +204,26 @@ def _watch(
         "of the request, so the worker ended it (a publish it had not committed is discarded)"
     )
     if on_overdue is not None:  # bounded: a locked database must not keep the worker alive
+        recorded = threading.Event()
         recorder = threading.Thread(
-            target=_record, args=(on_overdue, reason), name="core-stop-record", daemon=True
+            target=_record,
+            args=(on_overdue, reason, recorded),
+            name="core-stop-record",
+            daemon=True,
         )
         recorder.start()
         recorder.join(RECORD_SECONDS)
+        if not recorded.is_set():  # the task is still "running": say so in the exit code
+            os.write(2, f"FAILED: {reason} (not recorded in time)\n".encode())
+            os._exit(STOPPED_UNRECORDED)
     os.write(2, f"FAILED: {reason}\n".encode())
     os._exit(ExitCode.FAILED)  # a stopped task may succeed when run again
 
 
-def _record(on_overdue: Callable[[str], None], reason: str) -> None:
+def _record(on_overdue: Callable[[str], None], reason: str, recorded: threading.Event) -> None:
     try:
         on_overdue(reason)
+        recorded.set()
     except BaseException:
         logger.warning("could not record the stop", exc_info=True)
 

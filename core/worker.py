@@ -36,6 +36,9 @@ PRELOAD = ("core.preload",)
 POSTGRESQL_DRIVER = ("psycopg",)
 # How long a worker asked to stop gets before it is killed (it records its end in less).
 STOP_GRACE_SECONDS = 5.0
+# The exit of a stopped worker whose record of the stop did not finish in time: not an
+# ExitCode, so whoever started it records the task itself (ExitCode.recorded is False).
+STOPPED_UNRECORDED = 75
 _server_lock = threading.Lock()
 
 
@@ -101,6 +104,11 @@ def worker_environment(settings: Settings) -> dict[str, str]:
 
 def lost_reason(code: int) -> str:
     """Why a task that a worker left ``running`` failed, from the worker's exit code."""
+    if code == STOPPED_UNRECORDED:
+        return (
+            "the worker was asked to stop, did not end its work in time and could not record "
+            "the stop before it exited (the configuration database was slow or locked)"
+        )
     if code < 0:
         try:
             name = signal.Signals(-code).name

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from core.stop import Terminated, stop_guard, stop_requested
+from core.worker import STOPPED_UNRECORDED, ExitCode
 
 # A module that is stopped half way through its own import.
 STOPPED_WHILE_IMPORTED = """
@@ -58,3 +59,37 @@ def test_a_stop_is_forgotten_when_the_next_guarded_work_begins() -> None:
     assert stop_requested() == "SIGINT"  # still known while the stopped work is recorded
     with stop_guard(grace=BOUND):
         assert stop_requested() is None
+
+
+DEAF_WORK = """
+import os, signal, threading
+import core.stop as stop
+stop.RECORD_SECONDS = {record_seconds}
+with stop.stop_guard(on_overdue=lambda reason: threading.Event().wait({record_takes}), grace=0.2):
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        threading.Event().wait(60)
+    except stop.Terminated:
+        pass  # deaf: the work goes on
+    threading.Event().wait(120)
+"""
+
+
+@pytest.mark.parametrize(
+    ("record_seconds", "record_takes", "expected"),
+    [(60, 0, ExitCode.FAILED), (0.2, 120, STOPPED_UNRECORDED)],
+    ids=["recorded", "not recorded in time"],
+)
+def test_a_deaf_worker_exits_saying_whether_its_stop_was_recorded(
+    record_seconds: float, record_takes: float, expected: int
+) -> None:
+    """Only a recorded stop may exit with an ExitCode: otherwise the runner records it."""
+    import subprocess
+
+    program = DEAF_WORK.format(record_seconds=record_seconds, record_takes=record_takes)
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == expected, done.stderr
+    assert "FAILED: Terminated: stopped by signal SIGTERM" in done.stderr
+    assert ExitCode.recorded(done.returncode) == (expected == ExitCode.FAILED)
