@@ -95,6 +95,7 @@ def resume_run(
         event.state, event.ended_at = "running", None
         event.resumed_by, event.resumed_at = resumed_by, now
         event.configuration, event.cancelled_by = configuration, None
+        event.runner = None  # the runner that ended it is gone; the next one claims it
     if configuration == "current":
         assert current is not None, "resume_run needs the current plan to re-pin"
         _repin(session, event, current, resumed_by, now)
@@ -331,6 +332,11 @@ class Reaped:
     @property
     def message(self) -> str:
         """One line: which task of which run, which worker, and what became of the run."""
+        if self.transformation_id is None:
+            return (
+                f"run {self.run_id}: its runner ({self.worker}) is gone and none of its tasks "
+                "still runs; the run ended failed"
+            )
         ended = "; the run ended failed" if self.run_ended else ""
         return (
             f"run {self.run_id}: transformation {self.transformation_id} was still running but "
@@ -364,8 +370,16 @@ def reap(session: Session, run_id: int | None = None) -> list[Reaped]:
     found = session.execute(query).all()
     running = [row for row, _ in found]
     dead = [row for row in running if worker_gone(row.worker)]
-    if not dead:
-        return []
+    reaped = _end_dead_tasks(session, found, dead) if dead else []
+    still = {row.run_event_id for row in running if row not in dead}
+    reaped += _end_runs_without_runner(session, run_id, still)
+    if reaped:
+        session.commit()
+    return reaped
+
+
+def _end_dead_tasks(session: Session, found: list[Any], dead: list[TaskRun]) -> list[Reaped]:
+    running = [row for row, _ in found]
     # A cancelled run's dead tasks were stopped by the cancel; the run stays cancelled.
     cancelled = {row.run_event_id for row, state in found if state == "cancelled"}
     for row in dead:
@@ -380,7 +394,6 @@ def reap(session: Session, run_id: int | None = None) -> list[Reaped]:
     events = session.scalars(select(RunEvent).where(RunEvent.id.in_(ended)))
     for event in events:
         event.state, event.ended_at = "failed", utcnow()
-    session.commit()
     return [
         Reaped(
             row.run_event_id,
@@ -391,3 +404,26 @@ def reap(session: Session, run_id: int | None = None) -> list[Reaped]:
         )
         for row in dead
     ]
+
+
+def _end_runs_without_runner(session: Session, run_id: int | None, busy: set[int]) -> list[Reaped]:
+    """End failed the running runs whose local runner is gone and none of whose tasks runs.
+
+    A runner killed without a word (SIGKILL) leaves its run ``running``; its workers stop
+    by themselves (core.worker) and record their tasks, but nobody ends the run. A run
+    with a task still running waits for the next look; Airflow's runs have no runner.
+    """
+    if run_id is not None:  # a run's page has it loaded already: no second query
+        candidates = [event] if (event := session.get(RunEvent, run_id)) is not None else []
+    else:
+        query = select(RunEvent).where(RunEvent.state == "running", RunEvent.runner.is_not(None))
+        candidates = list(session.scalars(query))
+    reaped = []
+    for event in candidates:
+        if event.state != "running" or not event.runner or event.id in busy:
+            continue
+        if not worker_gone(event.runner):
+            continue
+        event.state, event.ended_at = "failed", utcnow()
+        reaped.append(Reaped(event.id, None, event.runner or "", run_ended=True))
+    return reaped

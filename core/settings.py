@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     secrets_cache_seconds: float = Field(default=60, ge=0)
     lake_secret: str | None = None
     worker_backend: WorkerBackend = "local"
+    # Where local workers are forked from (core/worker_server.py): one warm server shared
+    # by this user's processes, ended after this many seconds without a new worker, or
+    # one per process that starts workers.
+    worker_server: Literal["shared", "per-process"] = "shared"
+    worker_server_idle_seconds: float = Field(default=600, gt=0)
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None
     # Every S3 (lake) and AWS API call: retries of a failed request (500, 503, timeouts,

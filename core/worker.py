@@ -21,25 +21,17 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
-from functools import cache, partial
 from typing import Any
 
 from core.settings import Settings
 
-# What a warm worker server imports once, so that no task pays for it (core/preload.py).
-PRELOAD = ("core.preload",)
-# The PostgreSQL driver: 0.2 s to import, so preloaded only for a server whose
-# tasks will use it (the embedded SQLite database needs nothing beyond PRELOAD).
-POSTGRESQL_DRIVER = ("psycopg",)
 # How long a worker asked to stop gets before it is killed (it records its end in less).
 STOP_GRACE_SECONDS = 5.0
 # The exit of a stopped worker whose record of the stop did not finish in time: not an
 # ExitCode, so whoever started it records the task itself (ExitCode.recorded is False).
 STOPPED_UNRECORDED = 75
-_server_lock = threading.Lock()
 
 
 class ExitCode(IntEnum):
@@ -252,111 +244,15 @@ def start_local(job: WorkerJob, settings: Settings, output: int, warm: bool = Tr
             stderr=subprocess.STDOUT,
         )
         return LocalWorker(job, process)
-    warmed = _start_warm(worker_command(job)[1:], environment, output, job, preload(settings))
-    return LocalWorker(job, warmed)
+    from core.worker_server import start_child
 
-
-def preload(settings: Settings | None) -> list[str]:
-    """The modules a warm server started with these settings imports before its first task.
-
-    PRELOAD, and the configuration database's driver when it is PostgreSQL (a
-    ``postgresql`` CORE_DATABASE_URL, or uat and prod, whose URL comes from a secret).
-    """
-    if settings is None:
-        return list(PRELOAD)
-    url = settings.database_url or ""
-    remote = url.startswith("postgresql") or (not url and settings.environment in ("uat", "prod"))
-    return [*PRELOAD, *(POSTGRESQL_DRIVER if remote else ())]
-
-
-def _start_warm(
-    argv: list[str], environment: dict[str, str], output: int, job: WorkerJob, modules: list[str]
-) -> Any:
-    """A child of the forkserver (started, with ``modules`` imported, on first use)."""
-    import multiprocessing
-    from multiprocessing import process
-
-    context = multiprocessing.get_context("forkserver")
-    child = context.Process(
-        target=_run_warm,
-        args=(argv, environment, os.getcwd(), _InheritedFd(output)),
-        name=f"corebot-t{job.transformation_id}-r{job.run_id}",
+    warmed = start_child(
+        _run_warm,
+        (worker_command(job)[1:], environment, os.getcwd(), _InheritedFd(output)),
+        f"corebot-t{job.transformation_id}-r{job.run_id}",
+        settings,
     )
-    with _server_lock, _without_main_module(context, modules):
-        _stop_server_at_exit()
-        child.start()
-        # multiprocessing reads the exit codes of its finished children whenever another
-        # one starts; the LocalWorker reads this one's, and nothing else may.
-        process._children.discard(child)
-    return child
-
-
-def start_server(settings: Settings | None = None) -> None:
-    """Start the warm worker server now; it imports :func:`preload` in the background.
-
-    Its imports take 1-3 s (pyarrow.dataset alone pulls in pandas); a caller that has
-    its own work before the first task (``core run`` importing the runner and pinning
-    the run, the demo generating its source) calls this first, so the two overlap and
-    the first task starts sooner. Without it the server starts on the first task.
-    """
-    import multiprocessing
-    from multiprocessing import forkserver
-
-    context = multiprocessing.get_context("forkserver")
-    with _server_lock, _without_main_module(context, preload(settings)):
-        _stop_server_at_exit()
-        forkserver.ensure_running()
-
-
-@cache  # registered once per process
-def _stop_server_at_exit() -> None:
-    atexit.register(_stop_server)
-
-
-def _stop_server() -> None:
-    """At this process's exit: end its warm server at once.
-
-    Left alone, the server notices the exit and then tears down its own interpreter,
-    preloaded modules and all (about 0.4 s), while it still holds this process's
-    stdout and stderr; whoever reads them to their end (a pipe in a shell, Airflow's
-    task supervisor, a test) waited that long after the run had ended. The server
-    keeps nothing worth a clean exit: its workers are processes of their own.
-    """
-    from multiprocessing import forkserver
-
-    server = forkserver._forkserver  # the module's own (private) instance
-    with server._lock:
-        if server._forkserver_pid is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(server._forkserver_pid, signal.SIGTERM)
-        server._stop_unlocked()  # reaps it and removes its socket
-
-
-@contextlib.contextmanager
-def _without_main_module(context: Any, modules: list[str]) -> Iterator[None]:
-    """Set the server's preload list and keep this process's main module out of it.
-
-    The list counts only when this starts the server; a running server keeps its own.
-    """
-    from multiprocessing import spawn
-
-    context.set_forkserver_preload(modules)
-    # multiprocessing would have the child import this process's main module (the
-    # `core` script, Airflow's, pytest's); a worker is `corebot run` and nothing else.
-    prepared = spawn.get_preparation_data
-    spawn.get_preparation_data = partial(_without_main, prepared)
-    try:
-        yield
-    finally:
-        spawn.get_preparation_data = prepared
-
-
-def _without_main(prepared: Any, name: str) -> dict[str, Any]:
-    data = dict(prepared(name))
-    data.pop("init_main_from_path", None)
-    data.pop("init_main_from_name", None)
-    return data
+    return LocalWorker(job, warmed)
 
 
 class _InheritedFd:
@@ -389,9 +285,42 @@ def _run_warm(argv: list[str], environment: dict[str, str], cwd: str, output: in
     sys.argv = ["corebot", *argv]
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a fresh interpreter has them
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    _stop_when_orphaned()
     from corebot.cli import main
 
     try:
         main(argv)
     finally:
         atexit._run_exitfuncs()  # multiprocessing children skip them; an interpreter does not
+
+
+def _stop_when_orphaned() -> None:
+    """Stop this worker, as SIGTERM would, once the process that started it has ended.
+
+    Nobody would wait for it any more, nor run what comes after its task. A process
+    that started workers and was killed (SIGKILL, its terminal closed) cannot stop them
+    itself, and the workers of a shared server are not in its process group, so a
+    signal to that group does not reach them. multiprocessing gives each child a
+    sentinel of its starter (the write end of the pipe its start came down, which the
+    starter holds until it drops the worker): it becomes readable when the starter ends.
+    """
+    import multiprocessing
+
+    starter = multiprocessing.parent_process()
+    if starter is None:
+        return
+    watcher = threading.Thread(
+        target=_await_orphaned,
+        args=(starter.sentinel, starter.pid),
+        name="core-orphan-watcher",
+        daemon=True,
+    )
+    watcher.start()
+
+
+def _await_orphaned(sentinel: int, starter: int | None) -> None:
+    from multiprocessing.connection import wait
+
+    wait([sentinel])
+    os.write(2, f"the process that started this worker ({starter}) has ended: stopping\n".encode())
+    os.kill(os.getpid(), signal.SIGTERM)

@@ -62,7 +62,7 @@ def run(
         raise typer.BadParameter("--with-dependants runs whole pipelines: drop --resume/--only")
     what = f"resuming run {resume} of {pipeline}" if resume else f"running {pipeline}"
     typer.echo(f"core run: {what} with {workers} worker{'s' * (workers > 1)}")
-    from core.worker import start_server
+    from core.worker_server import start_server
 
     start_server(state(ctx).settings)  # it imports pyarrow & co. while this imports the runner
     from core.runner.local import LocalRunner

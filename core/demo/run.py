@@ -20,7 +20,7 @@ from core.runner.progress import Progress
 from core.runner.report import RunReport
 from core.service.users import local_admin
 from core.settings import Settings
-from core.worker import start_server
+from core.worker_server import start_server
 
 PIPELINE = "acme_zentrix_patient_status"
 LANDING = Path("landing/acme_pharma/zentrix")  # relative to CORE_HOME, as in sample.yaml

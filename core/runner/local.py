@@ -52,9 +52,9 @@ from core.worker import (
     WorkerJob,
     lost_reason,
     start_local,
-    start_server,
     worker_identity,
 )
+from core.worker_server import start_server
 
 if TYPE_CHECKING:  # lineage reads the lake's contracts (pyarrow): imported when a run starts
     from core.lineage.openlineage import TaskEvents

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy import select
 
@@ -110,6 +111,14 @@ def _wait_for(marker: Path, alive) -> None:
         assert alive(), "the worker ended before its transform started"
         assert time.monotonic() < deadline, "the transform did not start"
         time.sleep(0.05)
+
+
+def _wait_until_gone(workers: list[str]) -> None:
+    deadline = time.monotonic() + BOUND
+    for worker in workers:
+        while psutil.pid_exists(int(worker.rpartition(":")[2])):
+            assert time.monotonic() < deadline, f"worker {worker} did not stop"
+            time.sleep(0.05)
 
 
 def _wait_until_group_gone(group: int) -> None:
@@ -221,9 +230,15 @@ def test_the_runner_start_ends_a_killed_worker_s_run(world, tmp_path, monkeypatc
     assert _row(world, job).state == "failed"
 
 
-def test_core_runs_reap_finds_a_killed_runner_and_its_workers(world, tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("server", ["per-process", "shared"])
+def test_core_runs_reap_finds_a_killed_runner_and_its_workers(
+    world, tmp_path, monkeypatch, server
+) -> None:
+    """Its process group killed: a server of its own and its workers die with the runner
+    (their tasks are reaped); a shared server's workers are not in that group, so they
+    stop themselves and record their tasks, and the look ends the run its runner left."""
     monkeypatch.setenv("SLOW_MARKER", str(tmp_path / "started"))
-    env = {**os.environ, **world.to_environment()}
+    env = {**os.environ, **world.to_environment(), "CORE_WORKER_SERVER": server}
     code = "from core.cli import main; main(['run', 'stoppable', '--workers', '3'])"
     process = subprocess.Popen(
         [sys.executable, "-c", code],
@@ -238,6 +253,8 @@ def test_core_runs_reap_finds_a_killed_runner_and_its_workers(world, tmp_path, m
     _wait_until_group_gone(process.pid)  # the killed workers are gone before the look
     with SessionHelper(world) as session:
         run_id = session.scalars(select(config.RunEvent.id)).one()
+        workers = [row.worker for row in task_runs(session, run_id).values() if row.worker]
+    _wait_until_gone(workers)  # a shared server's workers stop themselves
     reaped = subprocess.run(
         [sys.executable, "-m", "core.cli", "runs", "reap"],
         env=env,
@@ -247,7 +264,10 @@ def test_core_runs_reap_finds_a_killed_runner_and_its_workers(world, tmp_path, m
         check=False,
     )
     assert reaped.returncode == 0, reaped.stderr
-    assert f"run {run_id}: transformation" in reaped.stdout
+    if server == "per-process":
+        assert f"run {run_id}: transformation" in reaped.stdout
+    else:  # the workers recorded their own ends: the run is what is left
+        assert f"run {run_id}: its runner" in reaped.stdout
     assert "the run ended failed" in reaped.stdout
     with SessionHelper(world) as session:
         assert get_run(session, run_id).state == "failed"
@@ -315,3 +335,35 @@ def _task_states(settings: Settings) -> list[tuple[str, int]]:
     with SessionHelper(settings) as session:
         rows = session.scalars(select(config.TaskRun)).all()
         return [(row.state, row.attempt) for row in rows if row.state != "running"]
+
+
+@pytest.mark.parametrize("server", ["per-process", "shared"])
+def test_a_worker_whose_starter_was_killed_stops_and_records_its_task(
+    world, tmp_path, monkeypatch, server
+) -> None:
+    """Nobody waits for it any more: it stops as if sent SIGTERM, not runs on unwatched."""
+    monkeypatch.setenv("SLOW_MARKER", str(tmp_path / "started"))
+    job = _job(world, "stoppable", "lingering")
+    env = {**os.environ, **world.to_environment(), "CORE_WORKER_SERVER": server}
+    pid_file = tmp_path / "worker.pid"
+    code = (
+        "import os, pathlib, time\n"
+        "from core.settings import load_settings\n"
+        "from core.worker import WorkerJob, start_local\n"
+        f"job = WorkerJob({job.transformation_id}, {job.run_id})\n"
+        f"log = os.open({str(tmp_path / 'worker.log')!r}, os.O_WRONLY | os.O_CREAT)\n"
+        "worker = start_local(job, load_settings(), log)\n"
+        f"pathlib.Path({str(pid_file)!r}).write_text(str(worker.pid))\n"
+        "time.sleep(600)\n"
+    )
+    starter = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True)
+    try:
+        _wait_for(tmp_path / "started", lambda: starter.poll() is None)
+        worker = int(pid_file.read_text())
+    finally:
+        os.kill(starter.pid, signal.SIGKILL)  # the starter only, not its group
+        starter.wait()
+    _wait_until_gone([f"host:{worker}"])
+    row = _row(world, job)
+    assert row.state == "failed" and row.ended_at is not None
+    assert "has ended: stopping" in (tmp_path / "worker.log").read_text()
