@@ -1,13 +1,13 @@
 """What the warm worker server does once, so that no task forked from it does.
 
-``core.worker`` names this module as the forkserver's preload: importing it imports
+``core.worker_server`` names this module as the forkserver's preload: importing it imports
 the data stack (pyarrow, DuckDB, deltalake), CORE's task path with the standard
 transforms and the checks, and SQLite's dialect, and configures SQLAlchemy's mappers —
 work that a fresh interpreter does on its first query (about 0.06 s) and that a forked
 child would otherwise repeat for every task (docs/performance.md, "Where a warm task's
 time went"). It reads no setting and opens nothing (no database, no DuckDB, no Delta
 table: a runtime started here would not survive the fork); the PostgreSQL driver is
-added by ``core.worker.preload`` when the settings need it.
+added by ``core.worker_server.preload`` when the settings need it.
 """
 
 # ruff: noqa: F401 (imported for their side effect: loaded once, before any fork)

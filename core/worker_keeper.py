@@ -126,7 +126,7 @@ def _is_keeper(pid: int) -> bool:
 
 
 def _children(parent: int) -> list[int]:
-    """The running processes whose parent is ``parent`` (from /proc)."""
+    """The processes whose parent is ``parent``, ended ones not yet reaped too (/proc)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -136,7 +136,8 @@ def _children(parent: int) -> list[int]:
                 fields = status.read().rpartition(b")")[2].split()
         except OSError:  # ended meanwhile
             continue
-        if len(fields) > 1 and int(fields[1]) == parent and fields[0] != b"Z":
+        # A zombie counts: until the server has reaped it, its exit code is not yet sent.
+        if len(fields) > 1 and int(fields[1]) == parent:
             found.append(int(entry))
     return found
 

@@ -138,8 +138,8 @@ def _start_shared(target: Any, args: tuple[Any, ...], name: str, settings: Setti
         try:
             child.start()
             return child
-        except OSError as exc:  # its socket is gone
-            logger.info("the shared worker server of %s went away (%s)", server.record, exc)
+        except (OSError, EOFError) as exc:  # its socket is gone, or it ended as we asked
+            logger.warning("the shared worker server of %s went away (%r)", server.record, exc)
             _servers.pop(server.record, None)
         finally:
             _forking.server = None
@@ -213,7 +213,10 @@ def fingerprint(modules: tuple[str, ...], roots: tuple[str, ...] = ()) -> str:
         for folder, names, files in sorted(os.walk(root)):
             names[:] = [n for n in names if n != "__pycache__"]
             for name in sorted(f for f in files if f.endswith(".py")):
-                info = os.stat(os.path.join(folder, name))
+                try:
+                    info = os.stat(os.path.join(folder, name))
+                except OSError:  # an editor's dangling lock link, a file removed meanwhile
+                    continue
                 digest.update(f"{folder}/{name}:{info.st_size}:{info.st_mtime_ns}\n".encode())
     for path in sys.path:
         if path.endswith("-packages") and os.path.isdir(path):
@@ -235,6 +238,12 @@ def _start_keeper(record: Path, modules: list[str], idle: float) -> bool:
     exits: waiting for it tells success or failure at once (the keeper is nobody's zombie).
     """
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CORE_")}
+    # The server imports the CORE that this process runs (a worktree, a checkout run with
+    # `python -m`), not whichever one the interpreter would find from "/".
+    code = os.path.dirname(_code_roots()[0])
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [code, environment.get("PYTHONPATH", "")])
+    )
     command = [sys.executable, "-P", "-m", KEEPER, str(record), repr(idle), *modules]
     log = record.with_suffix(".log")
     with open(log, "ab") as output:
@@ -276,7 +285,7 @@ class SharedForkServer(forkserver.ForkServer):
         self.record = record
         self.keeper = int(data["keeper"])
         self._forkserver_address = data["address"]
-        self._forkserver_alive_fd = os.open(os.devnull, os.O_WRONLY)
+        self._forkserver_alive_fd = _devnull()
 
     def ensure_running(self) -> None:
         resource_tracker.ensure_running()
@@ -290,6 +299,11 @@ class SharedForkServer(forkserver.ForkServer):
         """Mark the server used: its keeper ends it only after a time without this."""
         with contextlib.suppress(OSError):  # withdrawn meanwhile: the fork fails, and retries
             os.utime(self.record)
+
+
+@cache  # one per process, however many servers it meets
+def _devnull() -> int:
+    return os.open(os.devnull, os.O_WRONLY)
 
 
 class SharedPopen(popen_forkserver.Popen):

@@ -236,6 +236,9 @@ def test_a_change_to_core_s_code_names_another_server(tmp_path) -> None:
     module.write_text("x = 22\n")
     assert fingerprint(("core.preload",), (str(code),)) != before
     fingerprint.cache_clear()
+    (code / "pkg" / ".#module.py").symlink_to("user@host.1:2")  # an editor's lock link
+    assert fingerprint(("core.preload",), (str(code),))  # dangling: left out, no error
+    fingerprint.cache_clear()
 
 
 def test_start_server_starts_the_warm_server_that_the_first_task_is_forked_from(
