@@ -117,10 +117,13 @@ def _alive(pid: int) -> bool:
 
 
 def _is_keeper(pid: int) -> bool:
-    """Whether pid is alive and a keeper (not a process that reused a dead keeper's id)."""
+    """Whether pid is alive and this user's keeper (not a process, of this user or another,
+    that reused a dead keeper's id)."""
     try:
+        if os.stat(f"/proc/{pid}").st_uid != os.getuid():
+            return False
         with open(f"/proc/{pid}/cmdline", "rb") as command:
-            return KEEPER.encode() in command.read()
+            return KEEPER.encode() in command.read().split(b"\0")
     except OSError:
         return False
 

@@ -149,14 +149,19 @@ def task_log(
 
 @app.command("reap")
 def reap_runs(ctx: typer.Context) -> None:
-    """End failed the running tasks whose worker died without a word, and their runs."""
+    """End failed the running tasks whose worker died without a word, and their runs;
+    and the runs whose local runner died, once none of their tasks runs."""
     with session_helper(ctx) as session:
         reaped = reap(session)
     out = console()
     for dead in reaped:
         out.print(dead.message)
+    tasks = sum(dead.transformation_id is not None for dead in reaped)
+    runs = len(reaped) - tasks
     out.print(
-        f"{len(reaped)} task(s) ended failed" if reaped else "no running task has lost its worker"
+        f"{tasks} task(s) and {runs} run(s) without a runner ended failed"
+        if reaped
+        else "no running task has lost its worker, no running run its runner"
     )
 
 

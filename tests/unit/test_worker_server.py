@@ -26,6 +26,13 @@ from core.settings import Settings
 from core.worker import ExitCode
 from core.worker_server import PRELOAD, fingerprint, preload
 
+# A sender's own server, started before its first worker: `server` is its process.
+OWN_SERVER = (
+    "import psutil\n"
+    "start_server(load_settings())\n"
+    "children = psutil.Process().children()\n"
+    "(server,) = [c for c in children if 'forkserver' in ' '.join(c.cmdline())]\n"
+)
 MISSING_WORKER = (
     "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
     "raise SystemExit(worker.wait(120))\n"
@@ -248,11 +255,7 @@ def test_start_server_starts_the_warm_server_that_the_first_task_is_forked_from(
         world,
         tmp_path,
         temporary,
-        "import psutil\n"
-        "start_server(load_settings())\n"
-        "children = psutil.Process().children()\n"
-        "(server,) = [c for c in children if 'forkserver' in ' '.join(c.cmdline())]\n"
-        "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
+        OWN_SERVER + "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
         "assert psutil.Process(worker.pid).ppid() == server.pid\n"
         "raise SystemExit(worker.wait(120))\n",
         server="per-process",
@@ -269,11 +272,8 @@ def test_a_server_of_its_own_ends_with_the_process_that_started_it(
         world,
         tmp_path,
         temporary,
-        "import psutil\n"
-        "start_server(load_settings())\n"
-        "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
+        OWN_SERVER + "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
         "code = worker.wait(120)\n"
-        "(server,) = [c for c in psutil.Process().children() if 'forkserver' in c.cmdline()[-1]]\n"
         "pathlib.Path(os.environ['IMPORTS']).with_name('server').write_text(str(server.pid))\n"
         "raise SystemExit(code)\n",
         capture=False,
