@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from core import __version__
+from core.command_line import exit_script
 from core.command_line import run as run_command_line
 
 if TYPE_CHECKING:  # the settings (pydantic) are imported by the commands that use them
@@ -80,4 +81,7 @@ def configure_logging(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """The ``corebot`` console script."""
-    sys.exit(run_command_line(typer.main.get_command(app), argv, "corebot"))
+    code = run_command_line(typer.main.get_command(app), argv, "corebot")
+    if argv is None:  # the console script: no teardown after the work is done
+        exit_script(code)
+    sys.exit(code)

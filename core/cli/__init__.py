@@ -15,7 +15,7 @@ import typer
 from core import __version__
 from core.cli.common import State
 from core.cli.lazy import LazyCommand, LazyGroup
-from core.command_line import run
+from core.command_line import exit_script, run
 
 COMMANDS = {
     "db": LazyCommand(
@@ -102,4 +102,7 @@ def _root(
 
 def main(argv: list[str] | None = None) -> None:
     """The ``core`` console script."""
-    sys.exit(run(typer.main.get_command(app), argv, "core"))
+    code = run(typer.main.get_command(app), argv, "core")
+    if argv is None:  # the console script: no teardown after the work is done
+        exit_script(code)
+    sys.exit(code)

@@ -73,12 +73,15 @@ class PublishSummary:
         rows: rows written for that run.
         files: data files added by the commit.
         version: the table version the commit created.
+        previous_version: the table's version that the publish found (None when it
+            created the table): this run's rows as they were before are read there.
     """
 
     run_id: int
     rows: int
     files: int
     version: int
+    previous_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -149,14 +152,19 @@ class DatasetContract(Contract):
         pa.default_memory_pool().release_unused()
         partition = Partition(RUN_ID, run_id)
         direct = self.backend.direct_data_files
-        if not merge and partition_writer.applies(
+        before = existing.version() if existing is not None else None
+        here = not merge and partition_writer.applies(
             direct, existing, table.schema, partition_by, partition
-        ):
+        )
+        if here:
             self._write_direct(source, stamp, table.schema, partition, existing)
         else:
             stream = lambda: self._stream(source, stamp, table.schema)  # noqa: E731
             self._write(stream, run_id, partition_by, merge)
-        return self._summary(run_id, source.num_rows)
+        after = self._refreshed(existing)
+        if here:  # delta-rs's writer writes its checkpoints itself
+            partition_writer.checkpoint(after)
+        return self._summary(run_id, source.num_rows, after, before)
 
     def _stream(self, source: pa.Table, stamp: _Stamp, schema: pa.Schema) -> pa.RecordBatchReader:
         def batches() -> Iterator[pa.RecordBatch]:
@@ -436,9 +444,6 @@ class DatasetContract(Contract):
             if not (landed and isinstance(exc, Exception)):
                 raise
             logger.warning("%r: run %s was committed despite: %s", self, partition.value, exc)
-        table = self._table_or_none()
-        if table is not None:
-            partition_writer.checkpoint(table)
 
     def _landed(self, partition: Partition, ticket: int) -> bool | None:
         """Whether the commit with this ticket is in the table; None when it cannot be read
@@ -472,18 +477,34 @@ class DatasetContract(Contract):
             f"(the table is as it was): {describe_storage_error(exc)}"
         )
 
-    def _summary(self, run_id: int, rows: int) -> PublishSummary:
+    def _refreshed(self, table: DeltaTable | None) -> DeltaTable:
+        """The table after a publish: ``table`` brought up to date, reading only the
+        commits since it was opened (a fresh open replays the log from its last
+        checkpoint: 5-10 ms a table, four times a publish before), or opened when the
+        publish created it."""
+        if table is None:
+            return self.delta_table()
+        try:
+            table.update_incremental()
+        except (DeltaError, OSError) as exc:
+            raise LakeError(
+                f"{self!r}: the Delta table cannot be read: {describe_storage_error(exc)}"
+            ) from exc
+        return table
+
+    def _summary(
+        self, run_id: int, rows: int, table: DeltaTable, before: int | None
+    ) -> PublishSummary:
         # The newest commit that replaced this run: another run may have committed since.
         predicate = f"{RUN_ID} = {run_id}"
-        version = self.delta_table().version()
+        version = table.version()
         for candidate in range(version, max(-1, version - SUMMARY_LOOKBACK), -1):
             info = self._commit_info(candidate) or {}
             if info.get("operationParameters", {}).get("predicate") == predicate:
                 metrics = info.get("operationMetrics", {})
-                return PublishSummary(
-                    run_id, rows, int(metrics.get("num_added_files", 0)), candidate
-                )
-        return PublishSummary(run_id, rows, 0, version)
+                files = int(metrics.get("num_added_files", 0))
+                return PublishSummary(run_id, rows, files, candidate, before)
+        return PublishSummary(run_id, rows, 0, version, before)
 
     def _missing_message(self) -> str:
         parent = self.uri.rsplit("/", 1)[0]

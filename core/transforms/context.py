@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 from sqlalchemy.orm import Session
 
-from core.errors import ContractError, ContractNotFoundError, NotFoundError, did_you_mean
+from core.errors import ContractError, NotFoundError, did_you_mean
 from core.lake.contract import Contract
 from core.lake.dataset_contract import (
     METADATA_COLUMNS,
@@ -191,8 +191,8 @@ class TransformContext:
 
             data = to_arrow(data)
             gate(self, data)
-        self._version_before = _version_or_none(self.output)
         self.published = self.output.publish(data, self.run_id, self.session, partitions)
+        self._version_before = self.published.previous_version
         self.metadata["columns"] = [c for c in _column_names(data) if c not in METADATA_COLUMNS]
         return self.published
 
@@ -284,16 +284,6 @@ class TransformContext:
             "dataset %r did not run in run %s; reading its latest run %s", name, self.run_id, latest
         )
         return latest
-
-
-def _version_or_none(contract: Contract) -> int | None:
-    """The output table's current version; None when it does not exist yet."""
-    if not isinstance(contract, DatasetContract):
-        return None
-    try:
-        return contract.delta_table().version()
-    except ContractNotFoundError:
-        return None
 
 
 def _column_names(data: pd.DataFrame | pa.Table) -> list[str]:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -90,3 +92,54 @@ def test_sub_command_help_and_unknown_commands(capsys) -> None:
     assert "upgrade" in out and "completion" not in out
     assert core("pipelinez") == 2
     assert "Did you mean 'pipelines'?" in capsys.readouterr().err
+
+
+ENDING = """
+import atexit, sys, threading, time
+from pathlib import Path
+from core.command_line import exit_script
+
+folder = Path(sys.argv[1])
+atexit.register(lambda: (folder / "atexit").write_text("ran"))
+late = threading.Thread(target=lambda: (time.sleep(0.3), (folder / "thread").write_text("ran")))
+late.start()
+sys.stdout.write("buffered, no newline")
+exit_script(int(sys.argv[2]))
+print("never")
+"""
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_a_console_script_ends_as_python_does_without_the_teardown(tmp_path, code: int) -> None:
+    # exit_script skips freeing the modules, not what an exit owes: its threads, its
+    # atexit handlers, its buffered output and its code.
+    done = subprocess.run(
+        [sys.executable, "-c", ENDING, str(tmp_path), str(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (code, "buffered, no newline", "")
+    assert (tmp_path / "thread").read_text() == "ran"
+    assert (tmp_path / "atexit").read_text() == "ran"
+
+
+@pytest.mark.parametrize(
+    ("script", "argv", "code", "stream", "expected"),
+    [
+        ("core", ["--version"], 0, "stdout", "core 0.1.0"),
+        ("core", ["runs", "show", "999"], 2, "stderr", "FAILED: no run with id 999"),
+        ("corebot", ["run", "x", "1"], 2, "stderr", "Invalid value for 'transform_id'"),
+    ],
+)
+def test_the_console_scripts_keep_their_exit_codes_and_output(
+    tmp_path, script: str, argv: list[str], code: int, stream: str, expected: str
+) -> None:
+    environment = {**os.environ, "CORE_HOME": str(tmp_path), "CORE_CONFIG": str(tmp_path / "no")}
+    executable = Path(sys.executable).with_name(script)
+    done = subprocess.run(
+        [str(executable), *argv], capture_output=True, text=True, timeout=120, env=environment
+    )
+    assert done.returncode == code
+    assert expected in getattr(done, stream)

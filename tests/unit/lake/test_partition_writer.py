@@ -430,3 +430,52 @@ def test_checkpoints_are_written_after_the_commit_at_the_tables_interval(
     assert (log / f"{2:020d}.checkpoint.parquet").exists()
     assert not (log / f"{1:020d}.checkpoint.parquet").exists()
     assert contract.run_ids() == [1, 2, 3]
+
+
+@pytest.fixture
+def opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URIs a DeltaTable was opened for (it still opens them)."""
+    calls: list[str] = []
+    opened = dataset_contract.DeltaTable
+
+    def counted(uri: str, *args: Any, **kwargs: Any) -> DeltaTable:
+        calls.append(uri)
+        return opened(uri, *args, **kwargs)
+
+    monkeypatch.setattr(dataset_contract, "DeltaTable", counted)
+    return calls
+
+
+@pytest.mark.parametrize("writer", ["here", "delta-rs"])
+def test_a_publish_opens_its_table_once_and_says_which_version_it_found(
+    contract: DatasetContract, opens: list[str], writer: str
+) -> None:
+    # Opening replays the log from its last checkpoint (up to 100 commits): it was done
+    # four times a publish; the table found is brought up to date instead.
+    partitions = ["clinic"] if writer == "delta-rs" else None
+    created = contract.publish(visits(5), run_id=1, partitions=partitions)
+    assert created.previous_version is None and created.version == 0
+    opens.clear()
+    summary = contract.publish(visits(5), run_id=2, partitions=partitions)
+    assert opens == [contract.uri]
+    assert (summary.version, summary.previous_version, summary.rows) == (1, 0, 5)
+    predicate = f"{RUN_ID} = 2"
+    assert summary.files == len(contract.delta_table().file_uris(file_pruning_predicate=predicate))
+
+
+def test_a_publish_summary_names_its_own_commit_when_another_run_commits_after_it(
+    contract: DatasetContract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contract.publish(visits(3), run_id=1)
+    commit = partition_writer.commit
+
+    def then_another(*args: Any, **kwargs: Any) -> None:
+        commit(*args, **kwargs)
+        monkeypatch.setattr(partition_writer, "commit", commit)
+        contract.publish(visits(4), run_id=9)  # lands right after this publish's commit
+
+    monkeypatch.setattr(partition_writer, "commit", then_another)
+    summary = contract.publish(visits(2), run_id=2)
+    assert (summary.version, summary.previous_version, summary.rows) == (1, 0, 2)
+    assert contract.delta_table().version() == 2
+    assert contract.fetch_arrow(run_id=2).num_rows == 2
