@@ -190,6 +190,7 @@ class DatasetContract(Contract):
         run_id: int | None = None,
         version: int | None = None,
         limit: int | None = None,
+        metadata: bool = True,
     ) -> pa.Table:
         """The dataset as an Arrow table.
 
@@ -199,6 +200,11 @@ class DatasetContract(Contract):
             run_id: only this run; only that run's partition is read.
             version: the table as of this Delta version (time travel).
             limit: at most this many rows (reading stops once they are found).
+            metadata: False leaves out the five standard ``__metadata_*`` columns
+                (METADATA_COLUMNS) when ``columns`` is None. A transform whose output
+                is published gets them written anew; reading them cost more than the
+                data itself (a million demo rows: 152 MiB and 0.08 s with them, 43 MiB
+                and 0.04 s without).
 
         Returns:
             The rows as a pyarrow Table.
@@ -220,6 +226,8 @@ class DatasetContract(Contract):
             files = pafs.SubTreeFileSystem(self.path, self.filesystem)
             dataset = table.to_pyarrow_dataset(file_pruning_predicate=pruning, filesystem=files)
             _check_known_columns(self, dataset.schema.names, filters, columns)
+            if columns is None and not metadata:
+                columns = [c for c in dataset.schema.names if c not in METADATA_COLUMNS]
             expression = pq.filters_to_expression(filters) if filters else None
             if run_id is not None:
                 by_run = pads.field(RUN_ID) == run_id

@@ -156,11 +156,6 @@ def data_columns(table: pa.Table) -> list[str]:
     return [c for c in table.column_names if c not in METADATA_COLUMNS]
 
 
-def without_metadata(table: pa.Table) -> pa.Table:
-    """The table without the five standard ``__metadata_*`` columns (keeps source file)."""
-    return table.select(data_columns(table))
-
-
 def blank(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """True where a value is null or only whitespace (as text)."""
     text = pc.utf8_trim_whitespace(pc.cast(values, pa.string()))

@@ -105,7 +105,7 @@ def column_mapping(ctx: TransformContext) -> None:
     mapping = string_map(ctx, "mapping")
     _check_unique_targets(ctx, mapping)
     name = str(variable(ctx, "input"))
-    table = ctx.input(name)
+    table = ctx.input(name, metadata=False)
     require_columns(ctx, table, mapping, f"input {name!r}")
     result = table.select(list(mapping)).rename_columns(list(mapping.values()))
     for column in _kept_columns(ctx, table, mapping):
@@ -162,7 +162,7 @@ def value_mapping(ctx: TransformContext) -> None:
 def _mapped(ctx: TransformContext) -> pa.Table:
     """The input with the column mapped, rejected rows staged and dropped."""
     column, name = str(variable(ctx, "column")), str(variable(ctx, "input"))
-    table = ctx.input(name)
+    table = ctx.input(name, metadata=False)
     require_columns(ctx, table, [column], f"input {name!r}")
     keys, targets = vocabulary(ctx)
     mapped, bad = map_values(ctx, table[column], keys, targets)
@@ -197,7 +197,7 @@ def vocabulary(ctx: TransformContext) -> tuple[pa.Array, pa.Array]:
         mapping = string_map(ctx, "mapping")
         pairs = pa.table({"from": list(mapping), "to": list(mapping.values())})
     else:
-        pairs = ctx.input(str(bridge))
+        pairs = ctx.input(str(bridge), metadata=False)
         require_columns(ctx, pairs, BRIDGE_COLUMNS, f"bridge_dataset {bridge!r}")
         pairs = pa.table({c: pc.cast(pairs[c], pa.string()) for c in BRIDGE_COLUMNS})
     return _unambiguous(ctx, pairs)

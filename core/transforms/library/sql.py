@@ -27,7 +27,6 @@ from core.transforms.library._common import (
     owner,
     spec,
     variable,
-    without_metadata,
 )
 
 if TYPE_CHECKING:
@@ -77,7 +76,7 @@ def sql(ctx: TransformContext) -> None:
     _check_tables(ctx, query, inputs)
     with duckdb_connection() as con:
         for name in inputs:
-            con.register(name, without_metadata(ctx.input(name)))
+            con.register(name, ctx.input(name, metadata=False))
         result = run_query(ctx, con, query)
     ctx.metadata["rows_out"] = result.num_rows
     ctx.publish(result)

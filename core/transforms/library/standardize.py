@@ -225,7 +225,7 @@ def standardize(ctx: TransformContext, expressions: dict[str, str], params: dict
         TransformError: a column is missing, or rejections exceed max_rejection_rate.
     """
     name = str(variable(ctx, "input"))
-    table = ctx.input(name)
+    table = ctx.input(name, metadata=False)
     require_columns(ctx, table, expressions, f"input {name!r}")
     parsed = evaluate(table.select(list(expressions)), expressions, params)
     counts, found = {}, {}

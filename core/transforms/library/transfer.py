@@ -143,7 +143,7 @@ def resolve_location(ctx: TransformContext, variable: str, kind: RootKind) -> Lo
 
 def dataset_without_metadata(ctx: TransformContext, name: str) -> pa.Table:
     """This run's rows of an upstream dataset, without CORE's ``__metadata_*`` columns."""
-    table = ctx.input(name)
+    table = ctx.input(name, metadata=False)
     return table.drop_columns([c for c in table.column_names if c.startswith(METADATA_PREFIX)])
 
 

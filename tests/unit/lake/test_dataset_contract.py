@@ -218,3 +218,18 @@ def test_the_summary_names_this_publish_commit_even_when_another_run_committed_a
     summary = contract.publish(pd.DataFrame({"a": [1, 2]}), run_id=8)
     assert contract.delta_table().version() == 2
     assert (summary.run_id, summary.rows, summary.version) == (8, 2, 1)
+    assert summary.previous_version == 0  # the version the publish found: run 8's rows before
+
+
+def test_a_fetch_without_metadata_leaves_out_the_five_standard_columns_only(
+    contract: DatasetContract,
+) -> None:
+    rows = pa.table({"id": [1, 2], "__metadata_source_file": ["a.csv", "b.csv"]})
+    contract.publish(rows, run_id=3)
+    contract.publish(pa.table({"id": [9]}), run_id=4)
+    lean = contract.fetch_arrow(run_id=3, metadata=False)
+    assert lean.column_names == ["id", "__metadata_source_file"]
+    assert lean.to_pydict() == rows.to_pydict()
+    assert set(METADATA_COLUMNS) <= set(contract.fetch_arrow(run_id=3).column_names)
+    named = contract.fetch_arrow(run_id=3, columns=["id", "__metadata_run_id"], metadata=False)
+    assert named.column_names == ["id", "__metadata_run_id"]  # columns asked for are read

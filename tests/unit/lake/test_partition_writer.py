@@ -462,20 +462,3 @@ def test_a_publish_opens_its_table_once_and_says_which_version_it_found(
     predicate = f"{RUN_ID} = 2"
     assert summary.files == len(contract.delta_table().file_uris(file_pruning_predicate=predicate))
 
-
-def test_a_publish_summary_names_its_own_commit_when_another_run_commits_after_it(
-    contract: DatasetContract, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    contract.publish(visits(3), run_id=1)
-    commit = partition_writer.commit
-
-    def then_another(*args: Any, **kwargs: Any) -> None:
-        commit(*args, **kwargs)
-        monkeypatch.setattr(partition_writer, "commit", commit)
-        contract.publish(visits(4), run_id=9)  # lands right after this publish's commit
-
-    monkeypatch.setattr(partition_writer, "commit", then_another)
-    summary = contract.publish(visits(2), run_id=2)
-    assert (summary.version, summary.previous_version, summary.rows) == (1, 0, 2)
-    assert contract.delta_table().version() == 2
-    assert contract.fetch_arrow(run_id=2).num_rows == 2

@@ -46,7 +46,15 @@ B1,SHP,2024-02-11,2
 """
 
 
-def test_the_sample_patient_status_pipeline_runs_from_ingest_to_metrics() -> None:
+def test_the_sample_patient_status_pipeline_runs_from_ingest_to_metrics(monkeypatch) -> None:
+    reads: list[bool] = []  # whether each read of an upstream dataset took the metadata columns
+    fetch = DatasetContract.fetch_arrow
+
+    def spied(self, *args, metadata=True, **kwargs):
+        reads.append(metadata)
+        return fetch(self, *args, metadata=metadata, **kwargs)
+
+    monkeypatch.setattr(DatasetContract, "fetch_arrow", spied)
     settings = load_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.embedded_database_url)
@@ -62,6 +70,8 @@ def test_the_sample_patient_status_pipeline_runs_from_ingest_to_metrics() -> Non
             if task.state not in ("raw", "dimensional"):
                 outcome = run_transformation(settings, session, task.transformation_id, run_id)
                 assert outcome.succeeded, f"{task.template}: {outcome.message}"
+    # The standard transforms read without the columns their publish writes anew.
+    assert reads and not any(reads), reads
     status = DatasetContract(
         "acme_pharma", "zentrix", "master", "patient_status", settings=settings
     )
