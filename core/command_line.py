@@ -19,13 +19,14 @@ import typer
 from core.errors import CoreError
 
 
-def run(command: Any, argv: list[str] | None, prog_name: str) -> int:
+def run(command: Any, argv: list[str] | None, prog_name: str, obj: Any = None) -> int:
     """Run a command, turning CoreError into one FAILED line and an exit code.
 
     Args:
         command: the command (a Typer app converted by typer.main.get_command).
         argv: the arguments (``sys.argv[1:]`` when None).
         prog_name: the program name for usage lines.
+        obj: the root context's object before the root callback sees it.
 
     Returns:
         The exit code.
@@ -33,12 +34,9 @@ def run(command: Any, argv: list[str] | None, prog_name: str) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         # Without standalone mode, click returns the code of a typer.Exit instead of raising.
-        code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
+        code = command.main(args=argv, prog_name=prog_name, standalone_mode=False, obj=obj)
     except CoreError as exc:
-        if "--debug" in argv:
-            traceback.print_exc()
-        typer.echo(f"FAILED: {exc}", err=True)
-        return exc.exit_code
+        return failed(exc, "--debug" in argv)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -48,6 +46,18 @@ def run(command: Any, argv: list[str] | None, prog_name: str) -> int:
         exc.show()  # type: ignore[attr-defined]
         return exc.exit_code  # type: ignore[attr-defined]
     return code if isinstance(code, int) else 0
+
+
+def failed(exc: CoreError, debug: bool) -> int:
+    """Report an error CORE raised on purpose: one FAILED line (the traceback with --debug).
+
+    Returns:
+        The error's exit code.
+    """
+    if debug:
+        traceback.print_exc()
+    typer.echo(f"FAILED: {exc}", err=True)
+    return exc.exit_code
 
 
 def exit_script(code: int) -> NoReturn:

@@ -2,7 +2,9 @@
 
 ``core.worker_server`` names this module as the forkserver's preload: importing it imports
 the data stack (pyarrow, DuckDB, deltalake), CORE's task path with the standard
-transforms and the checks, and SQLite's dialect, and configures SQLAlchemy's mappers —
+transforms and the checks, the local runner and ``core run``'s command (a run the console
+script hands to the server, core.runner.served), and SQLite's dialect, and configures
+SQLAlchemy's mappers —
 work that a fresh interpreter does on its first query (about 0.06 s) and that a forked
 child would otherwise repeat for every task (docs/performance.md, "Where a warm task's
 time went"). It reads no setting and opens nothing (no database, no DuckDB, no Delta
@@ -27,10 +29,12 @@ import sqlalchemy.orm
 
 import core.checks.evaluate
 import core.checks.results
+import core.cli.run
 import core.helpers.duckdb_helper
 import core.helpers.session_helper
 import core.lake.dataset_contract
 import core.lake.raw_contract
+import core.runner.local
 import core.transforms.library
 import core.transforms.runtime
 import corebot.cli

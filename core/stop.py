@@ -118,16 +118,19 @@ def stop_guard(
     sender.setblocking(False)
     done = threading.Event()
     asked = threading.Event()
-    previous_fd = signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
-    handler = _handler(asked)
-    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     watcher = threading.Thread(
         target=_watch,
         args=(receiver, done, on_overdue, grace),
         name="core-stop-watcher",
         daemon=True,
     )
+    # The watcher first: starting a thread waits for it, and a stop landing in that wait
+    # raised out of this set-up, where no caller's handler could see it (callers still
+    # catch a Terminated raised by the few steps left between the handlers and the yield).
     watcher.start()
+    previous_fd = signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
+    handler = _handler(asked)
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     try:
         yield
     finally:

@@ -248,14 +248,14 @@ def start_local(job: WorkerJob, settings: Settings, output: int, warm: bool = Tr
 
     warmed = start_child(
         _run_warm,
-        (worker_command(job)[1:], environment, os.getcwd(), _InheritedFd(output)),
+        (worker_command(job)[1:], environment, os.getcwd(), InheritedFd(output)),
         f"corebot-t{job.transformation_id}-r{job.run_id}",
         settings,
     )
     return LocalWorker(job, warmed)
 
 
-class _InheritedFd:
+class InheritedFd:
     """A file descriptor handed to a forkserver child (pickled as a duplicate of it)."""
 
     def __init__(self, fd: int) -> None:
@@ -273,25 +273,37 @@ def _received_fd(duplicate: Any) -> int:
 
 def _run_warm(argv: list[str], environment: dict[str, str], cwd: str, output: int) -> None:
     """In the child: become ``python -m corebot run …`` as a new interpreter would be."""
-    os.dup2(output, 1)
-    os.dup2(output, 2)
-    os.close(output)
-    os.environ.clear()
-    os.environ.update(environment)
-    os.chdir(cwd)
-    # As `python -m` would have it: the working directory, then PYTHONPATH, first.
-    paths = [cwd, *filter(None, environment.get("PYTHONPATH", "").split(os.pathsep))]
-    sys.path[:0] = [path for path in paths if path not in sys.path]
+    enter_child(environment, cwd, output, output)
     sys.argv = ["corebot", *argv]
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a fresh interpreter has them
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    _stop_when_orphaned()
     from corebot.cli import main
 
     try:
         main(argv)
     finally:
         atexit._run_exitfuncs()  # multiprocessing children skip them; an interpreter does not
+
+
+def enter_child(environment: dict[str, str], cwd: str, stdout: int, stderr: int) -> None:
+    """In a warm server's child: take the starter's environment, folder and output.
+
+    As a new interpreter started by the starter would have them: its environment, its
+    working folder (then PYTHONPATH) first on ``sys.path``, the default handlers of
+    SIGTERM and SIGINT; and it stops once its starter has ended (``_stop_when_orphaned``).
+    The descriptors are the child's own copies: they become its fds 1 and 2 and are closed.
+    """
+    os.dup2(stdout, 1)
+    os.dup2(stderr, 2)
+    for fd in {stdout, stderr} - {1, 2}:
+        os.close(fd)
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir(cwd)
+    # As `python -m` would have it: the working directory, then PYTHONPATH, first.
+    paths = [cwd, *filter(None, environment.get("PYTHONPATH", "").split(os.pathsep))]
+    sys.path[:0] = [path for path in paths if path not in sys.path]
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a fresh interpreter has them
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _stop_when_orphaned()
 
 
 def _stop_when_orphaned() -> None:

@@ -116,6 +116,22 @@ def start_child(target: Any, args: tuple[Any, ...], name: str, settings: Setting
     return child
 
 
+def start_shared_child(
+    target: Any, args: tuple[Any, ...], name: str, settings: Settings | None
+) -> Any | None:
+    """A fresh child of the shared server running ``target(*args)``, as :func:`start_child`;
+    None when no shared server can be used (no server of this process's own is started).
+
+    Raises:
+        OSError: the process could not be started.
+    """
+    with _server_lock, _without_main():
+        child = _start_shared(target, args, name, settings)
+        if child is not None:
+            process._children.discard(child)
+    return child
+
+
 def _kind(settings: Settings | None) -> str:
     return "shared" if settings is None else settings.worker_server
 

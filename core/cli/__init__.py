@@ -97,12 +97,14 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    ctx.obj = State(debug=debug)
+    script = isinstance(ctx.obj, State) and ctx.obj.script
+    ctx.obj = State(debug=debug, script=script)
 
 
 def main(argv: list[str] | None = None) -> None:
     """The ``core`` console script."""
-    code = run(typer.main.get_command(app), argv, "core")
+    # The console script's commands may hand their work to the warm worker server (core run).
+    code = run(typer.main.get_command(app), argv, "core", State(script=argv is None))
     if argv is None:  # the console script: no teardown after the work is done
         exit_script(code)
     sys.exit(code)

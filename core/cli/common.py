@@ -19,6 +19,9 @@ class State:
     """Per-invocation state: settings are loaded once, on first use."""
 
     debug: bool = False
+    # Started as the console script (``core …``, ``python -m core.cli …``), not called from
+    # Python: ``core run`` then runs in a child of the warm worker server (core.runner.served).
+    script: bool = False
     _settings: Settings | None = field(default=None, repr=False)
 
     @property

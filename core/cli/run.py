@@ -8,6 +8,7 @@ elapsed time and the task's place in the run (core.runner.progress).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import typer
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from core.runner.report import RunReport
+    from core.settings import Settings
 
 # How a run's configuration choice is shown (core.models.runs.RUN_CONFIGURATIONS).
 CONFIGURATIONS = {
@@ -64,26 +66,66 @@ def run(
     typer.echo(f"core run: {what} with {workers} worker{'s' * (workers > 1)}")
     from core.worker_server import start_server
 
-    start_server(state(ctx).settings)  # it imports pyarrow & co. while this imports the runner
+    settings = state(ctx).settings
+    start_server(settings)  # it imports pyarrow & co. while this imports the runner
+    request = RunRequest(pipeline, workers, resume, only, configuration, with_dependants)
+    code = None
+    if state(ctx).script:  # the warm worker server has the runner loaded: run it there
+        from core.runner.served import run_served
+
+        work = (request, started, state(ctx).debug)
+        code = run_served(_run_reported, work, f"core-run-{pipeline}", settings)
+    if code is None:
+        code = run_request(settings, request, started)
+    if code:
+        raise typer.Exit(code)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What ``core run`` was asked to do (its options, checked)."""
+
+    pipeline: str
+    workers: int
+    resume: int | None
+    only: str | None
+    configuration: str | None
+    with_dependants: bool
+
+
+def run_request(settings: Settings, request: RunRequest, started: float) -> int:
+    """Run it with a LocalRunner, print the progress and the summary; the exit code.
+
+    Raises:
+        CoreError: the run could not start or go on (the message says why).
+    """
     from core.runner.local import LocalRunner
 
     out = console()
     with Progress(out.print, started=started) as progress:
         runner = LocalRunner(
-            state(ctx).settings, workers=workers, listener=progress, on_start=progress.start
+            settings, workers=request.workers, listener=progress, on_start=progress.start
         )
-        if with_dependants:
-            reports = runner.run_with_dependants(pipeline)
+        if request.with_dependants:
+            reports = runner.run_with_dependants(request.pipeline)
         else:
-            reports = [
-                runner.run(
-                    pipeline, resume=resume, only=only, configuration=configuration or "current"
-                )
-            ]
+            configuration = request.configuration or "current"
+            reports = [runner.run(request.pipeline, request.resume, request.only, configuration)]
     for report in reports:
         print_report(out, report)
-    if any(report.failed for report in reports):
-        raise typer.Exit(1)
+    return 1 if any(report.failed for report in reports) else 0
+
+
+def _run_reported(request: RunRequest, started: float, debug: bool) -> int:
+    """:func:`run_request` in a child of the worker server, reporting errors as the CLI does."""
+    from core.command_line import failed
+    from core.errors import CoreError
+    from core.settings import load_settings
+
+    try:
+        return run_request(load_settings(), request, started)
+    except CoreError as exc:
+        return failed(exc, debug)
 
 
 def print_report(out: Console, report: RunReport) -> None:

@@ -69,19 +69,35 @@ def run_transformation(
     except CoreError as exc:
         return Outcome(ExitCode.INVALID, str(exc))
     row = begin_task(session, run_id, transform_id, worker_identity(), *worker_job())
-    with stop_guard(partial(_record_overdue, settings, row.id)):
-        try:
-            ctx, template = _context(settings, session, pinned, run_id)
-        except CoreError as exc:  # invalid variables, an unusable contract: not worth a retry
+    outcome = None
+    try:
+        with stop_guard(partial(_record_overdue, settings, row.id)):
+            outcome = _guarded(settings, session, row, pinned, run_id)
+    except Terminated as exc:  # a stop landing in the guard's own set-up or as it was left
+        if outcome is not None:  # the task had ended, and its record stands
+            return outcome
+        if row.state == "running":
             _end_failed(session, row, str(exc))
-            return Outcome(ExitCode.INVALID, str(exc))
-        except BaseException as exc:  # even Ctrl-C: the row must not stay "running"
-            _end_failed(session, row, _summary(exc))
-            raise
-        # End the read transaction: a transform may run for hours, and an open transaction
-        # would hold locks on the configuration tables all that time.
-        session.commit()
-        return _execute(session, row, ctx, template)
+        return Outcome(ExitCode.FAILED, str(exc))
+    return outcome
+
+
+def _guarded(
+    settings: Settings, session: Session, row: Any, pinned: PinnedTask, run_id: int
+) -> Outcome:
+    """The task's work once its row is running, a stop turned into Terminated."""
+    try:
+        ctx, template = _context(settings, session, pinned, run_id)
+    except CoreError as exc:  # invalid variables, an unusable contract: not worth a retry
+        _end_failed(session, row, str(exc))
+        return Outcome(ExitCode.INVALID, str(exc))
+    except BaseException as exc:  # even Ctrl-C: the row must not stay "running"
+        _end_failed(session, row, _summary(exc))
+        raise
+    # End the read transaction: a transform may run for hours, and an open transaction
+    # would hold locks on the configuration tables all that time.
+    session.commit()
+    return _execute(session, row, ctx, template)
 
 
 def _record_overdue(settings: Settings, row_id: int, reason: str) -> None:

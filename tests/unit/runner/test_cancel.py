@@ -25,7 +25,7 @@ from core.runs import begin_task, finish_run, get_run, reap, resume_run, start_r
 from core.service.run_controls import cancel_pipeline_run
 from core.settings import Settings
 from tests.support.worlds import load_test_world
-from tests.unit.runner.test_stopping import BOUND, WORLD, _kill_group
+from tests.unit.runner.test_stopping import BOUND, STARTS, WORLD, _kill_group
 
 
 @pytest.fixture
@@ -46,14 +46,13 @@ def _all_running(settings, count: int, process: subprocess.Popen) -> int:
         time.sleep(0.1)
 
 
+@pytest.mark.parametrize("start", list(STARTS))
 def test_a_cancelled_run_stops_every_worker_and_records_them_cancelled(
-    world,
-    tmp_path,
-    monkeypatch,
+    world, tmp_path, monkeypatch, start
 ) -> None:
     monkeypatch.setenv("SLOW_MARKER", str(tmp_path / "started"))
     env = {**os.environ, **world.to_environment()}
-    code = "from core.cli import main; main(['run', 'stoppable', '--workers', '3'])"
+    code = STARTS[start].format(argv=["run", "stoppable", "--workers", "3"])
     process = subprocess.Popen(
         [sys.executable, "-c", code],
         env=env,
@@ -76,7 +75,8 @@ def test_a_cancelled_run_stops_every_worker_and_records_them_cancelled(
         event, rows = get_run(session, run_id), task_runs(session, run_id)
     assert (event.state, event.cancelled_by) == ("cancelled", "ops@example.com")
     assert event.ended_at is not None
-    assert sorted(row.state for row in rows.values()) == ["cancelled"] * 3
+    ended = sorted((row.state, row.error_summary) for row in rows.values())
+    assert [state for state, _ in ended] == ["cancelled"] * 3, ended
     assert all(row.ended_at is not None for row in rows.values())
     output = DatasetContract("acme", "zentrix", "ingest", "long_query", settings=world)
     assert not output.exists()  # the lake is as it was

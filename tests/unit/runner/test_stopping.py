@@ -79,6 +79,12 @@ pipelines:
         transformations: [{{template: numbers, variables: {{count: 1}}}}]
 """
 BOUND = 60  # seconds: far above the 5 s a stop takes, so a busy machine cannot fail it
+# How `core run` is started: called from Python (the run goes on in that process), or as
+# the console script, which hands the run to the shared worker server (core.runner.served).
+STARTS = {
+    "called": "from core.cli import main; main({argv!r})",
+    "script": "import sys; sys.argv = ['core', *{argv!r}]; from core.cli import main; main()",
+}
 
 
 @pytest.fixture
@@ -277,8 +283,9 @@ def test_core_runs_reap_finds_a_killed_runner_and_its_workers(
         assert "running" not in {row.state for row in task_runs(session, run_id).values()}
 
 
+@pytest.mark.parametrize("start", list(STARTS))
 def test_sigterm_to_core_run_stops_its_workers_and_ends_the_run_failed(
-    world, tmp_path, monkeypatch
+    world, tmp_path, monkeypatch, start
 ) -> None:
     monkeypatch.setenv("SLOW_MARKER", str(tmp_path / "started"))
     with SessionHelper(world) as session:  # only the lingering task: the others need no test
@@ -294,7 +301,7 @@ def test_sigterm_to_core_run_stops_its_workers_and_ends_the_run_failed(
             )
         session.commit()
     env = {**os.environ, **world.to_environment()}
-    code = "from core.cli import main; main(['run', 'stoppable'])"
+    code = STARTS[start].format(argv=["run", "stoppable"])
     process = subprocess.Popen(
         [sys.executable, "-c", code], env=env, start_new_session=True, stdout=subprocess.PIPE
     )
@@ -312,9 +319,12 @@ def test_sigterm_to_core_run_stops_its_workers_and_ends_the_run_failed(
     assert "SIGTERM" in next(iter(rows.values())).error_summary
 
 
-def test_sigterm_while_core_run_waits_to_retry_ends_it_without_a_further_attempt(world) -> None:
+@pytest.mark.parametrize("start", list(STARTS))
+def test_sigterm_while_core_run_waits_to_retry_ends_it_without_a_further_attempt(
+    world, start
+) -> None:
     env = {**os.environ, **world.to_environment()}
-    code = "from core.cli import main; main(['run', 'retrying'])"
+    code = STARTS[start].format(argv=["run", "retrying"])
     process = subprocess.Popen(
         [sys.executable, "-c", code], env=env, start_new_session=True, stdout=subprocess.PIPE
     )

@@ -191,3 +191,35 @@ def test_the_configuration_transaction_is_closed_while_the_transform_runs(world)
         ctx = build_context(world, session, numbers, _new_run(session, "small"))
         assert ctx.variables == {"count": 5}
         assert not session.in_transaction()
+
+
+@pytest.mark.parametrize("when", ["entering", "leaving"])
+def test_a_stop_landing_as_the_guard_is_entered_or_left_still_ends_the_task(
+    world, monkeypatch, when: str
+) -> None:
+    """A SIGTERM inside stop_guard's own set-up escaped as Terminated: the worker exited 1,
+    which says "recorded", and left its row running for good (seen when a run was stopped
+    just as its workers started). One landing as the guard is left follows a task that
+    has ended: its outcome stands."""
+    import contextlib
+
+    import core.transforms.runtime as runtime
+    from core.stop import Terminated
+
+    @contextlib.contextmanager
+    def stopped_guard(*_args, **_kwargs):
+        if when == "entering":
+            raise Terminated("terminated by signal SIGTERM")
+        yield
+        raise Terminated("terminated by signal SIGTERM")
+
+    monkeypatch.setattr(runtime, "stop_guard", stopped_guard)
+    with SessionHelper(world) as session:
+        numbers, _ = _ids(session, "small")
+        outcome = run_transformation(world, session, numbers, _new_run(session, "small"))
+        row = session.scalars(select(config.TaskRun)).one()
+    if when == "entering":
+        assert (outcome.exit_code, row.state) == (1, "failed")
+        assert "SIGTERM" in outcome.message and "SIGTERM" in row.error_summary
+    else:
+        assert (outcome.exit_code, row.state) == (0, "success")

@@ -1,0 +1,129 @@
+"""A command's work in a child of the warm worker server, as if the command did it itself.
+
+``core run`` as a person types it spent 0.5-0.9 s before its first task importing
+SQLAlchemy, the models, the plan and DuckDB and preparing their first use: all of it
+done already in the shared worker server (core.worker_server), which has them loaded.
+So the console script, once it has parsed its options, asks that server for a fresh
+child and runs the run there, as the run's workers are run:
+
+- the child writes to the command's own stdout and stderr (line by line), and its exit
+  code is the command's (128 + N when signal N ended it);
+- the signals the command gets (Ctrl-C, SIGTERM from a service manager) are passed on to
+  the child, which handles them as the command did; a closing terminal's SIGHUP is
+  passed on as SIGTERM, so the run stops and records its end;
+- a command killed outright (SIGKILL) leaves the child without its starter: it stops as
+  SIGTERM would stop it (``core.worker.enter_child``), ending the run failed.
+
+The run's process (the one a cancel signals and ``core runs`` names) is then that child.
+With no shared server (``CORE_WORKER_SERVER=per-process``, or none can be used) the
+caller does the work itself, as before.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import io
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from core.settings import Settings
+
+# What a person, a service manager or a closing terminal sends a command to stop it, and
+# what the child gets: a hang-up stops the run as SIGTERM does (the run's process has no
+# handler for it, and would die without recording the run's end).
+PASSED_ON = {
+    signal.SIGINT: signal.SIGINT,
+    signal.SIGTERM: signal.SIGTERM,
+    signal.SIGHUP: signal.SIGTERM,
+}
+
+
+def run_served(
+    target: Callable[..., int], args: tuple[Any, ...], name: str, settings: Settings
+) -> int | None:
+    """Run ``target(*args)`` in a fresh child of the shared worker server and wait for it.
+
+    Args:
+        target: a module-level function (it is pickled by name) returning the exit code.
+        args: its arguments (pickled).
+        name: the child's process name.
+        settings: the command's settings; the child gets them as its environment.
+
+    Returns:
+        The child's exit code, or None when no shared server can be used (nothing ran).
+
+    Raises:
+        OSError: the child could not be started.
+    """
+    from multiprocessing.connection import wait
+
+    from core.worker import InheritedFd, worker_environment
+    from core.worker_server import start_shared_child
+
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # what the command printed comes before what the child prints
+    environment = worker_environment(settings)
+    output = (InheritedFd(1), InheritedFd(2), sys.stdout.encoding, sys.stderr.encoding)
+    payload = (target, args, environment, os.getcwd(), output)
+    child = start_shared_child(_child, payload, name, settings)
+    if child is None:
+        return None
+    handlers = {signum: signal.getsignal(signum) for signum in PASSED_ON}
+    try:
+        for signum in PASSED_ON:
+            signal.signal(signum, lambda got, _frame: _pass_on(child.pid, PASSED_ON[got]))
+        wait([child.sentinel])  # a signal's handler runs, then the wait goes on
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    code = child.exitcode
+    return code if code >= 0 else 128 - code
+
+
+def _pass_on(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+        os.kill(pid, signum)
+
+
+def _child(
+    target: Callable[..., int],
+    args: tuple[Any, ...],
+    environment: dict[str, str],
+    cwd: str,
+    output: tuple[int, int, str, str],
+) -> None:
+    """In the server's child: become the command's process, run the work, exit with its code.
+
+    Args:
+        output: the command's stdout and stderr (this child's copies) and their encodings.
+    """
+    from core.worker import enter_child
+
+    stdout, stderr, out_encoding, err_encoding = output
+    enter_child(environment, cwd, stdout, stderr)
+    # The server's own streams were made for its output: these are the command's, line by
+    # line as a terminal shows them.
+    sys.stdout = _stream(1, out_encoding, "strict")
+    sys.stderr = _stream(2, err_encoding, "backslashreplace")
+    try:
+        code = target(*args)
+    except KeyboardInterrupt:  # Ctrl-C, passed on: as Python ends on it
+        traceback.print_exc()
+        code = 128 + signal.SIGINT
+    finally:
+        atexit._run_exitfuncs()  # multiprocessing children skip them; an interpreter does not
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+    sys.exit(code)
+
+
+def _stream(fd: int, encoding: str, errors: str) -> io.TextIOWrapper:
+    return io.TextIOWrapper(
+        io.FileIO(fd, "w", closefd=False), encoding=encoding, errors=errors, line_buffering=True
+    )

@@ -1,0 +1,125 @@
+"""``core run`` as the console script: the run goes on in a child of the shared worker server.
+
+What a person sees must not change (output, exit code, what a signal does); what changes
+is which process runs the run. Real processes; bounds are generous and nothing is timed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from sqlalchemy import select
+
+import core.models.configuration as config
+from core.helpers.session_helper import SessionHelper
+from core.runs import get_run, task_runs
+from core.settings import Settings
+from tests.support.worlds import load_test_world
+from tests.unit.runner.test_stopping import BOUND, STARTS, WORLD, _kill_group, _wait_for
+
+
+@pytest.fixture
+def world(core_env: Path) -> Settings:
+    return load_test_world(WORLD)
+
+
+def _start(world: Settings, argv: list[str], **environment: str) -> subprocess.Popen[str]:
+    env = {**os.environ, **world.to_environment(), **environment}
+    return subprocess.Popen(
+        [sys.executable, "-c", STARTS["script"].format(argv=argv)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _runner_pid(world: Settings) -> int:
+    """The process that claimed the only run (``host:pid``)."""
+    with SessionHelper(world) as session:
+        claimed = session.scalars(select(config.RunEvent.runner)).one()
+    return int(claimed.rpartition(":")[2])
+
+
+@pytest.mark.parametrize(
+    ("server", "served"), [("shared", True), ("per-process", False)], ids=["shared", "own"]
+)
+def test_the_console_script_runs_the_run_in_a_child_of_the_shared_server(
+    world, server: str, served: bool
+) -> None:
+    process = _start(world, ["run", "tiny"], CORE_WORKER_SERVER=server)
+    out, err = process.communicate(timeout=BOUND * 2)
+    assert process.returncode == 0, out + err
+    lines = out.splitlines()
+    assert lines[0] == "core run: running tiny with 1 worker"
+    assert any("task 1 of 1" in line and "finished (success" in line for line in lines)
+    assert "run 1 of tiny: success" in out
+    runner = _runner_pid(world)
+    assert (runner != process.pid) is served  # with no shared server: the command itself
+
+
+def test_an_error_in_the_served_run_is_one_failed_line_and_its_code(world) -> None:
+    process = _start(world, ["run", "tinny"])
+    out, err = process.communicate(timeout=BOUND * 2)
+    assert process.returncode == 2
+    assert err.startswith("FAILED: no pipeline named 'tinny'"), err
+    assert "Traceback" not in err and out == "core run: running tinny with 1 worker\n"
+
+
+def test_a_failed_task_is_the_commands_exit_code(world) -> None:
+    process = _start(world, ["run", "crashy", "--workers", "3"])
+    out, err = process.communicate(timeout=BOUND * 4)
+    assert process.returncode == 1, out + err
+    assert "run 1 of crashy: failed" in out
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 128 + signal.SIGINT), (signal.SIGHUP, None)]
+)
+def test_ctrl_c_or_a_closing_terminal_is_passed_on_and_ends_the_run_failed(
+    world, tmp_path, monkeypatch, signum: int, code: int | None
+) -> None:
+    monkeypatch.setenv("SLOW_MARKER", str(tmp_path / "started"))
+    process = _start(world, ["run", "stoppable", "--workers", "3"])
+    try:
+        _wait_for(tmp_path / "started", lambda: process.poll() is None)
+        runner = _runner_pid(world)
+        os.kill(process.pid, signum)  # the command only, as a terminal signals its process
+        ended = process.wait(BOUND)  # not communicate(): the deaf transform's own child
+        assert ended != 0 and ended == (code or ended)  # may hold the pipes a while
+        assert not psutil.pid_exists(runner) or psutil.Process(runner).status() == "zombie"
+    finally:
+        _kill_group(process)
+    with SessionHelper(world) as session:
+        run_id = session.scalars(select(config.RunEvent.id)).one()
+        event, rows = get_run(session, run_id), task_runs(session, run_id)
+        assert event.state == "failed" and event.ended_at is not None
+        assert {row.state for row in rows.values()} == {"failed"}
+
+
+def test_a_killed_command_leaves_its_run_to_stop_and_end_failed_by_itself(
+    world, tmp_path, monkeypatch
+) -> None:
+    """Nobody waits for the run any more: it stops as SIGTERM would stop it."""
+    monkeypatch.setenv("SLOW_MARKER", str(tmp_path / "started"))
+    process = _start(world, ["run", "stoppable", "--workers", "3"])
+    _wait_for(tmp_path / "started", lambda: process.poll() is None)
+    runner = _runner_pid(world)
+    _kill_group(process)  # SIGKILL: the command cannot pass anything on
+    deadline = time.monotonic() + BOUND
+    while psutil.pid_exists(runner) and psutil.Process(runner).status() != "zombie":
+        assert time.monotonic() < deadline, "the served run did not stop"
+        time.sleep(0.05)
+    with SessionHelper(world) as session:
+        run_id = session.scalars(select(config.RunEvent.id)).one()
+        event, rows = get_run(session, run_id), task_runs(session, run_id)
+        assert event.state == "failed" and event.ended_at is not None  # no reap needed
+        assert "running" not in {row.state for row in rows.values()}
