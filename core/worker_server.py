@@ -84,16 +84,24 @@ def preload(settings: Settings | None) -> list[str]:
     return [*PRELOAD, *(POSTGRESQL_DRIVER if remote else ())]
 
 
-def start_server(settings: Settings | None = None) -> None:
+def start_server(settings: Settings | None = None) -> bool:
     """Find or start the warm worker server now, before the first task needs it.
 
     A new server's imports take 1.5-2 s; a caller with work of its own before the first
     task (``core run`` importing the runner and pinning the run) calls this first, so
     the two overlap. A shared server that is running already costs only a look.
+
+    Returns:
+        True when a shared server was running already (its imports are done), False
+        when one was started now or the process has a server of its own.
     """
     with _server_lock:
-        if _kind(settings) != "shared" or _shared_server(settings) is None:
-            _own_server(preload(settings))
+        if _kind(settings) == "shared":
+            server = _shared_server(settings)
+            if server is not None:
+                return not server.started_here
+        _own_server(preload(settings))
+        return False
 
 
 def start_child(target: Any, args: tuple[Any, ...], name: str, settings: Settings | None) -> Any:
@@ -182,13 +190,14 @@ def _shared_server(settings: Settings | None) -> SharedForkServer | None:
     known = _servers.get(record)
     if known is not None and known.current():
         return known
+    started_here = False
     with locked(record):
         data = read_record(record)
         if data is None and _start_keeper(record, modules, _idle(settings)):
-            data = read_record(record)
+            data, started_here = read_record(record), True
     if data is None:
         return None
-    _servers[record] = SharedForkServer(record, data)
+    _servers[record] = SharedForkServer(record, data, started_here)
     return _servers[record]
 
 
@@ -296,9 +305,11 @@ class SharedForkServer(forkserver.ForkServer):
     starters, so the slot of a starter's "alive" pipe gets a harmless descriptor.
     """
 
-    def __init__(self, record: Path, data: dict[str, Any]) -> None:
+    def __init__(self, record: Path, data: dict[str, Any], started_here: bool = False) -> None:
         super().__init__()
         self.record = record
+        # Its keeper was started by this process: the server may still be importing.
+        self.started_here = started_here
         self.keeper = int(data["keeper"])
         self._forkserver_address = data["address"]
         self._forkserver_alive_fd = _devnull()

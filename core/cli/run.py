@@ -67,10 +67,10 @@ def run(
     from core.worker_server import start_server
 
     settings = state(ctx).settings
-    start_server(settings)  # it imports pyarrow & co. while this imports the runner
+    warm = start_server(settings)  # a new one imports pyarrow & co. while this imports the runner
     request = RunRequest(pipeline, workers, resume, only, configuration, with_dependants)
     code = None
-    if state(ctx).script:  # the warm worker server has the runner loaded: run it there
+    if state(ctx).script and warm:  # a running server has the runner loaded: run it there
         from core.runner.served import run_served
 
         work = (request, started, state(ctx).debug)

@@ -15,8 +15,9 @@ child and runs the run there, as the run's workers are run:
   SIGTERM would stop it (``core.worker.enter_child``), ending the run failed.
 
 The run's process (the one a cancel signals and ``core runs`` names) is then that child.
-With no shared server (``CORE_WORKER_SERVER=per-process``, or none can be used) the
-caller does the work itself, as before.
+With no shared server running (``CORE_WORKER_SERVER=per-process``, none can be used, or
+the command has just started one, whose imports its own then overlap) the caller does
+the work itself, as before.
 """
 
 from __future__ import annotations

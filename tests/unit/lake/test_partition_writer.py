@@ -461,4 +461,3 @@ def test_a_publish_opens_its_table_once_and_says_which_version_it_found(
     assert (summary.version, summary.previous_version, summary.rows) == (1, 0, 5)
     predicate = f"{RUN_ID} = 2"
     assert summary.files == len(contract.delta_table().file_uris(file_pruning_predicate=predicate))
-

@@ -21,6 +21,7 @@ import core.models.configuration as config
 from core.helpers.session_helper import SessionHelper
 from core.runs import get_run, task_runs
 from core.settings import Settings
+from core.worker_server import start_server
 from tests.support.worlds import load_test_world
 from tests.unit.runner.test_stopping import BOUND, STARTS, WORLD, _kill_group, _wait_for
 
@@ -31,6 +32,8 @@ def world(core_env: Path) -> Settings:
 
 
 def _start(world: Settings, argv: list[str], **environment: str) -> subprocess.Popen[str]:
+    """``core run`` as the console script, a shared worker server running (this one's)."""
+    start_server(world)
     env = {**os.environ, **world.to_environment(), **environment}
     return subprocess.Popen(
         [sys.executable, "-c", STARTS["script"].format(argv=argv)],
@@ -64,6 +67,27 @@ def test_the_console_script_runs_the_run_in_a_child_of_the_shared_server(
     assert "run 1 of tiny: success" in out
     runner = _runner_pid(world)
     assert (runner != process.pid) is served  # with no shared server: the command itself
+
+
+def test_a_command_that_starts_the_server_runs_its_run_itself_and_the_next_one_is_served(
+    world, tmp_path
+) -> None:
+    """A new server's imports take 1.5-2 s: the command's own overlap them instead of
+    waiting for them. The next command finds the server running and hands its run over."""
+    alone = {"TMPDIR": str(tmp_path), "CORE_WORKER_SERVER_IDLE_SECONDS": "5"}
+    env = {**os.environ, **world.to_environment(), **alone}
+    command = [sys.executable, "-c", STARTS["script"].format(argv=["run", "tiny"])]
+    served = []
+    for _ in range(2):
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+        out, _ = process.communicate(timeout=BOUND * 2)
+        assert process.returncode == 0, out
+        with SessionHelper(world) as session:
+            claimed = session.scalars(
+                select(config.RunEvent.runner).order_by(config.RunEvent.id.desc())
+            ).first()
+        served.append(int(claimed.rpartition(":")[2]) != process.pid)
+    assert served == [False, True]
 
 
 def test_an_error_in_the_served_run_is_one_failed_line_and_its_code(world) -> None:
