@@ -65,21 +65,31 @@ def exit_script(code: int) -> NoReturn:
 
     After ``core run`` had printed its summary, the interpreter spent 0.1-0.3 s freeing
     the modules a command loads (SQLAlchemy, pydantic, DuckDB with its threads), which
-    leaves nothing behind that anyone reads. What an exit must do still happens, in the
-    interpreter's order: threads that are not daemons are waited for (and what
-    ``concurrent.futures`` registered for its workers), the atexit handlers run (logging
-    is flushed and closed, temporary folders removed, a worker server of this process
-    stopped), and stdout and stderr are flushed. Only for a process that the script
-    itself started: Python code that calls ``main(argv)`` (tests, a warm worker) exits
-    as usual.
+    leaves nothing behind that anyone reads. What an exit must do still happens
+    (:func:`wind_down`). Only for a process that the script itself started: Python code
+    that calls ``main(argv)`` (tests, a warm worker) exits as usual.
+    """
+    if not wind_down():
+        code = code or 120  # a closed pipe (`core … | head`): as Python ends then
+    os._exit(code)
+
+
+def wind_down() -> bool:
+    """What an interpreter's exit does before it frees its modules, in its order.
+
+    Threads that are not daemons are waited for (and what ``concurrent.futures``
+    registered for its workers), the atexit handlers run (logging is flushed and closed,
+    temporary folders removed, a worker server of this process stopped), and stdout and
+    stderr are flushed. Returns whether the flush succeeded.
     """
     shutdown = getattr(threading, "_shutdown", None)  # what Py_Finalize does first
     if shutdown is not None:
         shutdown()
     atexit._run_exitfuncs()
+    flushed = True
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe (`core … | head`): as Python ends then
-            code = code or 120
-    os._exit(code)
+        except (OSError, ValueError):  # a closed pipe or stream
+            flushed = False
+    return flushed

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 from core.worker import STOPPED_UNRECORDED, ExitCode
 
@@ -128,16 +129,22 @@ def stop_guard(
     # raised out of this set-up, where no caller's handler could see it (callers still
     # catch a Terminated raised by the few steps left between the handlers and the yield).
     watcher.start()
-    previous_fd = signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
-    handler = _handler(asked)
-    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
-    try:
+    previous: dict[int, Any] = {}
+    previous_fd = None
+    try:  # what is installed is put back, even when a stop lands half-way through installing
+        previous_fd = signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
+        handler = _handler(asked)
+        for signum in STOP_SIGNALS:
+            previous[signum] = signal.getsignal(signum)
+            signal.signal(signum, handler)
         yield
     finally:
+        asked.set()  # from here on a stop raises nothing: this clean-up must run to its end
         done.set()
         for signum, old in previous.items():
             signal.signal(signum, old)
-        signal.set_wakeup_fd(previous_fd)
+        if previous_fd is not None:
+            signal.set_wakeup_fd(previous_fd)
         sender.close()  # the watcher reads the end of the stream and returns
         watcher.join(grace + 1)
         receiver.close()

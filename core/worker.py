@@ -13,7 +13,6 @@ only) but pays neither the interpreter's start nor the imports. No Airflow here.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import signal
@@ -275,12 +274,13 @@ def _run_warm(argv: list[str], environment: dict[str, str], cwd: str, output: in
     """In the child: become ``python -m corebot run …`` as a new interpreter would be."""
     enter_child(environment, cwd, output, output)
     sys.argv = ["corebot", *argv]
+    from core.command_line import wind_down
     from corebot.cli import main
 
     try:
         main(argv)
     finally:
-        atexit._run_exitfuncs()  # multiprocessing children skip them; an interpreter does not
+        wind_down()  # multiprocessing children skip what an interpreter's exit does
 
 
 def enter_child(environment: dict[str, str], cwd: str, stdout: int, stderr: int) -> None:

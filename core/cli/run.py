@@ -100,17 +100,24 @@ def run_request(settings: Settings, request: RunRequest, started: float) -> int:
         CoreError: the run could not start or go on (the message says why).
     """
     from core.runner.local import LocalRunner
+    from core.stop import Terminated
 
     out = console()
-    with Progress(out.print, started=started) as progress:
-        runner = LocalRunner(
-            settings, workers=request.workers, listener=progress, on_start=progress.start
-        )
-        if request.with_dependants:
-            reports = runner.run_with_dependants(request.pipeline)
-        else:
-            configuration = request.configuration or "current"
-            reports = [runner.run(request.pipeline, request.resume, request.only, configuration)]
+    try:
+        with Progress(out.print, started=started) as progress:
+            runner = LocalRunner(
+                settings, workers=request.workers, listener=progress, on_start=progress.start
+            )
+            if request.with_dependants:
+                reports = runner.run_with_dependants(request.pipeline)
+            else:
+                configuration = request.configuration or "current"
+                reports = [
+                    runner.run(request.pipeline, request.resume, request.only, configuration)
+                ]
+    except Terminated as exc:  # SIGTERM: the runner has stopped its workers and ended the run
+        typer.echo(f"FAILED: {exc}: the run was stopped and ended failed", err=True)
+        return 1
     for report in reports:
         print_report(out, report)
     return 1 if any(report.failed for report in reports) else 0

@@ -22,13 +22,11 @@ the work itself, as before.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import io
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -69,19 +67,32 @@ def run_served(
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # what the command printed comes before what the child prints
     environment = worker_environment(settings)
-    output = (InheritedFd(1), InheritedFd(2), sys.stdout.encoding, sys.stderr.encoding)
-    payload = (target, args, environment, os.getcwd(), output)
-    child = start_shared_child(_child, payload, name, settings)
-    if child is None:
-        return None
-    handlers = {signum: signal.getsignal(signum) for signum in PASSED_ON}
+    streams = [(stream.encoding, stream.errors) for stream in (sys.stdout, sys.stderr)]
+    payload = (target, args, environment, os.getcwd(), (InheritedFd(1), InheritedFd(2), *streams))
+    # The handlers first: a signal that comes while the child starts is kept, then passed on.
+    pending: list[int] = []
+    child: Any = None
+
+    def on_signal(got: int, _frame: Any) -> None:
+        if child is None:
+            pending.append(got)
+        else:
+            _pass_on(child.pid, PASSED_ON[got])
+
+    handlers = {signum: signal.signal(signum, on_signal) for signum in PASSED_ON}
     try:
-        for signum in PASSED_ON:
-            signal.signal(signum, lambda got, _frame: _pass_on(child.pid, PASSED_ON[got]))
-        wait([child.sentinel])  # a signal's handler runs, then the wait goes on
+        child = start_shared_child(_child, payload, name, settings)
+        if child is not None:
+            for got in pending:
+                _pass_on(child.pid, PASSED_ON[got])
+            wait([child.sentinel])  # a signal's handler runs, then the wait goes on
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
+    if child is None:
+        for got in pending:  # asked to stop before anything ran: as the signal would have
+            signal.raise_signal(got)
+        return None
     code = child.exitcode
     return code if code >= 0 else 128 - code
 
@@ -96,31 +107,28 @@ def _child(
     args: tuple[Any, ...],
     environment: dict[str, str],
     cwd: str,
-    output: tuple[int, int, str, str],
+    output: tuple[int, int, tuple[str, str], tuple[str, str]],
 ) -> None:
     """In the server's child: become the command's process, run the work, exit with its code.
 
     Args:
-        output: the command's stdout and stderr (this child's copies) and their encodings.
+        output: the command's stdout and stderr (this child's copies), and the encoding
+            and error handler of each.
     """
+    from core.command_line import wind_down
     from core.worker import enter_child
 
-    stdout, stderr, out_encoding, err_encoding = output
+    stdout, stderr, out_stream, err_stream = output
     enter_child(environment, cwd, stdout, stderr)
     # The server's own streams were made for its output: these are the command's, line by
     # line as a terminal shows them.
-    sys.stdout = _stream(1, out_encoding, "strict")
-    sys.stderr = _stream(2, err_encoding, "backslashreplace")
+    sys.stdout, sys.stderr = _stream(1, *out_stream), _stream(2, *err_stream)
     try:
         code = target(*args)
-    except KeyboardInterrupt:  # Ctrl-C, passed on: as Python ends on it
-        traceback.print_exc()
+    except KeyboardInterrupt:  # Ctrl-C, passed on: the run has ended; the command says no more
         code = 128 + signal.SIGINT
     finally:
-        atexit._run_exitfuncs()  # multiprocessing children skip them; an interpreter does not
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
+        wind_down()  # multiprocessing children skip what an interpreter's exit does
     sys.exit(code)
 
 

@@ -93,3 +93,25 @@ def test_a_deaf_worker_exits_saying_whether_its_stop_was_recorded(
     assert done.returncode == expected, done.stderr
     assert "FAILED: Terminated: stopped by signal SIGTERM" in done.stderr
     assert ExitCode.recorded(done.returncode) == (expected == ExitCode.FAILED)
+
+
+def test_a_stop_landing_while_the_guard_installs_its_handlers_leaves_none_behind(
+    monkeypatch,
+) -> None:
+    import core.stop as stop
+
+    before = {signum: signal.getsignal(signum) for signum in stop.STOP_SIGNALS}
+    looks = []
+
+    def stopped_half_way(signum):
+        looks.append(signum)
+        if len(looks) == 2:  # the first handler is installed, the second not yet
+            raise Terminated("terminated by signal SIGTERM")
+        return before[signum]
+
+    monkeypatch.setattr(stop.signal, "getsignal", stopped_half_way)
+    with pytest.raises(Terminated), stop_guard():
+        pass
+    monkeypatch.undo()
+    assert {signum: signal.getsignal(signum) for signum in stop.STOP_SIGNALS} == before
+    assert signal.set_wakeup_fd(-1) == -1  # the wakeup descriptor was put back too

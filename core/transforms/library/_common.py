@@ -151,6 +151,15 @@ def _read_from(table: pa.Table) -> str:
     return f" (read from raw file(s) {shown})"
 
 
+def names_metadata(columns: Iterable[str]) -> bool:
+    """Whether a transform's configuration names one of the five standard metadata columns.
+
+    The standard transforms read their inputs without them (their publish writes them
+    anew), unless the configuration uses one, e.g. a mapping of ``__metadata_run_timestamp``.
+    """
+    return any(column in METADATA_COLUMNS for column in columns)
+
+
 def data_columns(table: pa.Table) -> list[str]:
     """The table's columns except the five standard ``__metadata_*`` ones."""
     return [c for c in table.column_names if c not in METADATA_COLUMNS]

@@ -26,6 +26,7 @@ from core.transforms.library._common import (
     check_rejections,
     data_columns,
     examples,
+    names_metadata,
     owner,
     require_columns,
     spec,
@@ -105,7 +106,7 @@ def column_mapping(ctx: TransformContext) -> None:
     mapping = string_map(ctx, "mapping")
     _check_unique_targets(ctx, mapping)
     name = str(variable(ctx, "input"))
-    table = ctx.input(name, metadata=False)
+    table = ctx.input(name, metadata=names_metadata(mapping))
     require_columns(ctx, table, mapping, f"input {name!r}")
     result = table.select(list(mapping)).rename_columns(list(mapping.values()))
     for column in _kept_columns(ctx, table, mapping):
@@ -162,7 +163,7 @@ def value_mapping(ctx: TransformContext) -> None:
 def _mapped(ctx: TransformContext) -> pa.Table:
     """The input with the column mapped, rejected rows staged and dropped."""
     column, name = str(variable(ctx, "column")), str(variable(ctx, "input"))
-    table = ctx.input(name, metadata=False)
+    table = ctx.input(name, metadata=names_metadata([column]))
     require_columns(ctx, table, [column], f"input {name!r}")
     keys, targets = vocabulary(ctx)
     mapped, bad = map_values(ctx, table[column], keys, targets)

@@ -26,6 +26,7 @@ from core.transforms.library._common import (
     check_rejections,
     duckdb_connection,
     examples,
+    names_metadata,
     owner,
     quote,
     rejected,
@@ -225,7 +226,7 @@ def standardize(ctx: TransformContext, expressions: dict[str, str], params: dict
         TransformError: a column is missing, or rejections exceed max_rejection_rate.
     """
     name = str(variable(ctx, "input"))
-    table = ctx.input(name, metadata=False)
+    table = ctx.input(name, metadata=names_metadata(expressions))
     require_columns(ctx, table, expressions, f"input {name!r}")
     parsed = evaluate(table.select(list(expressions)), expressions, params)
     counts, found = {}, {}

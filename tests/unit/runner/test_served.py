@@ -122,6 +122,7 @@ def test_ctrl_c_or_a_closing_terminal_is_passed_on_and_ends_the_run_failed(
         assert not psutil.pid_exists(runner) or psutil.Process(runner).status() == "zombie"
     finally:
         _kill_group(process)
+    assert "Traceback" not in process.stderr.read()  # as the command's own Ctrl-C: no trace
     with SessionHelper(world) as session:
         run_id = session.scalars(select(config.RunEvent.id)).one()
         event, rows = get_run(session, run_id), task_runs(session, run_id)

@@ -40,6 +40,18 @@ def test_columns_are_renamed_and_selected_and_the_source_file_kept() -> None:
     assert (result.rows_in, result.rows_out) == (4, 4)
 
 
+def test_a_mapping_may_name_a_standard_metadata_column_of_its_input() -> None:
+    # The standard transforms read without them, unless their configuration names one.
+    mapping = {"PatientID": "patient_id", "__metadata_run_id": "loaded_by_run"}
+    p = _column_mapping(ROWS, mapping=mapping)
+    assert p.run(0).state == "success"
+    result = p.run(1)
+    assert result.state == "success", result.error
+    table = p.output("master", "out")
+    assert table.column_names[:2] == ["patient_id", "loaded_by_run"]
+    assert len(set(table["loaded_by_run"].to_pylist())) == 1
+
+
 def test_keep_unmapped_keeps_the_other_columns() -> None:
     p = _column_mapping(ROWS, mapping={"Qty": "quantity"}, keep_unmapped=True)
     p.run(0)
