@@ -104,7 +104,7 @@ def column_mapping(ctx: TransformContext) -> None:
         TransformError: the input lacks mapped columns (all of them are named).
     """
     mapping = string_map(ctx, "mapping")
-    _check_unique_targets(ctx, mapping)
+    _check_targets(ctx, mapping)
     name = str(variable(ctx, "input"))
     table = ctx.input(name, metadata=names_metadata(mapping))
     require_columns(ctx, table, mapping, f"input {name!r}")
@@ -115,13 +115,25 @@ def column_mapping(ctx: TransformContext) -> None:
     ctx.publish(result)
 
 
-def _check_unique_targets(ctx: TransformContext, mapping: dict[str, str]) -> None:
+def _check_targets(ctx: TransformContext, mapping: dict[str, str]) -> None:
     targets = list(mapping.values())
     twice = sorted({t for t in targets if targets.count(t) > 1})
     if twice:
         raise TransformationVariableTypeError(
             f"{owner(ctx)}: variable 'mapping' maps several columns onto "
             f"{', '.join(map(repr, twice))}; expected each target column once"
+        )
+    # The publish writes these anew: a column mapped onto one would vanish without a word.
+    reserved = [
+        f"{source!r} -> {target!r}"
+        for source, target in mapping.items()
+        if names_metadata([target])
+    ]
+    if reserved:
+        raise TransformationVariableTypeError(
+            f"{owner(ctx)}: variable 'mapping' maps {', '.join(reserved)}, but CORE writes "
+            "that column itself with every publish (run id, timestamps, version, contract); "
+            "map onto another name"
         )
 
 

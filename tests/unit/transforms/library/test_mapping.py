@@ -52,6 +52,19 @@ def test_a_mapping_may_name_a_standard_metadata_column_of_its_input() -> None:
     assert len(set(table["loaded_by_run"].to_pylist())) == 1
 
 
+def test_a_mapping_onto_a_column_core_writes_itself_is_refused_by_name() -> None:
+    # Hostile or careless: the run id would otherwise be the patient id's, or (as the
+    # publish writes it anew) the patient ids would vanish without a word.
+    p = _column_mapping(ROWS, mapping={"PatientID": "__metadata_run_id", "Qty": "quantity"})
+    assert p.run(0).state == "success"
+    result = p.run(1)
+    assert result.state == "failed"
+    assert "'PatientID' -> '__metadata_run_id'" in result.error
+    assert "map onto another name" in result.error
+    with pytest.raises(ContractNotFoundError):
+        p.output("master", "out")  # nothing was published
+
+
 def test_keep_unmapped_keeps_the_other_columns() -> None:
     p = _column_mapping(ROWS, mapping={"Qty": "quantity"}, keep_unmapped=True)
     p.run(0)
