@@ -107,17 +107,20 @@ def start_server(settings: Settings | None = None) -> bool:
 def start_child(target: Any, args: tuple[Any, ...], name: str, settings: Settings | None) -> Any:
     """A fresh child of the warm server running ``target(*args)``: a multiprocessing Process.
 
+    The shared server's (:func:`start_shared_child`), else one of this process's own.
+
     Raises:
         OSError: the process could not be started.
     """
+    child = start_shared_child(target, args, name, settings)
+    if child is not None:
+        return child
     with _server_lock, _without_main():
-        child = _start_shared(target, args, name, settings)
-        if child is None:
-            _own_server(preload(settings))
-            child = multiprocessing.get_context("forkserver").Process(
-                target=target, args=args, name=name
-            )
-            child.start()
+        _own_server(preload(settings))
+        child = multiprocessing.get_context("forkserver").Process(
+            target=target, args=args, name=name
+        )
+        child.start()
         # multiprocessing reads the exit codes of its finished children whenever another
         # one starts; the caller reads this one's, and nothing else may.
         process._children.discard(child)
@@ -127,8 +130,8 @@ def start_child(target: Any, args: tuple[Any, ...], name: str, settings: Setting
 def start_shared_child(
     target: Any, args: tuple[Any, ...], name: str, settings: Settings | None
 ) -> Any | None:
-    """A fresh child of the shared server running ``target(*args)``, as :func:`start_child`;
-    None when no shared server can be used (no server of this process's own is started).
+    """A fresh child of the shared server running ``target(*args)``, or None when no shared
+    server can be used (then no server is started here).
 
     Raises:
         OSError: the process could not be started.
@@ -136,7 +139,7 @@ def start_shared_child(
     with _server_lock, _without_main():
         child = _start_shared(target, args, name, settings)
         if child is not None:
-            process._children.discard(child)
+            process._children.discard(child)  # as for a child of this process's own server
     return child
 
 

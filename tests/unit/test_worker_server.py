@@ -33,6 +33,8 @@ OWN_SERVER = (
     "children = psutil.Process().children()\n"
     "(server,) = [c for c in children if 'forkserver' in ' '.join(c.cmdline())]\n"
 )
+# A sender with a server of its own that has started one worker (of a missing transformation).
+OWN_WORKER = OWN_SERVER + "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
 MISSING_WORKER = (
     "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
     "raise SystemExit(worker.wait(120))\n"
@@ -257,8 +259,7 @@ def test_start_server_starts_the_warm_server_that_the_first_task_is_forked_from(
         world,
         tmp_path,
         temporary,
-        OWN_SERVER + "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
-        "assert psutil.Process(worker.pid).ppid() == server.pid\n"
+        OWN_WORKER + "assert psutil.Process(worker.pid).ppid() == server.pid\n"
         "raise SystemExit(worker.wait(120))\n",
         server="per-process",
     )
@@ -274,8 +275,7 @@ def test_a_server_of_its_own_ends_with_the_process_that_started_it(
         world,
         tmp_path,
         temporary,
-        OWN_SERVER + "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
-        "code = worker.wait(120)\n"
+        OWN_WORKER + "code = worker.wait(120)\n"
         "pathlib.Path(os.environ['IMPORTS']).with_name('server').write_text(str(server.pid))\n"
         "raise SystemExit(code)\n",
         capture=False,

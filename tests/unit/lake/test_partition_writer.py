@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +29,23 @@ def contract(lake_settings: Settings) -> DatasetContract:
     return DatasetContract("acme", "zentrix", "ingest", "visits", settings=lake_settings)
 
 
+def _uris_given_to(monkeypatch: pytest.MonkeyPatch, name: str) -> list[str]:
+    """The URIs ``dataset_contract.<name>`` is called with from now on (it still runs)."""
+    calls: list[str] = []
+    original = getattr(dataset_contract, name)
+
+    def counted(uri: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(uri)
+        return original(uri, *args, **kwargs)
+
+    monkeypatch.setattr(dataset_contract, name, counted)
+    return calls
+
+
 @pytest.fixture
 def delta_rs_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The URIs delta-rs's write_deltalake was called for (it still writes them)."""
-    calls: list[str] = []
-    write = dataset_contract.write_deltalake
-
-    def counted(uri: str, *args: Any, **kwargs: Any) -> None:
-        calls.append(uri)
-        write(uri, *args, **kwargs)
-
-    monkeypatch.setattr(dataset_contract, "write_deltalake", counted)
-    return calls
+    return _uris_given_to(monkeypatch, "write_deltalake")
 
 
 def visits(rows: int, start: int = 0) -> pa.Table:
@@ -363,7 +369,10 @@ def test_a_stop_mid_write_ends_the_writers_deletes_their_files_and_commits_nothi
         contract.publish(visits(4_000), run_id=2)
     stopper.join(60)
     writers = [t for t in threading.enumerate() if t.name.startswith("core-publish")]
-    for writer in writers:  # a stop can land while a writer thread is still starting
+    deadline = time.monotonic() + 60
+    for writer in writers:  # a stop can land while a writer thread is still starting:
+        while writer.ident is None and time.monotonic() < deadline:  # listed, not yet begun
+            time.sleep(0.05)
         writer.join(60)
     assert not [t for t in writers if t.is_alive()]
     assert list((Path(contract.uri) / f"{RUN_ID}=2").iterdir()) == []
@@ -435,15 +444,7 @@ def test_checkpoints_are_written_after_the_commit_at_the_tables_interval(
 @pytest.fixture
 def opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The URIs a DeltaTable was opened for (it still opens them)."""
-    calls: list[str] = []
-    opened = dataset_contract.DeltaTable
-
-    def counted(uri: str, *args: Any, **kwargs: Any) -> DeltaTable:
-        calls.append(uri)
-        return opened(uri, *args, **kwargs)
-
-    monkeypatch.setattr(dataset_contract, "DeltaTable", counted)
-    return calls
+    return _uris_given_to(monkeypatch, "DeltaTable")
 
 
 @pytest.mark.parametrize("writer", ["here", "delta-rs"])
