@@ -116,7 +116,12 @@ def run_request(settings: Settings, request: RunRequest, started: float) -> int:
                     runner.run(request.pipeline, request.resume, request.only, configuration)
                 ]
     except Terminated as exc:  # SIGTERM: the runner has stopped its workers and ended the run
-        typer.echo(f"FAILED: {exc}: the run was stopped and ended failed", err=True)
+        typer.echo(
+            f"FAILED: {exc}: the run of {request.pipeline!r} was stopped and ended failed; "
+            f"`core runs list --pipeline {request.pipeline}` shows its id, and `core run "
+            f"{request.pipeline} --resume RUN_ID` re-runs what did not finish",
+            err=True,
+        )
         return 1
     for report in reports:
         print_report(out, report)

@@ -123,7 +123,11 @@ def test_ctrl_c_or_a_closing_terminal_is_passed_on_and_ends_the_run_failed(
         assert not psutil.pid_exists(runner) or psutil.Process(runner).status() == "zombie"
     finally:
         _kill_group(process)
-    assert "Traceback" not in process.stderr.read()  # as the command's own Ctrl-C: no trace
+    err = process.stderr.read()
+    assert "Traceback" not in err  # as the command's own Ctrl-C or SIGTERM: no trace
+    if signum == signal.SIGHUP:  # passed on as SIGTERM: one line saying what next
+        assert "FAILED: terminated by signal SIGTERM: the run of 'stoppable'" in err, err
+        assert "core run stoppable --resume RUN_ID" in err
     with SessionHelper(world) as session:
         run_id = session.scalars(select(config.RunEvent.id)).one()
         event = get_run(session, run_id)
