@@ -18,7 +18,7 @@ from core.errors import ConfigurationError, InvalidInputError, NotFoundError, di
 from core.models.base import utcnow
 from core.models.runs import RUN_CONFIGURATIONS, RunEvent, RunSnapshot, TaskRun
 from core.plan import PipelinePlan
-from core.worker import worker_gone
+from core.worker import ExitCode, lost_reason, worker_gone
 
 # Task states that end a task; anything else may still change.
 FINISHED = ("success", "failed", "upstream_failed", "skipped", "cancelled")
@@ -271,6 +271,21 @@ def end_lost_task(session: Session, run_id: int, transformation_id: int, reason:
     if row is not None:
         end_task(session, row, stopped_state(session, run_id), error_summary=reason)
     return row is not None
+
+
+def settle_exit(session: Session, run_id: int, transformation_id: int, code: int) -> int:
+    """How a worker's task ended, once its record is sure (committed when it was not).
+
+    A worker that ended without recording how (killed, crashed, or a transform calling
+    ``os._exit``: then even with 0, 1 or 2) left its task ``running``: it is recorded
+    failed (``cancelled`` in a cancelled run), naming the exit code. One query.
+
+    Returns:
+        The worker's code, but FAILED where a 0 recorded nothing: it succeeded at nothing.
+    """
+    if not end_lost_task(session, run_id, transformation_id, lost_reason(code)):
+        return code
+    return ExitCode.FAILED if code == ExitCode.SUCCESS else code
 
 
 def mark_tasks(session: Session, run_id: int, transformation_ids: list[int], state: str) -> None:

@@ -35,12 +35,12 @@ from core.run_controls import claim_run
 from core.runner.report import RunReport, build_report, run_log_dir, task_log_path
 from core.runs import (
     check_configuration_choice,
-    end_lost_task,
     finish_run,
     get_run,
     mark_tasks,
     reap,
     resume_run,
+    settle_exit,
     start_run,
     task_runs,
 )
@@ -50,7 +50,6 @@ from core.worker import (
     ExitCode,
     LocalWorker,
     WorkerJob,
-    lost_reason,
     start_local,
     worker_identity,
 )
@@ -278,10 +277,8 @@ class LocalRunner:
         finally:
             self._live.discard(worker)
         code = -1 if code is None else code
-        if not ExitCode.recorded(code):
-            with self._database(self._pipeline, run_id) as session:  # it died without a word
-                end_lost_task(session, run_id, task.transformation_id, lost_reason(code))
-        return code
+        with self._database(self._pipeline, run_id) as session:  # did it record its end?
+            return settle_exit(session, run_id, task.transformation_id, code)
 
     def _stop_workers(self) -> None:
         """Stop every live worker at once (each is killed 5 s after it was asked)."""

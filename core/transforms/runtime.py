@@ -170,7 +170,7 @@ def _execute(session: Session, row: Any, ctx: TransformContext, template: Templa
         _revert_output(ctx)
         _record_failure(session, row, ctx, result, exc)
         return Outcome(ExitCode.INVALID, str(exc))
-    except (Exception, Terminated) as exc:
+    except (Exception, Terminated, SystemExit) as exc:  # sys.exit in a transform: failed too
         _revert_output(ctx)
         _record_failure(session, row, ctx, getattr(exc, "kind_result", result), exc)
         logger.debug("transformation %s failed", ctx.transform_id, exc_info=True)

@@ -23,6 +23,7 @@ from core.runner.report import task_log_path
 from core.runs import start_run, task_runs
 from core.settings import load_settings
 from core.worker import WorkerJob
+from tests.support.worlds import load_test_world
 
 
 def _run(world, pipeline: str):
@@ -64,6 +65,36 @@ def test_a_failing_transformation_is_retried_an_invalid_one_is_not(world) -> Non
     with pytest.raises(InvalidWorkerConfigurationError, match="exited with 2") as invalid:
         run_local(operator, {}, missing, world)
     assert isinstance(invalid.value, AirflowFailException)
+
+
+QUITTING = """
+segments: [{name: S, pipeline_types: [t]}]
+companies: [{name: acme, brands: [{name: zentrix}]}]
+templates:
+  - {name: quitting, entrypoint: "tests.unit.transforms.sample_transforms:quitting"}
+pipelines:
+  - name: quitting
+    company: acme
+    brand: zentrix
+    type: t
+    states: [{state: ingest, transformations: [{template: quitting}]}]
+"""
+
+
+def test_a_worker_exiting_0_without_recording_fails_the_airflow_task(core_env, monkeypatch) -> None:
+    # os._exit(0) from a transform: Airflow must not mark the task a success, and the
+    # task's row must not stay running.
+    monkeypatch.setenv("QUIT_CODE", "0")
+    world = load_test_world(QUITTING)
+    plan, run_id = _run(world, "quitting")
+    task = plan.tasks[0]
+    operator = TransformOperator.for_task(task, plan.company, plan.brand)
+    with pytest.raises(WorkerFailedError, match="corebot exited with 1"):
+        run_local(operator, {}, _job(plan, task, run_id), world)
+    with SessionHelper(world) as session:
+        row = task_runs(session, run_id)[task.transformation_id]
+    assert row.state == "failed"
+    assert "exited with 0 before it could record" in row.error_summary
 
 
 def test_unknown_backend_names_the_known_ones() -> None:

@@ -43,6 +43,8 @@ templates:
   - {{name: deaf, entrypoint: "{SAMPLES}:deaf"}}
   - {{name: lingering, entrypoint: "{SAMPLES}:lingering"}}
   - {{name: broken, entrypoint: "{SAMPLES}:broken"}}
+  - {{name: quitting, entrypoint: "{SAMPLES}:quitting"}}
+  - {{name: sys_exiting, entrypoint: "{SAMPLES}:sys_exiting"}}
 pipelines:
   - name: crashy
     company: acme
@@ -70,6 +72,24 @@ pipelines:
     states:
       - state: ingest
         transformations: [{{template: broken, retries: 2, retry_delay_seconds: 600}}]
+  - name: quitting
+    company: acme
+    brand: zentrix
+    type: t
+    states:
+      - state: ingest
+        transformations: [{{template: quitting}}]
+      - state: master
+        transformations: [{{template: doubled}}]
+  - name: sys_exiting
+    company: acme
+    brand: zentrix
+    type: t
+    states:
+      - state: ingest
+        transformations: [{{template: sys_exiting}}]
+      - state: master
+        transformations: [{{template: doubled}}]
   - name: tiny
     company: acme
     brand: zentrix
@@ -151,6 +171,31 @@ def test_a_crash_or_a_memory_blow_up_fails_that_task_only(world) -> None:
     assert len(numbers.fetch(run_id=report.run_id)) == 3  # its sibling's crash did not touch it
     with SessionHelper(world) as session:
         assert get_run(session, report.run_id).state == "failed"
+
+
+@pytest.mark.parametrize("code", [0, 1, 2])
+def test_a_worker_that_exits_without_recording_fails_its_task_whatever_its_code(
+    world, monkeypatch, code
+) -> None:
+    # A transform (or a library under it) ending the process with os._exit: the code is
+    # one of the protocol's, but nothing was recorded. The row must not stay running, and
+    # a 0 must not pass for a success (the downstream task would read nothing).
+    monkeypatch.setenv("QUIT_CODE", str(code))
+    report = LocalRunner(world, workers=1).run("quitting")
+    states = {t.task_id.rsplit("_", 1)[0]: t for t in report.tasks}
+    assert states["ingest_quitting"].state == "failed"
+    assert f"exited with {code} before it could record" in states["ingest_quitting"].error
+    assert states["master_doubled"].state == "upstream_failed"
+    with SessionHelper(world) as session:
+        assert get_run(session, report.run_id).state == "failed"
+
+
+def test_sys_exit_in_a_transform_fails_the_task_and_says_so(world) -> None:
+    report = LocalRunner(world, workers=1).run("sys_exiting")
+    states = {t.task_id.rsplit("_", 1)[0]: t for t in report.tasks}
+    assert states["ingest_sys_exiting"].state == "failed"
+    assert "SystemExit" in states["ingest_sys_exiting"].error
+    assert states["master_doubled"].state == "upstream_failed"
 
 
 @pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])

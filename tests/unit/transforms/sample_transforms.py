@@ -47,6 +47,21 @@ def aborting(ctx) -> None:
     os.abort()
 
 
+def quitting(ctx) -> None:
+    """End the worker with the exit code named by QUIT_CODE, recording nothing: as a
+    library calling ``os._exit`` would."""
+    import os
+
+    os._exit(int(os.environ["QUIT_CODE"]))
+
+
+def sys_exiting(ctx) -> None:
+    """Call ``sys.exit(0)`` from the transform, as a script pasted into one might."""
+    import sys
+
+    sys.exit(0)
+
+
 def memory_hog(ctx) -> None:
     """Blow up memory (capped to 1 GiB of address space, so only this process suffers)."""
     import resource
