@@ -166,10 +166,20 @@ class DatasetContract(Contract):
             partition_writer.checkpoint(after)
         return self._summary(run_id, source.num_rows, after, before)
 
-    def _stream(self, source: pa.Table, stamp: _Stamp, schema: pa.Schema) -> pa.RecordBatchReader:
+    def _stream(
+        self, source: pa.Table, stamp: _Stamp, schema: pa.Schema, encoded: bool = False
+    ) -> pa.RecordBatchReader:
+        """The rows with this publish's metadata columns, batch by batch.
+
+        Args:
+            encoded: the metadata columns as one-entry dictionaries (``schema`` says so;
+                see :func:`encoded_schema`), for CORE's own Parquet writer.
+        """
+
         def batches() -> Iterator[pa.RecordBatch]:
             for batch in source.to_batches(max_chunksize=STREAM_BATCH_ROWS):
-                yield from self._with_metadata(pa.Table.from_batches([batch]), stamp).to_batches()
+                table = pa.Table.from_batches([batch])
+                yield from self._with_metadata(table, stamp, encoded).to_batches()
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 
@@ -358,7 +368,7 @@ class DatasetContract(Contract):
         actions = (json.loads(line) for line in lines if line.strip())
         return next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
 
-    def _with_metadata(self, table: pa.Table, stamp: _Stamp) -> pa.Table:
+    def _with_metadata(self, table: pa.Table, stamp: _Stamp, encoded: bool = False) -> pa.Table:
         table = table.drop_columns([c for c in table.column_names if c in METADATA_COLUMNS])
         values = {
             RUN_ID: pa.scalar(stamp.run_id, pa.int64()),
@@ -368,7 +378,7 @@ class DatasetContract(Contract):
             OUTPUT_CONTRACT: pa.scalar(self.key, pa.string()),
         }
         for name, value in values.items():
-            table = table.append_column(name, pa.repeat(value, table.num_rows))
+            table = table.append_column(name, _constant(value, table.num_rows, encoded))
         return table
 
     def _table_or_none(self) -> DeltaTable | None:
@@ -416,8 +426,11 @@ class DatasetContract(Contract):
         A lost commit race is retried with the same files against the table as it is
         then; the files are deleted when the publish fails for good.
         """
+        encoded = encoded_schema(schema)
         parts = [
-            lambda offset=offset, rows=rows: self._stream(source.slice(offset, rows), stamp, schema)
+            lambda offset=offset, rows=rows: self._stream(
+                source.slice(offset, rows), stamp, encoded, encoded=True
+            )
             for offset, rows in partition_writer.parts(source.num_rows)
         ]
         ticket = time.time_ns() // 1000  # tells afterwards whether this publish landed
@@ -589,6 +602,31 @@ def to_arrow(data: pd.DataFrame | pa.Table) -> pa.Table:
 def _is_whole_number(value: object) -> TypeGuard[int]:
     """True for an int from 0 (a bool is not one)."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _constant(value: pa.Scalar, rows: int, encoded: bool) -> pa.Array:
+    """``rows`` copies of ``value``; ``encoded``: as a dictionary of that one value.
+
+    A Parquet writer stores a dictionary as it is, where it would hash every row of a
+    plain column to build one: the metadata columns were a third of a million-row file's
+    write (docs/performance.md, "Sixth round").
+    """
+    if not encoded:
+        return pa.repeat(value, rows)
+    indices = pa.repeat(pa.scalar(0, pa.int32()), rows)
+    return pa.DictionaryArray.from_arrays(indices, pa.array([value.as_py()], value.type))
+
+
+def encoded_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with the metadata columns as dictionaries (what _constant builds)."""
+    return pa.schema(
+        [
+            field.with_type(pa.dictionary(pa.int32(), field.type))
+            if field.name in METADATA_COLUMNS
+            else field
+            for field in schema
+        ]
+    )
 
 
 def _check_run_id(run_id: object) -> int:

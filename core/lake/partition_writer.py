@@ -229,7 +229,10 @@ def _write_part(
 
 
 def _text_columns(schema: pa.Schema) -> list[str]:
-    return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_binary(f.type)]
+    """The columns written with dictionaries: text, and columns that are dictionaries
+    already (stored as they are, not decoded)."""
+    kinds = (pa.types.is_string, pa.types.is_binary, pa.types.is_dictionary)
+    return [f.name for f in schema if any(kind(f.type) for kind in kinds)]
 
 
 def _without_column(reader: pa.RecordBatchReader, column: str) -> Iterator[pa.RecordBatch]:

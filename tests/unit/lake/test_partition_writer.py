@@ -8,12 +8,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError
 
+import core
 import core.lake.dataset_contract as dataset_contract
 from core.errors import LakeError
 from core.lake import DatasetContract, partition_writer
@@ -130,6 +132,34 @@ def test_each_file_carries_exact_statistics(contract: DatasetContract) -> None:
     assert (low["seen"], high["seen"]) == ("2024-01-01T00:00:00.000000Z",) * 2
     assert (low["flag"], high["flag"]) == (False, True)
     assert set(low) == set(high) == set(stats["nullCount"])  # every column has its bounds
+
+
+def test_the_metadata_columns_are_stored_as_dictionaries_and_read_as_their_types(
+    contract: DatasetContract,
+) -> None:
+    # Each is one value for the whole publish: written as a one-entry dictionary, which
+    # the Parquet writer stores as it is (hashing a million copies cost a third of a write).
+    contract.publish(visits(300), run_id=5)
+    [file] = (Path(contract.uri) / f"{RUN_ID}=5").iterdir()
+    columns = pq.ParquetFile(file).metadata.row_group(0)
+    encodings = {
+        columns.column(i).path_in_schema: columns.column(i).encodings
+        for i in range(columns.num_columns)
+    }
+    for name in ("__metadata_app_version", "__metadata_run_timestamp"):
+        assert "RLE_DICTIONARY" in encodings[name] or "PLAIN_DICTIONARY" in encodings[name]
+    fetched = contract.fetch_arrow(run_id=5)
+    assert fetched.schema.field("__metadata_app_version").type == pa.string()
+    assert fetched.schema.field("__metadata_run_timestamp").type == pa.timestamp("us", "UTC")
+    assert fetched["__metadata_output_contract"].unique().to_pylist() == [contract.key]
+    [(rows, contracts)] = duckdb.sql(
+        f"select count(*), count(distinct __metadata_output_contract) from '{file}'"
+    ).fetchall()
+    assert (rows, contracts) == (300, 1)
+    [add] = [e["add"] for e in log_entries(contract, 0) if "add" in e]
+    stats = json.loads(add["stats"])
+    assert stats["minValues"]["__metadata_output_contract"] == contract.key
+    assert stats["maxValues"]["__metadata_app_version"] == core.__version__
 
 
 FILTERS = [
@@ -272,8 +302,10 @@ def test_a_failed_write_deletes_its_files_and_commits_nothing(
     monkeypatch.setattr(partition_writer.os, "cpu_count", lambda: 2)
     stream = DatasetContract._stream
 
-    def failing_second_part(self: Any, source: pa.Table, *args: Any) -> pa.RecordBatchReader:
-        data = stream(self, source, *args)
+    def failing_second_part(
+        self: Any, source: pa.Table, *args: Any, **kwargs: Any
+    ) -> pa.RecordBatchReader:
+        data = stream(self, source, *args, **kwargs)
 
         def batches() -> Any:
             yield from data
@@ -344,8 +376,8 @@ def test_a_stop_mid_write_ends_the_writers_deletes_their_files_and_commits_nothi
     writing = threading.Event()  # set once a part is inside its stream, writing
     stopped = threading.Event()  # set once the SIGTERM has been sent
 
-    def slow(self: Any, *args: Any) -> pa.RecordBatchReader:
-        data = stream(self, *args)
+    def slow(self: Any, *args: Any, **kwargs: Any) -> pa.RecordBatchReader:
+        data = stream(self, *args, **kwargs)
 
         def batches() -> Any:
             for index, batch in enumerate(data):
