@@ -31,6 +31,8 @@ STOP_GRACE_SECONDS = 5.0
 # The exit of a stopped worker whose record of the stop did not finish in time: not an
 # ExitCode, so whoever started it records the task itself (ExitCode.recorded is False).
 STOPPED_UNRECORDED = 75
+# What a held worker reads on its gate to begin its task (its end alone drops it).
+RELEASE = b"go"
 
 
 class ExitCode(IntEnum):
@@ -163,9 +165,10 @@ class LocalWorker:
     a ``subprocess.Popen``'s: the exit code, negative when a signal ended it.
     """
 
-    def __init__(self, job: WorkerJob, process: Any) -> None:
+    def __init__(self, job: WorkerJob, process: Any, gate: int | None = None) -> None:
         self.job = job
         self._process = process
+        self._gate = gate  # a held worker's: the write end of the pipe it waits on
         # A forkserver child's exit code comes once down a pipe; two threads reading it
         # (the runner's wait and a stop) would leave the second with EOF, taken as 255.
         self._reading = threading.Lock()
@@ -194,6 +197,31 @@ class LocalWorker:
         wait([self._process.sentinel], timeout)  # readable once it ended; read by poll
         return self.poll()
 
+    @property
+    def held(self) -> bool:
+        """Whether it waits to be released (``start_local(..., held=True)``)."""
+        return self._gate is not None
+
+    def release(self) -> bool:
+        """Let a held worker begin its task; False when it is gone (then start another)."""
+        gate, self._gate = self._gate, None
+        if gate is None:
+            return True
+        try:
+            os.write(gate, RELEASE)
+        except BrokenPipeError:  # it died while held (killed, out of memory)
+            return False
+        finally:
+            os.close(gate)
+        return True
+
+    def drop(self) -> None:
+        """End a held worker whose task will not run: it exits having recorded nothing."""
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            os.close(gate)  # it reads the end of the pipe and exits
+        self.stop()  # at once when it is gone; a held worker ignores nothing
+
     def terminate(self) -> None:
         """Ask the worker to stop (SIGTERM): it records its task failed and exits."""
         self._signal(signal.SIGTERM)
@@ -216,7 +244,9 @@ class LocalWorker:
                 os.kill(self.pid, signum)
 
 
-def start_local(job: WorkerJob, settings: Settings, output: int, warm: bool = True) -> LocalWorker:
+def start_local(
+    job: WorkerJob, settings: Settings, output: int, warm: bool = True, held: bool = False
+) -> LocalWorker:
     """Start ``corebot run`` for a job on this machine, its stdout and stderr on ``output``.
 
     Args:
@@ -226,6 +256,11 @@ def start_local(job: WorkerJob, settings: Settings, output: int, warm: bool = Tr
             caller keeps and closes its own copy.
         warm: a fresh child of the warm worker server (the default), or a new
             interpreter (``python -m corebot run``), as Batch and Kubernetes start one.
+        held: (warm only) start it now but let it begin its task only once released
+            (:meth:`LocalWorker.release`): meanwhile it opens what every task uses
+            (``core.transforms.runtime.prepare_worker``), so a task whose upstream is
+            still running starts at once when it ends. Nothing is recorded before the
+            release; a dropped worker (:meth:`LocalWorker.drop`) exits without a word.
 
     Returns:
         The running worker.
@@ -245,13 +280,28 @@ def start_local(job: WorkerJob, settings: Settings, output: int, warm: bool = Tr
         return LocalWorker(job, process)
     from core.worker_server import start_child
 
-    warmed = start_child(
-        _run_warm,
-        (worker_command(job)[1:], environment, os.getcwd(), InheritedFd(output)),
-        f"corebot-t{job.transformation_id}-r{job.run_id}",
-        settings,
-    )
-    return LocalWorker(job, warmed)
+    gate, opener = os.pipe() if held else (None, None)
+    try:
+        warmed = start_child(
+            _run_warm,
+            (
+                worker_command(job)[1:],
+                environment,
+                os.getcwd(),
+                InheritedFd(output),
+                None if gate is None else InheritedFd(gate),
+            ),
+            f"corebot-t{job.transformation_id}-r{job.run_id}",
+            settings,
+        )
+    except BaseException:
+        for end in (gate, opener):
+            if end is not None:
+                os.close(end)
+        raise
+    if gate is not None:
+        os.close(gate)  # the worker has its own copy
+    return LocalWorker(job, warmed, opener)
 
 
 class InheritedFd:
@@ -270,9 +320,17 @@ def _received_fd(duplicate: Any) -> int:
     return int(duplicate.detach())
 
 
-def _run_warm(argv: list[str], environment: dict[str, str], cwd: str, output: int) -> None:
-    """In the child: become ``python -m corebot run …`` as a new interpreter would be."""
+def _run_warm(
+    argv: list[str], environment: dict[str, str], cwd: str, output: int, gate: int | None
+) -> None:
+    """In the child: become ``python -m corebot run …`` as a new interpreter would be.
+
+    Args:
+        gate: a held worker's end of the pipe it waits on (see :func:`start_local`).
+    """
     enter_child(environment, cwd, output, output)
+    if gate is not None and not _released(gate):
+        os._exit(0)  # dropped: its task never began, and nothing was recorded
     sys.argv = ["corebot", *argv]
     from core.command_line import wind_down
     from corebot.cli import main
@@ -281,6 +339,17 @@ def _run_warm(argv: list[str], environment: dict[str, str], cwd: str, output: in
         main(argv)
     finally:
         wind_down()  # multiprocessing children skip what an interpreter's exit does
+
+
+def _released(gate: int) -> bool:
+    """Prepare what the task will use, then wait: whether it was released (not dropped)."""
+    from core.transforms.runtime import prepare_worker
+
+    prepare_worker()
+    try:
+        return os.read(gate, len(RELEASE)) == RELEASE
+    finally:
+        os.close(gate)
 
 
 def enter_child(environment: dict[str, str], cwd: str, stdout: int, stderr: int) -> None:

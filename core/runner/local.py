@@ -89,6 +89,10 @@ class LocalRunner:
     warm: bool = True
     on_start: Callable[[int, list[TaskSpec]], None] | None = None
     _live: set[LocalWorker] = field(default_factory=set, init=False, repr=False)
+    # Workers started for the next group while this one runs, waiting to be released.
+    _held: dict[int, tuple[LocalWorker, Path | None]] = field(
+        default_factory=dict, init=False, repr=False
+    )
     _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _pipeline: str = field(default="", init=False, repr=False)
 
@@ -225,22 +229,29 @@ class LocalRunner:
         pipeline: str,
         events: TaskEvents | None,
     ) -> bool:
-        for index, group in enumerate(groups):
-            pending = [t for t in group.tasks if t.transformation_id not in done]
-            for task in group.tasks:
-                if task.transformation_id in done:
-                    self._tell("skipped", task, "succeeded earlier in this run")
-            with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-                try:
-                    codes = list(pool.map(lambda t: self._run_task(t, run_id, events), pending))
-                except BaseException:  # Ctrl-C, SIGTERM: stop the workers before waiting
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    self._stop_workers()
-                    raise
-            if any(code != 0 for code in codes):
-                self._mark_downstream(groups[index + 1 :], run_id, pipeline)
-                return True
-        return False
+        try:
+            for index, group in enumerate(groups):
+                pending = [t for t in group.tasks if t.transformation_id not in done]
+                for task in group.tasks:
+                    if task.transformation_id in done:
+                        self._tell("skipped", task, "succeeded earlier in this run")
+                with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+                    try:
+                        futures = [pool.submit(self._run_task, t, run_id, events) for t in pending]
+                        if index + 1 < len(groups):  # ready to begin once this group ends
+                            self._hold(groups[index + 1], run_id, done)
+                        codes = [future.result() for future in futures]
+                    except BaseException:  # Ctrl-C, SIGTERM: stop the workers before waiting
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        self._stop_workers()
+                        raise
+                if any(code != 0 for code in codes):
+                    self._drop_held()
+                    self._mark_downstream(groups[index + 1 :], run_id, pipeline)
+                    return True
+            return False
+        finally:
+            self._drop_held()
 
     def _run_task(self, task: TaskSpec, run_id: int, events: TaskEvents | None) -> int:
         attempts = task.retries + 1
@@ -262,13 +273,16 @@ class LocalRunner:
         return code
 
     def _spawn(self, task: TaskSpec, run_id: int) -> int:
-        log = task_log_path(self.settings, run_id, task.task_id)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        job = WorkerJob(task.transformation_id, run_id, state=task.state, template=task.template)
+        held = self._held.pop(task.transformation_id, (None, None))[0]
         if self._stop.is_set():
+            if held is not None:
+                held.drop()
             return ExitCode.FAILED
-        with log.open("ab") as output:
-            worker = start_local(job, self.settings, output.fileno(), warm=self.warm)
+        worker = held if held is not None and held.release() else None
+        if worker is None:
+            if held is not None:  # it died while held: a fresh one runs the task
+                held.drop()
+            worker = self._start(task, run_id)
         self._live.add(worker)
         if self._stop.is_set():  # the stop came while it started: _stop_workers missed it
             worker.stop()
@@ -280,9 +294,45 @@ class LocalRunner:
         with self._database(self._pipeline, run_id) as session:  # did it record its end?
             return settle_exit(session, run_id, task.transformation_id, code)
 
+    def _start(self, task: TaskSpec, run_id: int, held: bool = False) -> LocalWorker:
+        """A worker for this task, its output appended to the task's log."""
+        log = task_log_path(self.settings, run_id, task.task_id)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        job = WorkerJob(task.transformation_id, run_id, state=task.state, template=task.template)
+        with log.open("ab") as output:
+            return start_local(job, self.settings, output.fileno(), warm=self.warm, held=held)
+
+    def _hold(self, group: TaskGroup, run_id: int, done: set[int]) -> None:
+        """Start held workers for the first tasks of the next group (as many as run at once).
+
+        They prepare while this group runs and begin their tasks the moment they are
+        released (core.worker.start_local); a first attempt only, on the warm path.
+        """
+        if not self.warm or self._stop.is_set():
+            return
+        pending = [t for t in group.tasks if t.transformation_id not in done]
+        for task in pending[: max(1, self.workers)]:
+            log = task_log_path(self.settings, run_id, task.task_id)
+            new_log = None if log.exists() else log
+            try:
+                worker = self._start(task, run_id, held=True)
+            except OSError as exc:  # the task starts its worker itself when its turn comes
+                logger.warning("could not start a worker ahead for %s: %s", task.task_id, exc)
+                return
+            self._held[task.transformation_id] = (worker, new_log)
+
+    def _drop_held(self) -> None:
+        """End the held workers no task will use, and the empty logs they were given."""
+        while self._held:
+            _tid, (worker, new_log) = self._held.popitem()
+            worker.drop()
+            if new_log is not None and new_log.exists() and new_log.stat().st_size == 0:
+                new_log.unlink()
+
     def _stop_workers(self) -> None:
         """Stop every live worker at once (each is killed 5 s after it was asked)."""
         self._stop.set()
+        self._drop_held()
         live = list(self._live)
         if live:
             with ThreadPoolExecutor(max_workers=len(live)) as stoppers:

@@ -83,3 +83,47 @@ def test_a_worker_knows_its_batch_job_and_airflow_try_from_its_environment(
     monkeypatch.setenv("AWS_BATCH_JOB_ID", "5c1f-job")  # set by Batch in every job
     monkeypatch.setenv("AIRFLOW_CTX_TRY_NUMBER", "3")  # exported by Airflow to its task
     assert worker_job() == ("5c1f-job", 3)
+
+
+def _first_task(world):
+    with SessionHelper(world) as session:
+        plan = load_plan(session, "small")
+        run_id = start_run(session, plan, "test").id
+    return WorkerJob(plan.tasks[0].transformation_id, run_id), run_id
+
+
+def test_a_held_worker_waits_recording_nothing_and_runs_its_task_once_released(
+    world, tmp_path
+) -> None:
+    job, run_id = _first_task(world)
+    with (tmp_path / "worker.log").open("ab") as output:
+        worker = start_local(job, world, output.fileno(), held=True)
+    assert worker.held and worker.wait(1.0) is None  # waiting, not ended
+    with SessionHelper(world) as session:
+        assert task_runs(session, run_id) == {}  # nothing recorded while held
+    assert worker.release() and not worker.held
+    assert worker.wait(120) == ExitCode.SUCCESS
+    assert "wrote 5 rows" in (tmp_path / "worker.log").read_text()
+    with SessionHelper(world) as session:
+        assert task_runs(session, run_id)[job.transformation_id].state == "success"
+
+
+def test_a_dropped_worker_ends_without_a_word(world, tmp_path) -> None:
+    job, run_id = _first_task(world)
+    with (tmp_path / "worker.log").open("ab") as output:
+        worker = start_local(job, world, output.fileno(), held=True)
+    pid = worker.pid
+    worker.drop()
+    assert worker.poll() is not None and worker_gone(f"{socket.gethostname()}:{pid}")
+    assert (tmp_path / "worker.log").read_text() == ""
+    with SessionHelper(world) as session:
+        assert task_runs(session, run_id) == {}
+
+
+def test_a_held_worker_that_died_is_not_released(world, tmp_path) -> None:
+    job, _run_id = _first_task(world)
+    with (tmp_path / "worker.log").open("ab") as output:
+        worker = start_local(job, world, output.fileno(), held=True)
+    worker._signal(9)  # killed while it waited (out of memory, a person)
+    assert worker.wait(120) == -9
+    assert worker.release() is False  # the runner starts a fresh one instead

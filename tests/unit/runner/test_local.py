@@ -141,6 +141,45 @@ def test_a_runner_that_cannot_start_a_worker_ends_the_run_failed(world, monkeypa
     assert event.state == "failed" and event.ended_at is not None
 
 
+def _starts(monkeypatch) -> list[tuple[int, bool, object]]:
+    """(transformation id, held, worker) of each worker the runner starts from now on."""
+    import core.runner.local as local
+
+    started: list[tuple[int, bool, object]] = []
+    real = local.start_local
+
+    def spy(job, settings, output, warm=True, held=False):
+        worker = real(job, settings, output, warm=warm, held=held)
+        started.append((job.transformation_id, held, worker))
+        return worker
+
+    monkeypatch.setattr(local, "start_local", spy)
+    return started
+
+
+def test_the_next_groups_workers_start_ahead_held_and_run_once_released(world, monkeypatch) -> None:
+    started = _starts(monkeypatch)
+    report = LocalRunner(world, workers=2).run("small")
+    assert _states(report) == {"ingest_numbers": "success", "master_doubled": "success"}
+    ingest, master = (task.transformation_id for task in report.tasks)
+    # The master task's worker was started while the ingest group ran, held, then released.
+    assert [(tid, held) for tid, held, _ in started] == [(ingest, False), (master, True)]
+    doubled = DatasetContract("acme", "zentrix", "master", "doubled", settings=world)
+    assert sorted(doubled.fetch(run_id=report.run_id)["n"]) == [0, 2, 4, 6, 8]
+
+
+def test_a_failed_group_ends_the_workers_held_for_the_next_and_leaves_no_log(
+    world, monkeypatch
+) -> None:
+    started = _starts(monkeypatch)
+    report = LocalRunner(world, workers=2, sleep=lambda _: None).run("failing")
+    held = [worker for _, is_held, worker in started if is_held]
+    assert len(held) == 1  # the master group's one task
+    assert held[0].poll() is not None  # none left waiting
+    master = next(t for t in report.tasks if "doubled" in t.task_id)
+    assert (master.state, master.attempt, master.log) == ("upstream_failed", 0, None)
+
+
 def test_a_lost_database_becomes_one_line_that_says_what_next() -> None:
     from sqlalchemy.exc import OperationalError
 

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from core.plan import load_plan
 from core.runner.local import LocalRunner
 from core.runs import get_run, reap, start_run, task_runs
 from core.settings import Settings
+from core.stop import Terminated
 from core.worker import ExitCode, WorkerJob, local_command, start_local
 from tests.support.worlds import load_test_world
 
@@ -88,6 +90,15 @@ pipelines:
     states:
       - state: ingest
         transformations: [{{template: sys_exiting}}]
+      - state: master
+        transformations: [{{template: doubled}}]
+  - name: lingering_then_more
+    company: acme
+    brand: zentrix
+    type: t
+    states:
+      - state: ingest
+        transformations: [{{template: lingering}}]
       - state: master
         transformations: [{{template: doubled}}]
   - name: tiny
@@ -196,6 +207,40 @@ def test_sys_exit_in_a_transform_fails_the_task_and_says_so(world) -> None:
     assert states["ingest_sys_exiting"].state == "failed"
     assert "SystemExit" in states["ingest_sys_exiting"].error
     assert states["master_doubled"].state == "upstream_failed"
+
+
+def test_a_stop_ends_the_workers_held_for_the_next_group_too(world, tmp_path, monkeypatch) -> None:
+    import core.runner.local as local
+
+    monkeypatch.setenv("SLOW_MARKER", str(tmp_path / "started"))
+    held = []
+    real = local.start_local
+
+    def spy(*args, **kwargs):
+        worker = real(*args, **kwargs)
+        if worker.held:
+            held.append(worker)
+        return worker
+
+    monkeypatch.setattr(local, "start_local", spy)
+
+    def stop_once_lingering() -> None:  # as `kill` would; the runner turns it into a stop
+        _wait_for(tmp_path / "started", lambda: True)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    stopper = threading.Thread(target=stop_once_lingering)
+    stopper.start()
+    try:
+        with pytest.raises(Terminated):
+            LocalRunner(world, workers=1).run("lingering_then_more")
+    finally:
+        stopper.join()
+    assert len(held) == 1 and held[0].poll() is not None  # not left waiting
+    with SessionHelper(world) as session:
+        run_id = session.scalars(select(config.RunEvent.id)).one()
+        rows = task_runs(session, run_id)
+    # The lingering task ended failed; the held one never began: nothing recorded for it.
+    assert [row.state for row in rows.values()] == ["failed"]
 
 
 @pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
