@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from croniter import croniter
-
 from core.errors import InvalidNameError
 
 # Patterns are used with fullmatch: "$" alone would let a trailing line break through.
@@ -132,6 +130,8 @@ def next_fire_times(run_frequency: str, after: dt.datetime, count: int = 3) -> l
     schedule = schedule_for(run_frequency)
     if schedule is None:
         return []
+    from croniter import croniter
+
     fires = croniter(schedule, after)
     return [fires.get_next(dt.datetime) for _ in range(count)]
 
@@ -171,6 +171,10 @@ def validate_run_frequency(value: object, field: str = "run_frequency") -> str:
 
 
 def _is_cron(text: str) -> bool:
+    # Imported here: croniter's import asks `file` about the interpreter (a subprocess),
+    # 30-50 ms that every process loading the models paid, workers included.
+    from croniter import croniter
+
     # croniter also takes a sixth (seconds) and seventh (year) field, which Airflow does
     # not: '* * * * * *' would be a DAG scheduled every second.
     if text.startswith("@"):
@@ -180,7 +184,7 @@ def _is_cron(text: str) -> bool:
 
 def _fires(text: str) -> bool:
     # croniter gives up (CroniterBadDateError) when no date matches within decades.
-    from croniter import CroniterBadDateError
+    from croniter import CroniterBadDateError, croniter
 
     try:
         croniter(text, dt.datetime(2000, 1, 1)).get_next(dt.datetime)

@@ -76,6 +76,16 @@ def test_a_command_imports_what_it_uses_only() -> None:
     assert modules.isdisjoint({"pyarrow", "deltalake", "duckdb", "airflow"})
 
 
+def test_the_worker_servers_preload_starts_no_process() -> None:
+    # croniter's import runs `file` on the interpreter: a subprocess that every process
+    # loading the models (each command, the worker server) waited for; schedules only.
+    code = "import sys, core.preload; print(sorted(m for m in sys.modules if 'croniter' in m))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_each_lazy_command_loads_with_the_help_core_help_shows(name: str) -> None:
     group = typer.main.get_command(app)
