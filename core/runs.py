@@ -254,25 +254,6 @@ def end_task(session: Session, row: TaskRun, state: str, **fields: Any) -> TaskR
     return row
 
 
-def end_lost_task(session: Session, run_id: int, transformation_id: int, reason: str) -> bool:
-    """Record failed a task still ``running`` after its worker ended (committed).
-
-    In a cancelled run it is recorded ``cancelled``: the cancel stopped it.
-
-    Returns:
-        Whether the task was still running (and is now ended).
-    """
-    query = select(TaskRun).where(
-        TaskRun.run_event_id == run_id,
-        TaskRun.transformation_id == transformation_id,
-        TaskRun.state == "running",
-    )
-    row = session.scalars(query).one_or_none()
-    if row is not None:
-        end_task(session, row, stopped_state(session, run_id), error_summary=reason)
-    return row is not None
-
-
 def settle_exit(session: Session, run_id: int, transformation_id: int, code: int) -> int:
     """How a worker's task ended, once its record is sure (committed when it was not).
 
@@ -281,9 +262,15 @@ def settle_exit(session: Session, run_id: int, transformation_id: int, code: int
     failed (``cancelled`` in a cancelled run), naming the exit code. One query.
 
     Returns:
-        The worker's code, but FAILED where a 0 recorded nothing: it succeeded at nothing.
+        The worker's code, but FAILED where a 0 came without a recorded success.
     """
-    if not end_lost_task(session, run_id, transformation_id, lost_reason(code)):
+    query = select(TaskRun).where(
+        TaskRun.run_event_id == run_id, TaskRun.transformation_id == transformation_id
+    )
+    row = session.scalars(query).one_or_none()
+    if row is not None and row.state == "running":
+        end_task(session, row, stopped_state(session, run_id), error_summary=lost_reason(code))
+    elif code != ExitCode.SUCCESS or (row is not None and row.state == "success"):
         return code
     return ExitCode.FAILED if code == ExitCode.SUCCESS else code
 

@@ -14,6 +14,7 @@ only) but pays neither the interpreter's start nor the imports. No Airflow here.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -95,6 +96,29 @@ def worker_environment(settings: Settings) -> dict[str, str]:
     return {**inherited, **settings.to_environment()}
 
 
+def settle_worker_exit(settings: Settings, job: WorkerJob, code: int, actor: str) -> int:
+    """The code a local worker's task ended with, once its record is sure.
+
+    ``core.runs.settle_exit`` (a task the worker left running is recorded failed; a 0 that
+    recorded no success is a failure). When the database cannot be read just then, a code
+    the worker records itself stands, as it did before this look; any other is raised.
+    """
+    from core.database.engine import database_lost_means
+    from core.errors import DatabaseError
+    from core.helpers.session_helper import SessionHelper
+    from core.runs import settle_exit
+
+    after = f"{job.name} ended with {code}, and how it was recorded could not be read"
+    try:
+        with database_lost_means(after), SessionHelper(settings, actor=actor) as session:
+            return settle_exit(session, job.run_id, job.transformation_id, code)
+    except DatabaseError as exc:
+        if not ExitCode.recorded(code):
+            raise
+        logging.getLogger("core.worker").warning("%s; its exit code stands", exc)
+        return code
+
+
 def lost_reason(code: int) -> str:
     """Why a task that a worker left ``running`` failed, from the worker's exit code."""
     if code == STOPPED_UNRECORDED:
@@ -169,6 +193,7 @@ class LocalWorker:
         self.job = job
         self._process = process
         self._gate = gate  # a held worker's: the write end of the pipe it waits on
+        self._dropped = False
         # A forkserver child's exit code comes once down a pipe; two threads reading it
         # (the runner's wait and a stop) would leave the second with EOF, taken as 255.
         self._reading = threading.Lock()
@@ -206,7 +231,7 @@ class LocalWorker:
         """Let a held worker begin its task; False when it is gone (then start another)."""
         gate, self._gate = self._gate, None
         if gate is None:
-            return True
+            return not self._dropped
         try:
             os.write(gate, RELEASE)
         except BrokenPipeError:  # it died while held (killed, out of memory)
@@ -217,7 +242,7 @@ class LocalWorker:
 
     def drop(self) -> None:
         """End a held worker whose task will not run: it exits having recorded nothing."""
-        gate, self._gate = self._gate, None
+        gate, self._gate, self._dropped = self._gate, None, True
         if gate is not None:
             os.close(gate)  # it reads the end of the pipe and exits
         self.stop()  # at once when it is gone; a held worker ignores nothing
@@ -268,6 +293,8 @@ def start_local(
     Raises:
         OSError: the process could not be started.
     """
+    if held and not warm:
+        raise ValueError("only a warm worker can be held: a new interpreter starts its task")
     environment = worker_environment(settings)
     if not warm:
         process = subprocess.Popen(
@@ -345,11 +372,16 @@ def _released(gate: int) -> bool:
     """Prepare what the task will use, then wait: whether it was released (not dropped)."""
     from core.transforms.runtime import prepare_worker
 
-    prepare_worker()
+    # Not Ctrl-C while held: with a server of the runner's own, a terminal's Ctrl-C
+    # reaches it too, and the runner drops it (a traceback in the log of a task that
+    # never began would say otherwise). SIGTERM still ends it at once.
+    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        prepare_worker()
         return os.read(gate, len(RELEASE)) == RELEASE
     finally:
         os.close(gate)
+        signal.signal(signal.SIGINT, interrupt)
 
 
 def enter_child(environment: dict[str, str], cwd: str, stdout: int, stderr: int) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,7 @@ from core.helpers.session_helper import SessionHelper
 from core.plan import PipelinePlan, TaskGroup, TaskSpec, load_plan, load_plans
 from core.plan.check import require_check
 from core.run_controls import claim_run
+from core.runner.ahead import WorkersAhead
 from core.runner.report import RunReport, build_report, run_log_dir, task_log_path
 from core.runs import (
     check_configuration_choice,
@@ -40,7 +42,6 @@ from core.runs import (
     mark_tasks,
     reap,
     resume_run,
-    settle_exit,
     start_run,
     task_runs,
 )
@@ -50,6 +51,7 @@ from core.worker import (
     ExitCode,
     LocalWorker,
     WorkerJob,
+    settle_worker_exit,
     start_local,
     worker_identity,
 )
@@ -89,10 +91,7 @@ class LocalRunner:
     warm: bool = True
     on_start: Callable[[int, list[TaskSpec]], None] | None = None
     _live: set[LocalWorker] = field(default_factory=set, init=False, repr=False)
-    # Workers started for the next group while this one runs, waiting to be released.
-    _held: dict[int, tuple[LocalWorker, Path | None]] = field(
-        default_factory=dict, init=False, repr=False
-    )
+    _ahead: WorkersAhead | None = field(default=None, init=False, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _pipeline: str = field(default="", init=False, repr=False)
 
@@ -229,29 +228,37 @@ class LocalRunner:
         pipeline: str,
         events: TaskEvents | None,
     ) -> bool:
+        if self.warm:  # the next group's first workers start held while a group runs
+            self._ahead = WorkersAhead(
+                partial(self._start, run_id=run_id, held=True),
+                lambda task: task_log_path(self.settings, run_id, task.task_id),
+            )
         try:
             for index, group in enumerate(groups):
                 pending = [t for t in group.tasks if t.transformation_id not in done]
                 for task in group.tasks:
                     if task.transformation_id in done:
                         self._tell("skipped", task, "succeeded earlier in this run")
+                if self._ahead is not None and index + 1 < len(groups):
+                    following = groups[index + 1].tasks
+                    ahead = [t for t in following if t.transformation_id not in done]
+                    at_once = max(1, self.workers)
+                    self._ahead.plan(ahead[:at_once], min(at_once, len(pending)))
                 with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
                     try:
-                        futures = [pool.submit(self._run_task, t, run_id, events) for t in pending]
-                        if index + 1 < len(groups):  # ready to begin once this group ends
-                            self._hold(groups[index + 1], run_id, done)
-                        codes = [future.result() for future in futures]
+                        codes = list(pool.map(lambda t: self._run_task(t, run_id, events), pending))
                     except BaseException:  # Ctrl-C, SIGTERM: stop the workers before waiting
                         pool.shutdown(wait=False, cancel_futures=True)
                         self._stop_workers()
                         raise
                 if any(code != 0 for code in codes):
-                    self._drop_held()
+                    self._tidy_ahead()
                     self._mark_downstream(groups[index + 1 :], run_id, pipeline)
                     return True
             return False
         finally:
-            self._drop_held()
+            self._tidy_ahead()
+            self._ahead = None
 
     def _run_task(self, task: TaskSpec, run_id: int, events: TaskEvents | None) -> int:
         attempts = task.retries + 1
@@ -273,7 +280,8 @@ class LocalRunner:
         return code
 
     def _spawn(self, task: TaskSpec, run_id: int) -> int:
-        held = self._held.pop(task.transformation_id, (None, None))[0]
+        ahead = self._ahead
+        held = None if ahead is None else ahead.take(task.transformation_id)
         if self._stop.is_set():
             if held is not None:
                 held.drop()
@@ -284,6 +292,8 @@ class LocalRunner:
                 held.drop()
             worker = self._start(task, run_id)
         self._live.add(worker)
+        if ahead is not None:
+            ahead.started()  # once this group's first workers run, the next group's start
         if self._stop.is_set():  # the stop came while it started: _stop_workers missed it
             worker.stop()
         try:
@@ -291,8 +301,7 @@ class LocalRunner:
         finally:
             self._live.discard(worker)
         code = -1 if code is None else code
-        with self._database(self._pipeline, run_id) as session:  # did it record its end?
-            return settle_exit(session, run_id, task.transformation_id, code)
+        return settle_worker_exit(self.settings, worker.job, code, ACTOR)  # did it record?
 
     def _start(self, task: TaskSpec, run_id: int, held: bool = False) -> LocalWorker:
         """A worker for this task, its output appended to the task's log."""
@@ -302,41 +311,18 @@ class LocalRunner:
         with log.open("ab") as output:
             return start_local(job, self.settings, output.fileno(), warm=self.warm, held=held)
 
-    def _hold(self, group: TaskGroup, run_id: int, done: set[int]) -> None:
-        """Start held workers for the first tasks of the next group (as many as run at once).
-
-        They prepare while this group runs and begin their tasks the moment they are
-        released (core.worker.start_local); a first attempt only, on the warm path.
-        """
-        if not self.warm or self._stop.is_set():
-            return
-        pending = [t for t in group.tasks if t.transformation_id not in done]
-        for task in pending[: max(1, self.workers)]:
-            log = task_log_path(self.settings, run_id, task.task_id)
-            new_log = None if log.exists() else log
-            try:
-                worker = self._start(task, run_id, held=True)
-            except OSError as exc:  # the task starts its worker itself when its turn comes
-                logger.warning("could not start a worker ahead for %s: %s", task.task_id, exc)
-                return
-            self._held[task.transformation_id] = (worker, new_log)
-
-    def _drop_held(self) -> None:
-        """End the held workers no task will use, and the empty logs they were given."""
-        while self._held:
-            _tid, (worker, new_log) = self._held.popitem()
-            worker.drop()
-            if new_log is not None and new_log.exists() and new_log.stat().st_size == 0:
-                new_log.unlink()
+    def _tidy_ahead(self) -> None:
+        if self._ahead is not None:
+            self._ahead.close()
+            self._ahead.tidy()
 
     def _stop_workers(self) -> None:
-        """Stop every live worker at once (each is killed 5 s after it was asked)."""
+        """Stop every live and held worker at once (each is killed 5 s after it was asked)."""
         self._stop.set()
-        self._drop_held()
-        live = list(self._live)
-        if live:
-            with ThreadPoolExecutor(max_workers=len(live)) as stoppers:
-                list(stoppers.map(LocalWorker.stop, live))
+        workers = [*self._live, *(self._ahead.close() if self._ahead is not None else [])]
+        if workers:
+            with ThreadPoolExecutor(max_workers=len(workers)) as stoppers:
+                list(stoppers.map(LocalWorker.stop, workers))
 
     def _mark_downstream(self, groups: list[TaskGroup], run_id: int, pipeline: str) -> None:
         ids = [t.transformation_id for g in groups for t in g.tasks]

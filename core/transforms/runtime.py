@@ -115,6 +115,9 @@ def _guarded(
     except CoreError as exc:  # invalid variables, an unusable contract: not worth a retry
         _end_failed(session, row, str(exc))
         return Outcome(ExitCode.INVALID, str(exc))
+    except SystemExit as exc:  # sys.exit(0) here must not make the worker exit 0
+        _end_failed(session, row, _summary(exc))
+        return Outcome(ExitCode.FAILED, _summary(exc))
     except BaseException as exc:  # even Ctrl-C: the row must not stay "running"
         _end_failed(session, row, _summary(exc))
         raise

@@ -79,8 +79,8 @@ def _stall_mid_publish(marker: Path) -> None:
     stream = dataset_contract.DatasetContract._stream
     write = dataset_contract.write_deltalake
 
-    def stalling_stream(self: Any, *args: Any) -> pa.RecordBatchReader:
-        data = stream(self, *args)
+    def stalling_stream(self: Any, *args: Any, **kwargs: Any) -> pa.RecordBatchReader:
+        data = stream(self, *args, **kwargs)
 
         def batches() -> Any:
             for index, batch in enumerate(data):

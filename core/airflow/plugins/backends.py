@@ -18,11 +18,9 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from core.airflow import jobs
 from core.errors import ConfigurationError, CoreError, SettingsError
-from core.helpers.session_helper import SessionHelper
 from core.runner.report import task_log_path
-from core.runs import settle_exit
 from core.settings import Settings
-from core.worker import ExitCode, WorkerJob, local_command, start_local
+from core.worker import ExitCode, WorkerJob, local_command, settle_worker_exit, start_local
 
 # Settings a pod inherits; credentials and database URLs come from the pod's own secrets.
 # The roots are where its transformations may read and write (core/roots.py).
@@ -103,8 +101,7 @@ def run_local(operator: Any, context: Any, job: WorkerJob, settings: Settings) -
             copy.flush()
     code = operator.process.wait()
     code = -1 if code is None else code
-    with SessionHelper(settings, actor="airflow") as session:  # did it record its end?
-        code = settle_exit(session, job.run_id, job.transformation_id, code)
+    code = settle_worker_exit(settings, job, code, "airflow")  # did it record its end?
     return _check_exit(code, job)
 
 

@@ -183,6 +183,24 @@ def test_an_unusable_output_contract_fails_the_task_and_leaves_no_running_row(
     assert row.state == "failed" and "protected" in row.error_summary
 
 
+def test_sys_exit_while_the_task_is_set_up_fails_it_and_exits_1_not_0(world, monkeypatch) -> None:
+    # A worker exiting 0 is a success to Batch, Kubernetes and Airflow: a sys.exit(0) from
+    # a transform's set-up (a variable's default computed by a helper that exits) must not
+    # pass through the worker as its exit code.
+    from core.transforms import runtime
+
+    def exits(*args):
+        raise SystemExit(0)
+
+    monkeypatch.setattr(runtime, "_context", exits)
+    with SessionHelper(world) as session:
+        numbers, _ = _ids(session, "small")
+        outcome = run_transformation(world, session, numbers, _new_run(session, "small"))
+        row = session.scalars(select(config.TaskRun)).one()
+    assert outcome.exit_code == 1 and outcome.message.startswith("SystemExit: 0")
+    assert row.state == "failed" and row.error_summary.startswith("SystemExit: 0")
+
+
 def test_the_configuration_transaction_is_closed_while_the_transform_runs(world) -> None:
     from core.transforms.runtime import build_context
 
