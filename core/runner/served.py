@@ -12,7 +12,7 @@ child and runs the run there, as the run's workers are run:
   the child, which handles them as the command did; a closing terminal's SIGHUP is
   passed on as SIGTERM, so the run stops and records its end;
 - a command killed outright (SIGKILL) leaves the child without its starter: it stops as
-  SIGTERM would stop it (``core.worker.enter_child``), ending the run failed.
+  SIGTERM would stop it (``core.worker_child.enter_child``), ending the run failed.
 
 The run's process (the one a cancel signals and ``core runs`` names) is then that child.
 With no shared server running (``CORE_WORKER_SERVER=per-process``, none can be used, or
@@ -61,7 +61,8 @@ def run_served(
     """
     from multiprocessing.connection import wait
 
-    from core.worker import InheritedFd, worker_environment
+    from core.worker import worker_environment
+    from core.worker_child import InheritedFd
     from core.worker_server import start_shared_child
 
     for stream in (sys.stdout, sys.stderr):
@@ -116,7 +117,7 @@ def _child(
             and error handler of each.
     """
     from core.command_line import wind_down
-    from core.worker import enter_child
+    from core.worker_child import enter_child
 
     stdout, stderr, out_stream, err_stream = output
     enter_child(environment, cwd, stdout, stderr)
