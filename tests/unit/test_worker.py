@@ -114,7 +114,7 @@ def test_a_dropped_worker_ends_without_a_word(world, tmp_path) -> None:
         worker = start_local(job, world, output.fileno(), held=True)
     pid = worker.pid
     worker.drop()
-    assert worker.poll() is not None and worker_gone(f"{socket.gethostname()}:{pid}")
+    assert worker.wait(120) is not None and worker_gone(f"{socket.gethostname()}:{pid}")
     assert (tmp_path / "worker.log").read_text() == ""
     with SessionHelper(world) as session:
         assert task_runs(session, run_id) == {}

@@ -175,7 +175,7 @@ def test_a_failed_group_ends_the_workers_held_for_the_next_and_leaves_no_log(
     report = LocalRunner(world, workers=2, sleep=lambda _: None).run("failing")
     held = [worker for _, is_held, worker in started if is_held]
     assert len(held) == 1  # the master group's one task
-    assert held[0].poll() is not None  # none left waiting
+    assert held[0].wait(120) is not None  # none left waiting
     master = next(t for t in report.tasks if "doubled" in t.task_id)
     assert (master.state, master.attempt, master.log) == ("upstream_failed", 0, None)
 

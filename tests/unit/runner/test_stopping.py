@@ -32,6 +32,19 @@ from core.worker import ExitCode, WorkerJob, local_command, start_local
 from tests.support.worlds import load_test_world
 
 SAMPLES = "tests.unit.transforms.sample_transforms"
+
+
+def _two_groups(name: str, first: str, then: str = "doubled") -> str:
+    """A pipeline: ``first`` in the ingest group, then ``then`` in the master group."""
+    return f"""  - name: {name}
+    company: acme
+    brand: zentrix
+    type: t
+    states:
+      - {{state: ingest, transformations: [{{template: {first}}}]}}
+      - {{state: master, transformations: [{{template: {then}}}]}}"""
+
+
 WORLD = f"""
 segments: [{{name: S, pipeline_types: [t]}}]
 companies: [{{name: acme, brands: [{{name: zentrix}}]}}]
@@ -47,6 +60,7 @@ templates:
   - {{name: broken, entrypoint: "{SAMPLES}:broken"}}
   - {{name: quitting, entrypoint: "{SAMPLES}:quitting"}}
   - {{name: sys_exiting, entrypoint: "{SAMPLES}:sys_exiting"}}
+  - {{name: marking, entrypoint: "tests.unit.transforms.marking_transforms:numbers"}}
 pipelines:
   - name: crashy
     company: acme
@@ -74,33 +88,10 @@ pipelines:
     states:
       - state: ingest
         transformations: [{{template: broken, retries: 2, retry_delay_seconds: 600}}]
-  - name: quitting
-    company: acme
-    brand: zentrix
-    type: t
-    states:
-      - state: ingest
-        transformations: [{{template: quitting}}]
-      - state: master
-        transformations: [{{template: doubled}}]
-  - name: sys_exiting
-    company: acme
-    brand: zentrix
-    type: t
-    states:
-      - state: ingest
-        transformations: [{{template: sys_exiting}}]
-      - state: master
-        transformations: [{{template: doubled}}]
-  - name: lingering_then_more
-    company: acme
-    brand: zentrix
-    type: t
-    states:
-      - state: ingest
-        transformations: [{{template: lingering}}]
-      - state: master
-        transformations: [{{template: doubled}}]
+{_two_groups("quitting", "quitting")}
+{_two_groups("sys_exiting", "sys_exiting")}
+{_two_groups("lingering_then_more", "lingering")}
+{_two_groups("broken_then_marking", "broken", "marking")}
   - name: tiny
     company: acme
     brand: zentrix
@@ -235,12 +226,39 @@ def test_a_stop_ends_the_workers_held_for_the_next_group_too(world, tmp_path, mo
             LocalRunner(world, workers=1).run("lingering_then_more")
     finally:
         stopper.join()
-    assert len(held) == 1 and held[0].poll() is not None  # not left waiting
+    assert len(held) == 1 and held[0].wait(BOUND) is not None  # not left waiting
     with SessionHelper(world) as session:
         run_id = session.scalars(select(config.RunEvent.id)).one()
         rows = task_runs(session, run_id)
     # The lingering task ended failed; the held one never began: nothing recorded for it.
     assert [row.state for row in rows.values()] == ["failed"]
+
+
+def test_a_worker_held_for_a_task_that_never_begins_runs_none_of_its_code(
+    world, tmp_path, monkeypatch
+) -> None:
+    # What a configuration names (a template's entrypoint module) runs only once its
+    # task begins: a worker held ahead for it opens CORE's own things, not the module,
+    # and when the group before it fails the module was never imported anywhere.
+    import core.runner.local as local
+
+    marker = tmp_path / "imported"
+    monkeypatch.setenv("IMPORT_MARKER", str(marker))
+    held = []
+    real = local.start_local
+
+    def spy(*args, **kwargs):
+        worker = real(*args, **kwargs)
+        if worker.held:
+            held.append(worker)
+        return worker
+
+    monkeypatch.setattr(local, "start_local", spy)
+    report = LocalRunner(world, workers=1).run("broken_then_marking")
+    states = {t.task_id.rsplit("_", 1)[0]: t.state for t in report.tasks}
+    assert states == {"ingest_broken": "failed", "master_marking": "upstream_failed"}
+    assert len(held) == 1 and held[0].wait(BOUND) is not None  # held, then dropped
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
