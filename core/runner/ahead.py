@@ -24,7 +24,7 @@ logger = logging.getLogger("core.runner")
 
 
 class WorkersAhead:
-    """The held workers of one runner, by transformation id.
+    """The held workers of one run, by transformation id.
 
     Args:
         start: starts a held worker for a task (its output on the task's log).
@@ -41,11 +41,6 @@ class WorkersAhead:
         self._next: list[TaskSpec] = []
         self._starts_before = 0
         self._closed = False
-
-    def open(self) -> None:
-        """Accept workers again (a runner's next run)."""
-        with self._lock:
-            self._closed = False
 
     def plan(self, tasks: list[TaskSpec], after_starts: int) -> None:
         """Hold workers for ``tasks`` once ``after_starts`` workers of this group started."""
