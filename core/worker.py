@@ -21,6 +21,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+import weakref
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -188,7 +190,9 @@ class LocalWorker:
     a ``subprocess.Popen``'s: the exit code, negative when a signal ended it.
     """
 
-    def __init__(self, job: WorkerJob, process: Any, gate: int | None = None) -> None:
+    def __init__(
+        self, job: WorkerJob, process: Any, gate: int | None = None, told: int | None = None
+    ) -> None:
         self.job = job
         self._process = process
         self._gate = gate  # a held worker's: the write end of the pipe it waits on
@@ -196,6 +200,12 @@ class LocalWorker:
         # A forkserver child's exit code comes once down a pipe; two threads reading it
         # (the runner's wait and a stop) would leave the second with EOF, taken as 255.
         self._reading = threading.Lock()
+        # A warm worker says its exit code on this pipe just before it exits: the 5-10 ms
+        # its process then takes to end (its memory, its threads) are off the run's path.
+        # Closed with this object, not when read: another thread may be waiting on it.
+        self._told, self._code = told, None
+        if told is not None:
+            weakref.finalize(self, os.close, told)
 
     @property
     def pid(self) -> int:
@@ -207,7 +217,11 @@ class LocalWorker:
         if isinstance(self._process, subprocess.Popen):
             return self._process.poll()
         with self._reading:
-            return self._process.exitcode
+            if self._code is None and self._told is not None and _readable(self._told):
+                said = os.read(self._told, 16)
+                # Nothing said (killed, or it died in its exit): its process's end tells.
+                self._code, self._told = (int(said) if said else None), None
+            return self._code if self._code is not None else self._process.exitcode
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait for the worker's end (at most ``timeout`` seconds); its exit code or None."""
@@ -218,8 +232,15 @@ class LocalWorker:
                 return None
         from multiprocessing.connection import wait
 
-        wait([self._process.sentinel], timeout)  # readable once it ended; read by poll
-        return self.poll()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            told = self._told
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            # Readable once it said its code or ended; read by poll.
+            wait([self._process.sentinel, *([told] if told is not None else [])], left)
+            code = self.poll()
+            if code is not None or told is None or self._told is not None:
+                return code  # ended, or still running when the time was up
 
     @property
     def held(self) -> bool:
@@ -281,10 +302,14 @@ def start_local(
         warm: a fresh child of the warm worker server (the default), or a new
             interpreter (``python -m corebot run``), as Batch and Kubernetes start one.
         held: (warm only) start it now but let it begin its task only once released
-            (:meth:`LocalWorker.release`): meanwhile it opens what every task uses
+            (:meth:`LocalWorker.release`): meanwhile it starts ``corebot run``, reads its
+            pinned task and opens what every task uses
             (``core.transforms.runtime.prepare_worker``), so a task whose upstream is
             still running starts at once when it ends. Nothing is recorded before the
             release; a dropped worker (:meth:`LocalWorker.drop`) exits without a word.
+
+    A warm worker says its exit code on a pipe of its own just before it exits, so
+    :meth:`LocalWorker.wait` returns without waiting for its process's teardown.
 
     Returns:
         The running worker.
@@ -307,6 +332,7 @@ def start_local(
     from core.worker_server import start_child
 
     gate, opener = os.pipe() if held else (None, None)
+    told, teller = os.pipe()  # the worker's exit code, said before its process's teardown
     try:
         warmed = start_child(
             run_warm,
@@ -316,15 +342,23 @@ def start_local(
                 os.getcwd(),
                 InheritedFd(output),
                 None if gate is None else InheritedFd(gate),
+                InheritedFd(teller),
             ),
             f"corebot-t{job.transformation_id}-r{job.run_id}",
             settings,
         )
     except BaseException:
-        for end in (gate, opener):
+        for end in (gate, opener, told, teller):
             if end is not None:
                 os.close(end)
         raise
-    if gate is not None:
-        os.close(gate)  # the worker has its own copy
-    return LocalWorker(job, warmed, opener)
+    for end in (gate, teller):
+        if end is not None:
+            os.close(end)  # the worker has its own copy
+    return LocalWorker(job, warmed, opener, told)
+
+
+def _readable(fd: int) -> bool:
+    import select
+
+    return bool(select.select([fd], [], [], 0)[0])

@@ -4,16 +4,19 @@
 child running :func:`run_warm`; ``core.runner.served`` runs a command's work in one the
 same way. The child takes its starter's environment, folder and output
 (:func:`enter_child`), stops as if sent SIGTERM once its starter has ended, and — when it
-was started *held* — prepares its task and waits to be released (:data:`RELEASE`) or
-dropped. Nothing here runs in the starter but :class:`InheritedFd`'s pickling.
+was started *held* — starts ``corebot run``, pins its task and waits to be released
+(:data:`RELEASE`) or dropped (:func:`await_turn`). Nothing here runs in the starter but
+:class:`InheritedFd`'s pickling.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 # What a held worker reads on its gate to begin its task (its end alone drops it).
@@ -37,40 +40,87 @@ def _received_fd(duplicate: Any) -> int:
 
 
 def run_warm(
-    argv: list[str], environment: dict[str, str], cwd: str, output: int, gate: int | None
+    argv: list[str],
+    environment: dict[str, str],
+    cwd: str,
+    output: int,
+    gate: int | None,
+    tell: int | None = None,
 ) -> None:
     """In the child: become ``python -m corebot run …`` as a new interpreter would be.
 
     Args:
-        gate: a held worker's end of the pipe it waits on (see :func:`start_local`).
+        gate: a held worker's end of the pipe it waits on (see :func:`start_local`): its
+            task is started and pinned, then waits in :func:`await_turn` until released.
+        tell: where to say the exit code once all is done and flushed, just before the
+            process exits (its teardown, 5-10 ms, is then nobody's wait).
     """
     enter_child(environment, cwd, output, output)
-    if gate is not None and not _released(gate):
-        os._exit(0)  # dropped: its task never began, and nothing was recorded
+    if gate is not None:
+        _hold(gate)
     sys.argv = ["corebot", *argv]
     from core.command_line import wind_down
     from corebot.cli import main
 
     try:
         main(argv)
+        code = 0
+    except SystemExit as exc:  # what multiprocessing would make of it, said first
+        code = _exit_code(exc)
     finally:
         wind_down()  # multiprocessing children skip what an interpreter's exit does
+    code &= 0xFF  # as the process's exit status will have it
+    if tell is not None:
+        with contextlib.suppress(OSError):  # nobody waits any more: the code is its exit's
+            os.write(tell, str(code).encode())
+    os._exit(code)
 
 
-def _released(gate: int) -> bool:
-    """Prepare what the task will use, then wait: whether it was released (not dropped)."""
-    from core.transforms.runtime import prepare_worker
+def _exit_code(exc: SystemExit) -> int:
+    """The exit code of a SystemExit, as the interpreter (and multiprocessing) makes it."""
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    sys.stderr.write(f"{exc.code}\n")
+    return 1
 
+
+# A held worker's end of its gate, until its task's turn comes (await_turn).
+_gate: int | None = None
+
+
+def _hold(gate: int) -> None:
+    global _gate
+    _gate = gate
     # Not Ctrl-C while held: with a server of the runner's own, a terminal's Ctrl-C
     # reaches it too, and the runner drops it (a traceback in the log of a task that
     # never began would say otherwise). SIGTERM still ends it at once.
-    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def await_turn(prepare: Callable[[], None]) -> None:
+    """Wait here for the task's turn when this worker was started held; return at once if not.
+
+    ``corebot run`` calls it once its task is pinned and before anything is recorded, so a
+    released worker goes straight to recording its start. A dropped worker (its gate
+    closed without :data:`RELEASE`) exits here without a word: its task never began.
+
+    Args:
+        prepare: what to open while waiting (core.transforms.runtime.prepare_worker).
+    """
+    global _gate
+    gate, _gate = _gate, None
+    if gate is None:
+        return
     try:
-        prepare_worker()
-        return os.read(gate, len(RELEASE)) == RELEASE
+        prepare()
+        released = os.read(gate, len(RELEASE)) == RELEASE
     finally:
         os.close(gate)
-        signal.signal(signal.SIGINT, interrupt)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if not released:
+        os._exit(0)
 
 
 def enter_child(environment: dict[str, str], cwd: str, stdout: int, stderr: int) -> None:

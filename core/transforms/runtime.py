@@ -28,6 +28,7 @@ from core.transforms.context import TransformContext
 from core.transforms.kinds import KindResult, TemplateRef, kind_runner
 from core.transforms.pinned import PinnedTask, current_task, pinned_task
 from core.worker import ExitCode, worker_identity, worker_job
+from core.worker_child import await_turn
 
 logger = logging.getLogger("core.transforms.runtime")
 
@@ -45,23 +46,22 @@ class Outcome:
         return self.exit_code == ExitCode.SUCCESS
 
 
-def prepare_worker() -> None:
+def prepare_worker(session: Session) -> None:
     """Open what every task uses, before the task may begin: a held worker's wait.
 
-    The settings, the configuration database (its engine and a first connection), this
-    process's DuckDB database and delta-rs's runtime: 30-60 ms of each task that a worker
-    started while its upstream still runs (core.worker.start_local) has done when it is
-    released. Nothing is recorded; whatever fails here is left for the task to meet and
-    report as it always does.
+    A worker started while its upstream still runs (core.worker.start_local) has its
+    settings, its configuration session and its pinned task when it gets here
+    (core.worker_child.await_turn); it ends the session's read transaction (none stays
+    open while it waits) and opens this process's DuckDB database and delta-rs's runtime:
+    together 40-70 ms of each task done before it is released. Nothing is recorded;
+    whatever fails here is left for the task to meet and report as it always does.
     """
     from deltalake import DeltaTable
 
     from core.helpers.duckdb_helper import locked_duckdb
-    from core.settings import load_settings
 
     try:
-        with SessionHelper(load_settings(), actor="corebot") as session:
-            session.connection()
+        session.rollback()  # nothing was written: the pinned task is plain data
         with locked_duckdb():
             pass
         DeltaTable.is_deltatable("/nonexistent-core-lake")  # starts its async runtime
@@ -91,7 +91,9 @@ def run_transformation(
     try:
         pinned = pinned_task(session, transform_id, run_id)
     except CoreError as exc:
+        await_turn(partial(prepare_worker, session))  # said when its turn comes, as always
         return Outcome(ExitCode.INVALID, str(exc))
+    await_turn(partial(prepare_worker, session))  # a held worker waits here, nothing recorded
     row = begin_task(session, run_id, transform_id, worker_identity(), *worker_job())
     outcome = None
     try:

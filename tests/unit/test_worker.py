@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -13,7 +14,14 @@ import pytest
 from core.helpers.session_helper import SessionHelper
 from core.plan import load_plan
 from core.runs import start_run, task_runs
-from core.worker import ExitCode, WorkerJob, start_local, worker_gone, worker_identity
+from core.worker import (
+    ExitCode,
+    LocalWorker,
+    WorkerJob,
+    start_local,
+    worker_gone,
+    worker_identity,
+)
 
 
 def test_the_exit_code_protocol() -> None:
@@ -127,3 +135,68 @@ def test_a_held_worker_that_died_is_not_released(world, tmp_path) -> None:
     worker._signal(9)  # killed while it waited (out of memory, a person)
     assert worker.wait(120) == -9
     assert worker.release() is False  # the runner starts a fresh one instead
+
+
+def test_a_held_worker_pins_its_task_first_and_says_what_is_wrong_only_when_released(
+    world, tmp_path
+) -> None:
+    """A held worker reads its task before its turn; an error in it is the task's, told then."""
+    _job, run_id = _first_task(world)
+    with (tmp_path / "worker.log").open("ab") as output:
+        worker = start_local(WorkerJob(999, run_id), world, output.fileno(), held=True)
+    assert worker.wait(1.0) is None  # not ended with its error while held
+    assert worker.release()
+    assert worker.wait(120) == ExitCode.INVALID
+    assert "FAILED: no transformation has id 999" in (tmp_path / "worker.log").read_text()
+    with SessionHelper(world) as session:
+        assert task_runs(session, run_id) == {}
+
+
+class _Exiting:
+    """A forkserver child as LocalWorker sees it: a sentinel and an exit code, set by hand."""
+
+    def __init__(self) -> None:
+        self._sentinel, self._ended = os.pipe()
+        self.pid, self.code = os.getpid(), None
+
+    @property
+    def sentinel(self) -> int:
+        return self._sentinel
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.code
+
+    def end(self, code: int) -> None:
+        self.code = code
+        os.close(self._ended)
+
+
+def _told_worker() -> tuple[LocalWorker, _Exiting, int]:
+    told, teller = os.pipe()
+    process = _Exiting()
+    return LocalWorker(WorkerJob(1, 1), process, told=told), process, teller
+
+
+def test_a_warm_worker_s_code_is_known_when_it_says_it_before_its_process_has_ended() -> None:
+    worker, process, teller = _told_worker()
+    with ThreadPoolExecutor(4) as waiters:  # the runner's wait, a stop's, the next start's
+        waiting = [waiters.submit(worker.wait, 120) for _ in range(4)]
+        assert worker.wait(0.2) is None and worker.poll() is None
+        os.write(teller, b"1")  # said just before its exit
+        assert [w.result() for w in waiting] == [ExitCode.FAILED] * 4
+    assert process.exitcode is None  # its process had not ended yet
+    assert worker.poll() == ExitCode.FAILED and worker.wait(0) == ExitCode.FAILED
+    os.close(teller)
+    process.end(1)
+
+
+def test_a_warm_worker_that_ended_without_saying_its_code_is_read_from_its_end() -> None:
+    worker, process, teller = _told_worker()
+    with ThreadPoolExecutor(1) as waiter:
+        waiting = waiter.submit(worker.wait, 120)
+        os.close(teller)  # killed: its end of the pipe closes with it, nothing said
+        assert worker.wait(0.2) is None  # the pipe's end alone is not the worker's end
+        process.end(-9)
+        assert waiting.result() == -9
+    assert worker.poll() == -9
