@@ -213,6 +213,38 @@ def test_a_row_longer_than_the_first_block_grows_the_block() -> None:
     assert len(p.output("ingest", "data")["blob"][0].as_py()) == 17 << 20
 
 
+@pytest.mark.parametrize("header", [True, False], ids=["header", "no-header"])
+def test_a_first_line_longer_than_the_header_block_is_read_whole(header: bool) -> None:
+    """The names are first looked for in a small block; a longer first line is read too."""
+    from core.transforms.library.ingest import HEADER_BLOCK
+
+    names = [f"column_{i:05d}_{'n' * 40}" for i in range(HEADER_BLOCK // 40)]
+    p = _pipeline(header=header)
+    first = ",".join(names).encode()
+    p.raw.put_file(first + b"\n" + ",".join("v" for _ in names).encode() + b"\n", "wide.csv")
+    result = p.run(0)
+    assert result.state == "success", result.error
+    table = p.output("ingest", "data")
+    assert len(first) > HEADER_BLOCK and table.num_columns == len(names) + 1
+    assert table.column_names[-2] == (names[-1] if header else f"column_{len(names)}")
+    assert table.num_rows == (1 if header else 2)
+
+
+def test_skipped_rows_past_the_header_block_are_skipped_not_taken_for_an_empty_file() -> None:
+    from core.transforms.library.ingest import HEADER_BLOCK
+
+    # A quote left open in a skipped line is no unclosed quote: the line is skipped.
+    preamble = b'a "note line of a report, skipped\n' * (2 * HEADER_BLOCK // 30)
+    lines = preamble.count(b"\n")
+    p = _pipeline(skip_rows=lines)
+    p.raw.put_file(preamble + b"id,amount\n1,10\n", "report.csv")
+    result = p.run(0)
+    assert result.state == "success", result.error
+    assert p.output("ingest", "data").to_pylist() == [
+        {"id": "1", "amount": "10", "__metadata_source_file": "report.csv"}
+    ]
+
+
 def test_no_matching_file_names_prefix_suffix_and_the_files_there() -> None:
     p = _pipeline(prefix="pharmacy_c", suffix=".csv")
     p.raw.put_file(b"id\n1\n", "pharmacy_a_1.csv")
