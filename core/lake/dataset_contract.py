@@ -160,7 +160,7 @@ class DatasetContract(Contract):
             self._write_direct(source, stamp, table.schema, partition, existing)
         else:
             stream = lambda: self._stream(source, stamp, table.schema)  # noqa: E731
-            self._write(stream, run_id, partition_by, merge)
+            self._write(stream, run_id, partition_by, merge, created=existing is None)
         after = self._refreshed(existing)
         if here:  # delta-rs's writer writes its checkpoints itself
             partition_writer.checkpoint(after)
@@ -397,8 +397,13 @@ class DatasetContract(Contract):
         run_id: int,
         partition_by: list[str],
         merge: bool,
+        created: bool,
     ) -> None:
-        """Publish through delta-rs's writer: it writes the data files and commits them."""
+        """Publish through delta-rs's writer: it writes the data files and commits them.
+
+        Args:
+            created: the table does not exist yet: it gets CORE's table properties.
+        """
 
         def write(_attempt: int) -> None:
             write_deltalake(
@@ -408,6 +413,7 @@ class DatasetContract(Contract):
                 mode="overwrite",
                 predicate=f"{RUN_ID} = {run_id}",
                 schema_mode="merge" if merge else None,
+                configuration=partition_writer.TABLE_PROPERTIES if created else None,
                 storage_options=self.storage_options,
             )
 

@@ -473,6 +473,26 @@ def test_checkpoints_are_written_after_the_commit_at_the_tables_interval(
     assert contract.run_ids() == [1, 2, 3]
 
 
+@pytest.mark.parametrize("writer", ["here", "delta-rs"])
+def test_a_table_core_creates_is_checkpointed_every_ten_commits(
+    contract: DatasetContract, writer: str
+) -> None:
+    """Opening a table replays its log from the last checkpoint: at most nine commits."""
+    partitions = ["clinic"] if writer == "delta-rs" else None
+    for run_id in range(1, 13):  # versions 0-11
+        contract.publish(visits(3, start=run_id), run_id=run_id, partitions=partitions)
+    table = contract.delta_table()
+    assert table.metadata().configuration == partition_writer.TABLE_PROPERTIES
+    log = Path(contract.uri) / "_delta_log"
+    # One checkpoint in twelve commits: delta-rs's writer makes it at version 9 (its tenth
+    # commit), CORE's at version 10.
+    assert [p.name for p in log.glob("*.checkpoint.parquet")] == [
+        f"{9 if writer == 'delta-rs' else 10:020d}.checkpoint.parquet"
+    ]
+    assert contract.run_ids() == list(range(1, 13))
+    assert sorted(contract.fetch_arrow(run_id=12)["id"].to_pylist()) == [12, 13, 14]
+
+
 @pytest.fixture
 def opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The URIs a DeltaTable was opened for (it still opens them)."""
