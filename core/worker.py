@@ -202,9 +202,11 @@ class LocalWorker:
         self._reading = threading.Lock()
         # A warm worker says its exit code on this pipe just before it exits: the 5-10 ms
         # its process then takes to end (its memory, its threads) are off the run's path.
-        # Closed with this object, not when read: another thread may be waiting on it.
+        # Closed with this object, not when read: another thread may be waiting on it
+        # (one that misses the word has the process's end moments later).
         self._told, self._code = told, None
         if told is not None:
+            os.set_blocking(told, False)  # poll reads it without waiting
             weakref.finalize(self, os.close, told)
 
     @property
@@ -217,10 +219,11 @@ class LocalWorker:
         if isinstance(self._process, subprocess.Popen):
             return self._process.poll()
         with self._reading:
-            if self._code is None and self._told is not None and _readable(self._told):
-                said = os.read(self._told, 16)
-                # Nothing said (killed, or it died in its exit): its process's end tells.
-                self._code, self._told = (int(said) if said else None), None
+            if self._code is None and self._told is not None:
+                with contextlib.suppress(BlockingIOError):  # nothing said yet
+                    said = os.read(self._told, 16)
+                    # Nothing said (killed, or it died in its exit): its process's end tells.
+                    self._code, self._told = (int(said) if said else None), None
             return self._code if self._code is not None else self._process.exitcode
 
     def wait(self, timeout: float | None = None) -> int | None:
@@ -241,6 +244,20 @@ class LocalWorker:
             code = self.poll()
             if code is not None or told is None or self._told is not None:
                 return code  # ended, or still running when the time was up
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait (at most ``timeout`` seconds) for the process itself to be gone.
+
+        A warm worker's code is known before its process has ended (it says it first):
+        a caller that must leave no process behind waits for that end too.
+        """
+        if isinstance(self._process, subprocess.Popen):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout)
+            return
+        from multiprocessing.connection import wait
+
+        wait([self._process.sentinel], timeout)
 
     @property
     def held(self) -> bool:
@@ -356,9 +373,3 @@ def start_local(
         if end is not None:
             os.close(end)  # the worker has its own copy
     return LocalWorker(job, warmed, opener, told)
-
-
-def _readable(fd: int) -> bool:
-    import select
-
-    return bool(select.select([fd], [], [], 0)[0])

@@ -70,6 +70,7 @@ def run_warm(
     finally:
         wind_down()  # multiprocessing children skip what an interpreter's exit does
     code &= 0xFF  # as the process's exit status will have it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the code told is the code it exits with
     if tell is not None:
         with contextlib.suppress(OSError):  # nobody waits any more: the code is its exit's
             os.write(tell, str(code).encode())

@@ -405,19 +405,21 @@ def landed(table: DeltaTable | None, partition: Partition, ticket: int) -> bool:
 
 
 def checkpoint(table: DeltaTable) -> None:
-    """Write the checkpoint delta-rs writes every ``delta.checkpointInterval`` versions.
+    """Write the checkpoint delta-rs writes every ``delta.checkpointInterval`` commits.
 
-    A table that sets no interval (created before CORE set one) gets CHECKPOINT_INTERVAL.
+    At the versions delta-rs's writer chooses (each interval-th commit: versions 9, 19, …
+    for 10), so a table written by both writers keeps one rhythm. A table that sets no
+    interval (created before CORE set one) gets CHECKPOINT_INTERVAL.
 
-    Best effort: the commit has landed; a checkpoint that cannot be written now is
-    written by a later commit, and readers replay the log meanwhile.
+    Best effort: the commit has landed; a checkpoint that cannot be written now (or an
+    interval that is not a whole number) leaves readers replaying the log meanwhile.
     """
-    configured = table.metadata().configuration.get("delta.checkpointInterval")
-    interval = int(configured or CHECKPOINT_INTERVAL)
     version = table.version()
-    if version == 0 or version % interval:
-        return
     try:
+        configured = table.metadata().configuration.get("delta.checkpointInterval")
+        interval = int(configured or CHECKPOINT_INTERVAL)
+        if interval < 1 or (version + 1) % interval:
+            return
         table.create_checkpoint()
         table.cleanup_metadata()
     except Exception as exc:  # the data is committed; this is housekeeping

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -63,6 +64,9 @@ if TYPE_CHECKING:  # lineage reads the lake's contracts (pyarrow): imported when
 logger = logging.getLogger("core.runner")
 # Who the run records as having started or resumed it.
 ACTOR = "core run"
+# How long a run waits, at its end, for its ended workers' processes to be gone (their
+# codes are known already; a process frees its memory in 5-10 ms).
+JOIN_SECONDS = 30.0
 
 Listener = Callable[[str, TaskSpec, str], None]
 
@@ -91,6 +95,9 @@ class LocalRunner:
     warm: bool = True
     on_start: Callable[[int, list[TaskSpec]], None] | None = None
     _live: set[LocalWorker] = field(default_factory=set, init=False, repr=False)
+    # Workers whose code is known but whose process may still be ending: a run returns
+    # once they are gone (their teardown is off the run's path, not left behind it).
+    _ended: list[LocalWorker] = field(default_factory=list, init=False, repr=False)
     _ahead: WorkersAhead | None = field(default=None, init=False, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _pipeline: str = field(default="", init=False, repr=False)
@@ -259,6 +266,7 @@ class LocalRunner:
         finally:
             self._tidy_ahead()
             self._ahead = None
+            self._join_ended()
 
     def _run_task(self, task: TaskSpec, run_id: int, events: TaskEvents | None) -> int:
         attempts = task.retries + 1
@@ -300,6 +308,7 @@ class LocalRunner:
             code = worker.wait()
         finally:
             self._live.discard(worker)
+            self._ended.append(worker)
         code = -1 if code is None else code
         return settle_worker_exit(self.settings, worker.job, code, ACTOR)  # did it record?
 
@@ -310,6 +319,12 @@ class LocalRunner:
         job = WorkerJob(task.transformation_id, run_id, state=task.state, template=task.template)
         with log.open("ab") as output:
             return start_local(job, self.settings, output.fileno(), warm=self.warm, held=held)
+
+    def _join_ended(self) -> None:
+        deadline = time.monotonic() + JOIN_SECONDS
+        ended, self._ended = self._ended, []
+        for worker in ended:
+            worker.join(max(0.0, deadline - time.monotonic()))
 
     def _tidy_ahead(self) -> None:
         if self._ahead is not None:

@@ -93,6 +93,9 @@ def run_transformation(
     except CoreError as exc:
         await_turn(partial(prepare_worker, session))  # said when its turn comes, as always
         return Outcome(ExitCode.INVALID, str(exc))
+    except Exception:  # the database unreachable, say: the task's error, at its turn too
+        await_turn(partial(prepare_worker, session))
+        raise
     await_turn(partial(prepare_worker, session))  # a held worker waits here, nothing recorded
     row = begin_task(session, run_id, transform_id, worker_identity(), *worker_job())
     outcome = None

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import pytest
 
@@ -172,8 +172,11 @@ class _Exiting:
         os.close(self._ended)
 
 
-def _told_worker() -> tuple[LocalWorker, _Exiting, int]:
+def _told_worker(at: int | None = None) -> tuple[LocalWorker, _Exiting, int]:
+    """A worker as start_local makes it; ``at``: the descriptor its told pipe gets."""
     told, teller = os.pipe()
+    if at is not None:  # a process with many files open (the service, an Airflow worker)
+        told = os.dup2(told, at, inheritable=False) and at
     process = _Exiting()
     return LocalWorker(WorkerJob(1, 1), process, told=told), process, teller
 
@@ -184,11 +187,13 @@ def test_a_warm_worker_s_code_is_known_when_it_says_it_before_its_process_has_en
         waiting = [waiters.submit(worker.wait, 120) for _ in range(4)]
         assert worker.wait(0.2) is None and worker.poll() is None
         os.write(teller, b"1")  # said just before its exit
+        first = next(as_completed(waiting, timeout=120))
+        assert first.result() == ExitCode.FAILED
+        assert process.exitcode is None  # its process had not ended yet
+        assert worker.poll() == ExitCode.FAILED and worker.wait(0) == ExitCode.FAILED
+        process.end(1)  # a waiter that missed the word has the process's end
         assert [w.result() for w in waiting] == [ExitCode.FAILED] * 4
-    assert process.exitcode is None  # its process had not ended yet
-    assert worker.poll() == ExitCode.FAILED and worker.wait(0) == ExitCode.FAILED
     os.close(teller)
-    process.end(1)
 
 
 def test_a_warm_worker_that_ended_without_saying_its_code_is_read_from_its_end() -> None:
@@ -200,3 +205,18 @@ def test_a_warm_worker_that_ended_without_saying_its_code_is_read_from_its_end()
         process.end(-9)
         assert waiting.result() == -9
     assert worker.poll() == -9
+
+
+def test_a_told_code_is_read_on_a_descriptor_past_1024() -> None:
+    """select() refuses descriptors from 1024 on: a busy process's workers must still end."""
+    import resource
+
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] <= 1500:
+        pytest.skip("needs a file limit above 1500 (ulimit -n)")
+    worker, process, teller = _told_worker(at=1500)
+    assert worker.poll() is None
+    os.write(teller, b"0")
+    assert worker.wait(120) == ExitCode.SUCCESS
+    os.close(teller)
+    process.end(0)
+    worker.join(120)

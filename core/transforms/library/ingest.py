@@ -351,19 +351,27 @@ def _header(source: _Source) -> list[str] | None:
     it, an empty file, an encoding error) is left to the full read, which decides.
     """
     try:
-        names = _column_names(source, HEADER_BLOCK)
+        names = _column_names(source, HEADER_BLOCK, probe=True)
     except (pa.ArrowInvalid, UnicodeError, OSError):
         names = None
     return names if names is not None else _with_block_sizes(source, _column_names)
 
 
-def _column_names(source: _Source, block_size: int) -> list[str] | None:
+def _column_names(source: _Source, block_size: int, probe: bool = False) -> list[str] | None:
+    """The names, or None for a file with no header and no rows.
+
+    Args:
+        probe: a small block that may not hold the header or the rows to skip: it
+            decides nothing about an empty file (None), the full read does.
+    """
     header = source.fmt.header
     options = source.read_options(block_size, autogenerate_column_names=not header)
     try:
         with source.open() as stream:
             names = pacsv.open_csv(stream, options, source.parse_options()).schema.names
     except pa.ArrowInvalid as exc:
+        if probe:
+            return None
         if "Empty CSV file" in str(exc) or "Could not skip initial" in str(exc):
             # Blank, unless a quote opened in the header swallowed the whole file.
             line = _unclosed_quote_line(source)
