@@ -259,6 +259,25 @@ class LocalWorker:
 
         wait([self._process.sentinel], timeout)
 
+    def end_process(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Make sure the process itself is gone, its code said or not: SIGTERM, then SIGKILL.
+
+        For a worker whose told code its record contradicts (it said it ended; its task
+        is still running): whatever wrote that code runs on, and nobody would wait for it.
+        """
+        for signum in (signal.SIGTERM, signal.SIGKILL):
+            if not self._process_running():
+                return
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                os.kill(self.pid, signum)
+            self.join(grace)
+
+    def _process_running(self) -> bool:
+        if isinstance(self._process, subprocess.Popen):
+            return self._process.poll() is None
+        with self._reading:
+            return self._process.exitcode is None
+
     @property
     def held(self) -> bool:
         """Whether it waits to be released (``start_local(..., held=True)``)."""

@@ -310,7 +310,10 @@ class LocalRunner:
             self._live.discard(worker)
             self._ended.append(worker)
         code = -1 if code is None else code
-        return settle_worker_exit(self.settings, worker.job, code, ACTOR)  # did it record?
+        settled = settle_worker_exit(self.settings, worker.job, code, ACTOR)  # did it record?
+        if settled != code:  # its record says otherwise: it may still run, and must not
+            worker.end_process()
+        return settled
 
     def _start(self, task: TaskSpec, run_id: int, held: bool = False) -> LocalWorker:
         """A worker for this task, its output appended to the task's log."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -28,7 +29,7 @@ from core.runner.local import LocalRunner
 from core.runs import get_run, reap, start_run, task_runs
 from core.settings import Settings
 from core.stop import Terminated
-from core.worker import ExitCode, WorkerJob, local_command, start_local
+from core.worker import ExitCode, LocalWorker, WorkerJob, local_command, start_local, worker_gone
 from tests.support.worlds import load_test_world
 
 SAMPLES = "tests.unit.transforms.sample_transforms"
@@ -60,6 +61,7 @@ templates:
   - {{name: broken, entrypoint: "{SAMPLES}:broken"}}
   - {{name: quitting, entrypoint: "{SAMPLES}:quitting"}}
   - {{name: sys_exiting, entrypoint: "{SAMPLES}:sys_exiting"}}
+  - {{name: impostor, entrypoint: "{SAMPLES}:impostor"}}
   - {{name: marking, entrypoint: "tests.unit.transforms.marking_transforms:numbers"}}
 pipelines:
   - name: crashy
@@ -90,6 +92,7 @@ pipelines:
         transformations: [{{template: broken, retries: 2, retry_delay_seconds: 600}}]
 {_two_groups("quitting", "quitting")}
 {_two_groups("sys_exiting", "sys_exiting")}
+{_two_groups("impostor", "impostor")}
 {_two_groups("lingering_then_more", "lingering")}
 {_two_groups("broken_then_marking", "broken", "marking")}
   - name: tiny
@@ -107,6 +110,23 @@ STARTS = {
     "called": "from core.cli import main; main({argv!r})",
     "script": "import sys; sys.argv = ['core', *{argv!r}]; from core.cli import main; main()",
 }
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[tuple[LocalWorker, bool]]:
+    """Every worker the runner starts, and whether it was started held."""
+    import core.runner.local as local
+
+    workers: list[tuple[LocalWorker, bool]] = []
+    real = local.start_local
+
+    def spy(*args, **kwargs):
+        worker = real(*args, **kwargs)
+        workers.append((worker, worker.held))
+        return worker
+
+    monkeypatch.setattr(local, "start_local", spy)
+    return workers
 
 
 @pytest.fixture
@@ -200,20 +220,10 @@ def test_sys_exit_in_a_transform_fails_the_task_and_says_so(world) -> None:
     assert states["master_doubled"].state == "upstream_failed"
 
 
-def test_a_stop_ends_the_workers_held_for_the_next_group_too(world, tmp_path, monkeypatch) -> None:
-    import core.runner.local as local
-
+def test_a_stop_ends_the_workers_held_for_the_next_group_too(
+    world, tmp_path, monkeypatch, started
+) -> None:
     monkeypatch.setenv("SLOW_MARKER", str(tmp_path / "started"))
-    held = []
-    real = local.start_local
-
-    def spy(*args, **kwargs):
-        worker = real(*args, **kwargs)
-        if worker.held:
-            held.append(worker)
-        return worker
-
-    monkeypatch.setattr(local, "start_local", spy)
 
     def stop_once_lingering() -> None:  # as `kill` would; the runner turns it into a stop
         _wait_for(tmp_path / "started", lambda: True)
@@ -226,6 +236,7 @@ def test_a_stop_ends_the_workers_held_for_the_next_group_too(world, tmp_path, mo
             LocalRunner(world, workers=1).run("lingering_then_more")
     finally:
         stopper.join()
+    held = [worker for worker, was_held in started if was_held]
     assert len(held) == 1 and held[0].wait(BOUND) is not None  # not left waiting
     with SessionHelper(world) as session:
         run_id = session.scalars(select(config.RunEvent.id)).one()
@@ -235,28 +246,17 @@ def test_a_stop_ends_the_workers_held_for_the_next_group_too(world, tmp_path, mo
 
 
 def test_a_worker_held_for_a_task_that_never_begins_runs_none_of_its_code(
-    world, tmp_path, monkeypatch
+    world, tmp_path, monkeypatch, started
 ) -> None:
     # What a configuration names (a template's entrypoint module) runs only once its
     # task begins: a worker held ahead for it opens CORE's own things, not the module,
     # and when the group before it fails the module was never imported anywhere.
-    import core.runner.local as local
-
     marker = tmp_path / "imported"
     monkeypatch.setenv("IMPORT_MARKER", str(marker))
-    held = []
-    real = local.start_local
-
-    def spy(*args, **kwargs):
-        worker = real(*args, **kwargs)
-        if worker.held:
-            held.append(worker)
-        return worker
-
-    monkeypatch.setattr(local, "start_local", spy)
     report = LocalRunner(world, workers=1).run("broken_then_marking")
     states = {t.task_id.rsplit("_", 1)[0]: t.state for t in report.tasks}
     assert states == {"ingest_broken": "failed", "master_marking": "upstream_failed"}
+    held = [worker for worker, was_held in started if was_held]
     assert len(held) == 1 and held[0].wait(BOUND) is not None  # held, then dropped
     assert not marker.exists()
 
@@ -488,3 +488,18 @@ def test_a_worker_whose_starter_was_killed_stops_and_records_its_task(
     row = _row(world, job)
     assert row.state == "failed" and row.ended_at is not None
     assert "has ended: stopping" in (tmp_path / "worker.log").read_text()
+
+
+def test_a_worker_that_claims_success_while_it_runs_is_stopped_and_fails_its_task(
+    world, started
+) -> None:
+    """A worker's told exit code is a shortcut, not its record: code writing "0" down every
+    pipe it can reach (the told pipe among them) and running on is found out by its
+    record, its task fails, and the run does not return with it still running."""
+    report = LocalRunner(world, workers=1).run("impostor")
+    states = {t.task_id.rsplit("_", 1)[0]: t.state for t in report.tasks}
+    assert states == {"ingest_impostor": "failed", "master_doubled": "upstream_failed"}
+    assert report.state == "failed"
+    impostor = [worker for worker, _held in started if worker.job.template == "impostor"]
+    assert len(impostor) == 1
+    assert worker_gone(f"{socket.gethostname()}:{impostor[0].pid}")

@@ -55,6 +55,26 @@ def quitting(ctx) -> None:
     os._exit(int(os.environ["QUIT_CODE"]))
 
 
+def impostor(ctx) -> None:
+    """Write "0" to every pipe this worker may write to, then linger: code that claims
+    the task succeeded while it still runs (a library writing to descriptors it does not
+    own)."""
+    import fcntl
+    import os
+    import stat
+    import time
+
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            fd = int(name)
+            writable = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY
+            if writable and stat.S_ISFIFO(os.fstat(fd).st_mode):
+                os.write(fd, b"0")
+        except OSError:
+            continue
+    time.sleep(120)
+
+
 def sys_exiting(ctx) -> None:
     """Call ``sys.exit(0)`` from the transform, as a script pasted into one might."""
     import sys
