@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -36,6 +37,18 @@ def _states(url: str) -> list[str]:
         engine.dispose()
 
 
+def _waiting_on_a_pipe(pid: int) -> bool:
+    """Whether the process's main thread is blocked reading a pipe (Linux /proc)."""
+    with open(f"/proc/{pid}/syscall", encoding="ascii") as syscall:
+        call = syscall.read().split()
+    if call[:1] != ["0"]:  # read(2)
+        return False
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{int(call[1], 16)}").startswith("pipe:")
+    except OSError:
+        return False
+
+
 def test_a_held_worker_waits_with_its_task_read_and_no_transaction_open(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -49,11 +62,12 @@ def test_a_held_worker_waits_with_its_task_read_and_no_transaction_open(
     with (tmp_path / "worker.log").open("ab") as output:
         worker = start_local(job, settings, output.fileno(), held=True)
     deadline = time.monotonic() + 120
-    while not _states(postgres_url):  # it has connected and is reading its task
+    # Connected (its task read) and blocked on a pipe: its gate (it read its start from
+    # another pipe, before it connected).
+    while not (_states(postgres_url) and _waiting_on_a_pipe(worker.pid)):
         assert worker.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
-    time.sleep(0.5)  # had it left a transaction open after reading, it would show by now
-    assert _states(postgres_url) == ["idle"]  # not "idle in transaction"
+    assert _states(postgres_url) == ["idle"]  # connected, and not "idle in transaction"
     with SessionHelper(settings) as session:
         assert task_runs(session, run_id) == {}  # nothing recorded while held
     assert worker.release()
