@@ -17,8 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.errors import SettingsError, did_you_mean
 
@@ -36,16 +35,17 @@ SUPPORTED_DATABASES = ("postgresql", "sqlite")
 DEFAULT_BRANCHES: dict[str, str] = {"dev": "dev", "test": "test", "uat": "uat", "prod": "master"}
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Everything CORE needs to know about where it runs.
 
     Derived values (branch, secrets backend, lake root, secrets file) are filled
     in after loading, so every consumer sees concrete values.
     """
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, validate_default=True
-    )
+    # A plain model: load_settings reads the environment over the TOML file itself, so that
+    # it can name the source of a bad value (pydantic-settings added 0.1 s to every start
+    # for sources CORE does not use).
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     environment: Environment = "dev"
     home: Path = Field(default_factory=lambda: Path.home() / ".core")
@@ -106,19 +106,6 @@ class Settings(BaseSettings):
     # in uat and prod none, until an administrator names them.
     landing_roots: list[str] | None = None
     export_roots: list[str] | None = None
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # load_settings merges the environment over the TOML file itself, so that it can
-        # name the source of a bad value; the only source left is the merged kwargs.
-        return (init_settings,)
 
     @field_validator("home", mode="before")
     @classmethod
