@@ -216,7 +216,7 @@ def test_a_row_longer_than_the_first_block_grows_the_block() -> None:
 @pytest.mark.parametrize("header", [True, False], ids=["header", "no-header"])
 def test_a_first_line_longer_than_the_header_block_is_read_whole(header: bool) -> None:
     """The names are first looked for in a small block; a longer first line is read too."""
-    from core.transforms.library.ingest import HEADER_BLOCK
+    from core.transforms.library.delimited import HEADER_BLOCK
 
     names = [f"column_{i:05d}_{'n' * 40}" for i in range(HEADER_BLOCK // 40)]
     p = _pipeline(header=header)
@@ -231,7 +231,7 @@ def test_a_first_line_longer_than_the_header_block_is_read_whole(header: bool) -
 
 
 def test_skipped_rows_past_the_header_block_are_skipped_not_taken_for_an_empty_file() -> None:
-    from core.transforms.library.ingest import HEADER_BLOCK
+    from core.transforms.library.delimited import HEADER_BLOCK
 
     # A quote left open in a skipped line is no unclosed quote: the line is skipped.
     preamble = b'a "note line of a report, skipped\n' * (2 * HEADER_BLOCK // 30)
