@@ -20,15 +20,12 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
-import weakref
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
 from core.settings import Settings
-from core.worker_child import RELEASE, InheritedFd, run_warm
+from core.worker_child import RELEASE, ChildExit, InheritedFd, run_warm
 
 # How long a worker asked to stop gets before it is killed (it records its end in less).
 STOP_GRACE_SECONDS = 5.0
@@ -197,17 +194,10 @@ class LocalWorker:
         self._process = process
         self._gate = gate  # a held worker's: the write end of the pipe it waits on
         self._dropped = False
-        # A forkserver child's exit code comes once down a pipe; two threads reading it
-        # (the runner's wait and a stop) would leave the second with EOF, taken as 255.
-        self._reading = threading.Lock()
-        # A warm worker says its exit code on this pipe just before it exits: the 5-10 ms
-        # its process then takes to end (its memory, its threads) are off the run's path.
-        # Closed with this object, not when read: another thread may be waiting on it
-        # (one that misses the word has the process's end moments later).
-        self._told, self._code = told, None
-        if told is not None:
-            os.set_blocking(told, False)  # poll reads it without waiting
-            weakref.finalize(self, os.close, told)
+        # A warm worker says its exit code on a pipe just before it exits: the 5-10 ms its
+        # process then takes to end (its memory, its threads) are off the run's path, and
+        # a worker server that dies meanwhile does not end its tasks (core.worker_child).
+        self._exit = None if told is None else ChildExit(process, told)
 
     @property
     def pid(self) -> int:
@@ -218,13 +208,9 @@ class LocalWorker:
         """The exit code, or None while the worker runs."""
         if isinstance(self._process, subprocess.Popen):
             return self._process.poll()
-        with self._reading:
-            if self._code is None and self._told is not None:
-                with contextlib.suppress(BlockingIOError):  # nothing said yet
-                    said = os.read(self._told, 16)
-                    # Nothing said (killed, or it died in its exit): its process's end tells.
-                    self._code, self._told = (int(said) if said else None), None
-            return self._code if self._code is not None else self._process.exitcode
+        if self._exit is not None:
+            return self._exit.poll()
+        return self._process.exitcode
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait for the worker's end (at most ``timeout`` seconds); its exit code or None."""
@@ -233,17 +219,12 @@ class LocalWorker:
                 return self._process.wait(timeout)
             except subprocess.TimeoutExpired:
                 return None
+        if self._exit is not None:
+            return self._exit.wait(timeout)
         from multiprocessing.connection import wait
 
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            told = self._told
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            # Readable once it said its code or ended; read by poll.
-            wait([self._process.sentinel, *([told] if told is not None else [])], left)
-            code = self.poll()
-            if code is not None or told is None or self._told is not None:
-                return code  # ended, or still running when the time was up
+        wait([self._process.sentinel], timeout)
+        return self._process.exitcode
 
     def join(self, timeout: float | None = None) -> None:
         """Wait (at most ``timeout`` seconds) for the process itself to be gone.
@@ -254,10 +235,12 @@ class LocalWorker:
         if isinstance(self._process, subprocess.Popen):
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(timeout)
-            return
-        from multiprocessing.connection import wait
+        elif self._exit is not None:
+            self._exit.join(timeout)
+        else:
+            from multiprocessing.connection import wait
 
-        wait([self._process.sentinel], timeout)
+            wait([self._process.sentinel], timeout)
 
     def end_process(self, grace: float = STOP_GRACE_SECONDS) -> None:
         """Make sure the process itself is gone, its code said or not: SIGTERM, then SIGKILL.
@@ -275,8 +258,9 @@ class LocalWorker:
     def _process_running(self) -> bool:
         if isinstance(self._process, subprocess.Popen):
             return self._process.poll() is None
-        with self._reading:
-            return self._process.exitcode is None
+        if self._exit is not None:
+            return self._exit.running()
+        return self._process.exitcode is None
 
     @property
     def held(self) -> bool:

@@ -5,8 +5,9 @@ child running :func:`run_warm`; ``core.runner.served`` runs a command's work in 
 same way. The child takes its starter's environment, folder and output
 (:func:`enter_child`), stops as if sent SIGTERM once its starter has ended, and — when it
 was started *held* — starts ``corebot run``, pins its task and waits to be released
-(:data:`RELEASE`) or dropped (:func:`await_turn`). Nothing here runs in the starter but
-:class:`InheritedFd`'s pickling.
+(:data:`RELEASE`) or dropped (:func:`await_turn`). It says its exit code on a pipe just
+before it exits (:func:`say_exit`); the starter reads it with :class:`ChildExit`, the
+one part of this module (with :class:`InheritedFd`'s pickling) that runs in the starter.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import os
 import signal
 import sys
 import threading
+import time
+import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 # What a held worker reads on its gate to begin its task (its end alone drops it).
 RELEASE = b"go"
@@ -69,12 +72,122 @@ def run_warm(
         code = _exit_code(exc)
     finally:
         wind_down()  # multiprocessing children skip what an interpreter's exit does
+    say_exit(tell, code)
+
+
+def say_exit(tell: int | None, code: int) -> NoReturn:
+    """Say the exit code on ``tell`` (when given), then exit with it at once.
+
+    Called once all is done and flushed: the starter (:class:`ChildExit`) then knows the
+    code without waiting for the process's teardown (5-10 ms), and without asking the
+    worker server, which may have gone meanwhile.
+    """
     code &= 0xFF  # as the process's exit status will have it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the code told is the code it exits with
+    # Told, the starter may end before this process does: that is no orphaning.
+    _exiting.set()
     if tell is not None:
         with contextlib.suppress(OSError):  # nobody waits any more: the code is its exit's
             os.write(tell, str(code).encode())
     os._exit(code)
+
+
+class ChildExit:
+    """How a warm child ended, as its starter learns it: the code it said, else its end.
+
+    A child of the worker server says its code on a pipe just before it exits
+    (:func:`say_exit`). Its process's own end comes through the server, and a server
+    that died while the child ran (killed, out of memory) reports 255 for every child it
+    had: that is not taken for the child's end while the child still runs — it holds
+    the pipe, and says its code when it ends. A child that ends without a word
+    (killed) is read from its process's end.
+
+    Args:
+        process: the multiprocessing Process of the child.
+        told: the read end of the pipe the child says its code on; closed with this object
+            (another thread may be waiting on it).
+    """
+
+    # How often a wait looks whether a child whose server has gone is still alive.
+    ALIVE_CHECK_SECONDS = 1.0
+
+    def __init__(self, process: Any, told: int) -> None:
+        self.process = process
+        self._told = told
+        self._open = True  # nothing said and its end not reached
+        self._said: int | None = None
+        # The code comes once down each pipe: two threads reading (a wait and a stop)
+        # would leave the second with nothing, taken as 255.
+        self._reading = threading.Lock()
+        os.set_blocking(told, False)  # poll reads it without waiting
+        weakref.finalize(self, os.close, told)
+
+    def poll(self) -> int | None:
+        """The exit code, or None while the child runs."""
+        with self._reading:
+            if self._open:
+                try:
+                    said = os.read(self._told, 16)
+                except BlockingIOError:  # nothing said yet: it (or what it forked) holds the pipe
+                    pass
+                else:
+                    self._open, self._said = False, int(said) if said else None
+            if self._said is not None:
+                return self._said
+            ended = self.process.exitcode  # read once: a second reader would get 255
+            if ended is not None and self._open and pid_alive(self.process.pid):
+                return None  # its server reported its own end, not the child's
+            return ended
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for the code (at most ``timeout`` seconds); None if the child still runs."""
+        from multiprocessing.connection import wait
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            if self._ended() is None:  # the server is there to report its end
+                wait([self.process.sentinel, self._told], left)
+            else:  # the server has gone: the pipe says it, or the child is gone unseen
+                pause = self.ALIVE_CHECK_SECONDS
+                wait([self._told], pause if left is None else min(left, pause))
+        return code
+
+    def running(self) -> bool:
+        """Whether the child's process is still there (it may have said its code already)."""
+        return self._ended() is None or pid_alive(self.process.pid)
+
+    def _ended(self) -> int | None:
+        """The end its server reported (255 when the server has gone), if any yet."""
+        with self._reading:
+            return self.process.exitcode
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait (at most ``timeout`` seconds) for the child's process itself to be gone."""
+        from multiprocessing.connection import wait
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.running():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return
+            if self._ended() is None:
+                wait([self.process.sentinel], left)
+            else:  # its server has gone: nobody reports its end, so look
+                time.sleep(0.01 if left is None else min(left, 0.01))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (not yet reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user's
+        return True
+    return True
 
 
 def _exit_code(exc: SystemExit) -> int:
@@ -89,6 +202,8 @@ def _exit_code(exc: SystemExit) -> int:
 
 # A held worker's end of its gate, until its task's turn comes (await_turn).
 _gate: int | None = None
+# Set once the child has said its exit code (say_exit) and is exiting.
+_exiting = threading.Event()
 
 
 def _hold(gate: int) -> None:
@@ -175,5 +290,7 @@ def _await_orphaned(sentinel: int, starter: int | None) -> None:
     from multiprocessing.connection import wait
 
     wait([sentinel])
+    if _exiting.is_set():  # it said its code: its starter may well have ended
+        return
     os.write(2, f"the process that started this worker ({starter}) has ended: stopping\n".encode())
     os.kill(os.getpid(), signal.SIGTERM)

@@ -15,6 +15,9 @@ child and runs the run there, as the run's workers are run:
   SIGTERM would stop it (``core.worker_child.enter_child``), ending the run failed.
 
 The run's process (the one a cancel signals and ``core runs`` names) is then that child.
+It says its exit code on a pipe of its own before it exits (core.worker_child.ChildExit):
+should the server die meanwhile (out of memory, a ``pkill``), the run goes on and the
+command still ends with its code.
 With no shared server running (``CORE_WORKER_SERVER=per-process``, none can be used, or
 the command has just started one, whose imports its own then overlap) the caller does
 the work itself, as before.
@@ -32,6 +35,9 @@ from typing import Any
 
 from core.settings import Settings
 
+# How long the command waits, once the run's process has said its code, for that process
+# to be gone (it frees its memory in 5-10 ms).
+JOIN_SECONDS = 30.0
 # What a person, a service manager or a closing terminal sends a command to stop it, and
 # what the child gets: a hang-up stops the run as SIGTERM does (the run's process has no
 # handler for it, and would die without recording the run's end).
@@ -59,17 +65,19 @@ def run_served(
     Raises:
         OSError: the child could not be started.
     """
-    from multiprocessing.connection import wait
-
     from core.worker import worker_environment
-    from core.worker_child import InheritedFd
+    from core.worker_child import ChildExit, InheritedFd
     from core.worker_server import start_shared_child
 
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # what the command printed comes before what the child prints
     environment = worker_environment(settings)
     streams = [(stream.encoding, stream.errors) for stream in (sys.stdout, sys.stderr)]
-    payload = (target, args, environment, os.getcwd(), (InheritedFd(1), InheritedFd(2), *streams))
+    # The child says its exit code down this pipe: the command takes it from the child
+    # itself, not only from the server (which may die while the run goes on).
+    told, teller = os.pipe()
+    output = (InheritedFd(1), InheritedFd(2), *streams)
+    payload = (target, args, environment, os.getcwd(), output, InheritedFd(teller))
     # The handlers first: a signal that comes while the child starts is kept, then passed on.
     pending: list[int] = []
     child: Any = None
@@ -82,11 +90,23 @@ def run_served(
 
     handlers = {signum: signal.signal(signum, on_signal) for signum in PASSED_ON}
     try:
-        child = start_shared_child(_child, payload, name, settings)
-        if child is not None:
+        try:
+            child = start_shared_child(_child, payload, name, settings)
+        except BaseException:
+            os.close(told)
+            raise
+        finally:
+            os.close(teller)  # the child has its own copy
+        if child is None:
+            os.close(told)
+        else:
             for got in pending:
                 _pass_on(child.pid, PASSED_ON[got])
-            wait([child.sentinel])  # a signal's handler runs, then the wait goes on
+            ended = ChildExit(child, told)
+            code = ended.wait()  # a signal's handler runs, then the wait goes on
+            # Its process too, as a command's own would be gone when it returns (bounded:
+            # with its server gone, nobody reports that end, and it is looked for).
+            ended.join(JOIN_SECONDS)
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
@@ -94,7 +114,7 @@ def run_served(
         for got in pending:  # asked to stop before anything ran: as the signal would have
             signal.raise_signal(got)
         return None
-    code = child.exitcode
+    assert code is not None  # waited without a time limit
     return code if code >= 0 else 128 - code
 
 
@@ -109,15 +129,17 @@ def _child(
     environment: dict[str, str],
     cwd: str,
     output: tuple[int, int, tuple[str, str], tuple[str, str]],
+    tell: int,
 ) -> None:
     """In the server's child: become the command's process, run the work, exit with its code.
 
     Args:
         output: the command's stdout and stderr (this child's copies), and the encoding
             and error handler of each.
+        tell: where to say the exit code (core.worker_child.say_exit).
     """
     from core.command_line import wind_down
-    from core.worker_child import enter_child
+    from core.worker_child import enter_child, say_exit
 
     stdout, stderr, out_stream, err_stream = output
     enter_child(environment, cwd, stdout, stderr)
@@ -130,7 +152,7 @@ def _child(
         code = 128 + signal.SIGINT
     finally:
         wind_down()  # multiprocessing children skip what an interpreter's exit does
-    sys.exit(code)
+    say_exit(tell, code)
 
 
 def _stream(fd: int, encoding: str, errors: str) -> io.TextIOWrapper:

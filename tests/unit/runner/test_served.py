@@ -6,10 +6,12 @@ is which process runs the run. Real processes; bounds are generous and nothing i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from core.settings import Settings
 from core.worker_server import start_server
 from tests.support.worlds import load_test_world
 from tests.unit.runner.test_stopping import BOUND, STARTS, WORLD, _kill_group, _wait_for
+from tests.unit.test_worker_server import _records, _wait_until
 
 
 @pytest.fixture
@@ -154,3 +157,35 @@ def test_a_killed_command_leaves_its_run_to_stop_and_end_failed_by_itself(
         event, rows = get_run(session, run_id), task_runs(session, run_id)
         assert event.state == "failed" and event.ended_at is not None  # no reap needed
         assert "running" not in {row.state for row in rows.values()}
+
+
+def test_a_served_run_outlives_its_worker_server_killed_meanwhile(
+    world, tmp_path, monkeypatch
+) -> None:
+    """An out-of-memory kill (or a `pkill`) of the shared server while a run goes on: the
+    server's report of its children (255 for each) is not taken for theirs. The running
+    task and the held one finish; the command ends with the run's own code and summary."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))  # this test's server alone
+    monkeypatch.setenv("SLOW_MARKER", str(tmp_path / "started"))
+    monkeypatch.setenv("GO_MARKER", str(tmp_path / "go"))
+    process = _start(world, ["run", "server_lost"], TMPDIR=str(temporary))
+    try:
+        _wait_for(tmp_path / "started", lambda: process.poll() is None)
+        (record,) = _records(temporary)
+        os.kill(int(record["server"]), signal.SIGKILL)
+        _wait_until(lambda: not psutil.pid_exists(int(record["server"])))
+        (tmp_path / "go").touch()
+        out, err = process.communicate(timeout=BOUND * 2)
+    finally:
+        _kill_group(process)
+        for left in _records(temporary):
+            for pid in (left["keeper"], left["server"]):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+    assert process.returncode == 0, out + err
+    assert "run 1 of server_lost: success" in out, out
+    assert _runner_pid(world) != process.pid  # it was served
+    with SessionHelper(world) as session:
+        assert {row.state for row in task_runs(session, 1).values()} == {"success"}

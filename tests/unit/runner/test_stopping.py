@@ -63,6 +63,7 @@ templates:
   - {{name: sys_exiting, entrypoint: "{SAMPLES}:sys_exiting"}}
   - {{name: impostor, entrypoint: "{SAMPLES}:impostor"}}
   - {{name: marking, entrypoint: "tests.unit.transforms.marking_transforms:numbers"}}
+  - {{name: gated, entrypoint: "{SAMPLES}:gated_doubled"}}
 pipelines:
   - name: crashy
     company: acme
@@ -95,6 +96,14 @@ pipelines:
 {_two_groups("impostor", "impostor")}
 {_two_groups("lingering_then_more", "lingering")}
 {_two_groups("broken_then_marking", "broken", "marking")}
+  - name: server_lost
+    company: acme
+    brand: zentrix
+    type: t
+    states:
+      - {{state: ingest, transformations: [{{template: numbers, variables: {{count: 3}}}}]}}
+      - {{state: master, transformations: [{{template: gated}}]}}
+      - {{state: enrich, transformations: [{{template: doubled}}]}}
   - name: tiny
     company: acme
     brand: zentrix

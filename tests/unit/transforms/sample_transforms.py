@@ -33,6 +33,22 @@ def slow_doubled(ctx) -> None:
     doubled(ctx)
 
 
+def gated_doubled(ctx) -> None:
+    """doubled, once GO_MARKER exists (after announcing it started, SLOW_MARKER): a task
+    that is running while the test does something to what is around it."""
+    import os
+    import pathlib
+    import time
+
+    _started()
+    go, deadline = pathlib.Path(os.environ["GO_MARKER"]), time.monotonic() + 120
+    while not go.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{go} never appeared")
+        time.sleep(0.05)
+    doubled(ctx)
+
+
 def _started() -> None:
     import os
     import pathlib
