@@ -149,7 +149,8 @@ class ChildExit:
             if left is not None and left <= 0:
                 return None
             if self._ended() is None:  # the server is there to report its end
-                wait([self.process.sentinel, self._told], left)
+                # The pipe only while it may still speak: at its end it is always readable.
+                wait([self.process.sentinel, *([self._told] if self._open else [])], left)
             else:  # the server has gone: the pipe says it, or the child is gone unseen
                 pause = self.ALIVE_CHECK_SECONDS
                 wait([self._told], pause if left is None else min(left, pause))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import subprocess
 import threading
 
@@ -97,3 +98,32 @@ def test_join_waits_for_the_process_after_its_word(child, pipe) -> None:
     threading.Timer(0.3, lambda: (child.kill(), child.wait())).start()
     ended.join(120)
     assert not ended.running()
+
+
+class _EndingLater:
+    """A forkserver child killed without a word, whose server reports its end later."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.sentinel, self._report = os.pipe()
+        self.looked = 0  # how often its end was asked for
+
+    @property
+    def exitcode(self) -> int | None:
+        self.looked += 1
+        ready = select.select([self.sentinel], [], [], 0)[0]
+        return -9 if ready else None
+
+    def report(self) -> None:
+        os.write(self._report, b"x")
+
+
+def test_a_wait_after_a_silent_end_waits_for_the_report_without_spinning(child, pipe) -> None:
+    # The pipe at its end is always readable: waiting on it would loop until the report.
+    told, teller = pipe
+    os.close(teller)
+    process = _EndingLater(child.pid)
+    ended = ChildExit(process, told)
+    threading.Timer(0.3, process.report).start()
+    assert ended.wait(120) == -9
+    assert process.looked < 20
