@@ -98,6 +98,10 @@ class MissingExtraError(CoreError):
     exit_code = 2
 
 
+class WorkerServerError(CoreError):
+    """The shared worker server cannot be started, found or stopped."""
+
+
 class LakeError(CoreError):
     """The data lake could not be read or written as asked."""
 

@@ -87,7 +87,7 @@ def _serve_until_idle(record: Path, idle: float, server: int) -> None:
         if _ours(record):
             record.unlink()
     time.sleep(GRACE_SECONDS)
-    while _children(server):
+    while children(server):
         time.sleep(CHECK_SECONDS)
 
 
@@ -98,7 +98,7 @@ def _done(record: Path, idle: float, server: int, asked: threading.Event) -> boo
         unused = time.time() - record.stat().st_mtime
     except OSError:
         return True
-    return unused > idle and not _children(server)
+    return unused > idle and not children(server)
 
 
 def _ours(record: Path) -> bool:
@@ -106,6 +106,18 @@ def _ours(record: Path) -> bool:
         return json.loads(record.read_text(encoding="utf-8")).get("keeper") == os.getpid()
     except (OSError, ValueError):
         return False
+
+
+def started_with(keeper: int) -> tuple[float, list[str]] | None:
+    """The idle seconds and preload modules a running keeper was started with (its command
+    line, as :func:`core.worker_server._start_keeper` builds it); None when unreadable."""
+    try:
+        with open(f"/proc/{keeper}/cmdline", "rb") as command:
+            words = [w.decode() for w in command.read().split(b"\0") if w]
+        at = words.index(KEEPER)
+        return float(words[at + 2]), words[at + 3 :]
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _alive(pid: int) -> bool:
@@ -128,7 +140,7 @@ def _is_keeper(pid: int) -> bool:
         return False
 
 
-def _children(parent: int) -> list[int]:
+def children(parent: int) -> list[int]:
     """The processes whose parent is ``parent``, ended ones not yet reaped too (/proc)."""
     found = []
     for entry in os.listdir("/proc"):

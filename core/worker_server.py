@@ -67,6 +67,9 @@ POSTGRESQL_DRIVER = ("psycopg",)
 # How long a starter waits for a new keeper to publish its server before it uses one of
 # its own (the keeper only starts the server: its imports go on in the background).
 KEEPER_START_SECONDS = 30.0
+# A record's name: this, the server's fingerprint, ".json" (its keeper's lock, log and
+# temporary files share the stem).
+RECORD_PREFIX = "worker-server-"
 _server_lock = threading.Lock()
 _servers: dict[Path, Any] = {}  # record -> the shared server this process forks from
 
@@ -97,7 +100,7 @@ def start_server(settings: Settings | None = None) -> bool:
     """
     with _server_lock:
         if _kind(settings) == "shared":
-            server = _shared_server(settings)
+            server = shared_server(settings)
             if server is not None:
                 return not server.started_here
         _own_server(preload(settings))
@@ -156,7 +159,7 @@ def _start_shared(target: Any, args: tuple[Any, ...], name: str, settings: Setti
     if _kind(settings) != "shared":
         return None
     for _attempt in range(2):
-        server = _shared_server(settings)
+        server = shared_server(settings)
         if server is None:
             return None
         child = SharedProcess(target=target, args=args, name=name)
@@ -183,13 +186,12 @@ def _own_server(modules: list[str]) -> None:
 # --- the shared server, as a starter sees it -------------------------------------------
 
 
-def _shared_server(settings: Settings | None) -> SharedForkServer | None:
+def shared_server(settings: Settings | None) -> SharedForkServer | None:
     """The running shared server (its keeper started if need be), or None: not usable."""
-    directory = private_directory()
-    if directory is None:
+    record = record_of(settings)
+    if record is None:
         return None
     modules = preload(settings)
-    record = directory / f"worker-server-{fingerprint(tuple(modules))}.json"
     known = _servers.get(record)
     if known is not None and known.current():
         return known
@@ -202,6 +204,15 @@ def _shared_server(settings: Settings | None) -> SharedForkServer | None:
         return None
     _servers[record] = SharedForkServer(record, data, started_here)
     return _servers[record]
+
+
+def record_of(settings: Settings | None) -> Path | None:
+    """Where the shared server for these settings and this code is published (None: no
+    private directory to publish it in)."""
+    directory = private_directory()
+    if directory is None:
+        return None
+    return directory / f"{RECORD_PREFIX}{fingerprint(tuple(preload(settings)))}.json"
 
 
 def _idle(settings: Settings | None) -> float:

@@ -48,6 +48,11 @@ COMMANDS = {
         "run",
         "Run one pipeline on this machine and print a summary; exit 1 when a task failed.",
     ),
+    "workers": LazyCommand(
+        "core.cli.workers",
+        "app",
+        "Start, show and stop the shared worker server that local tasks are forked from.",
+    ),
     "demo": LazyCommand(
         "core.cli.demo",
         "demo",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from core.settings import Settings
+from tests.support.servers import private_temporary
 from tests.support.worlds import load_test_world
 
 WORLD = """
@@ -52,3 +54,10 @@ pipelines:
 def world(core_env: Path) -> Settings:
     """The dev database of this test, holding only the small world."""
     return load_test_world(WORLD)
+
+
+@pytest.fixture
+def temporary() -> Iterator[Path]:
+    """A TMPDIR of the test's own for senders of warm workers (tests.support.servers)."""
+    with private_temporary() as directory:
+        yield directory

@@ -7,17 +7,12 @@ per-process tests check what a sender's own server does.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import psutil
 import pytest
@@ -25,6 +20,10 @@ import pytest
 from core.settings import Settings
 from core.worker import ExitCode
 from core.worker_server import PRELOAD, fingerprint, preload
+from tests.support.servers import records as _records
+from tests.support.servers import run_sender as _run_sender
+from tests.support.servers import running as _running
+from tests.support.servers import wait_until as _wait_until
 
 # A sender's own server, started before its first worker: `server` is its process.
 OWN_SERVER = (
@@ -39,83 +38,6 @@ MISSING_WORKER = (
     "worker = start_local(WorkerJob(999, 1), load_settings(), 2)\n"
     "raise SystemExit(worker.wait(120))\n"
 )
-
-
-def _run_sender(
-    world,
-    tmp_path: Path,
-    temporary: Path,
-    body: str,
-    capture: bool = True,
-    server: str = "shared",
-    idle: float = 30,
-    name: str = "sender",
-) -> subprocess.CompletedProcess[bytes]:
-    """Run a script that starts warm workers (a missing transformation exits 2).
-
-    It has no ``__main__`` guard and notes each import of itself in a file: a warm worker
-    server or child that imported the sender's main module again would show there.
-    Without ``capture`` its output goes to a file, so the run returns once the sender
-    itself has ended (a pipe would wait for every process that holds it).
-    """
-    script = tmp_path / f"{name}.py"
-    script.write_text(
-        "import os, pathlib\n"
-        "with pathlib.Path(os.environ['IMPORTS']).open('a') as f: f.write('imported\\n')\n"
-        "from core.settings import load_settings\n"
-        "from core.worker import WorkerJob, start_local\n"
-        "from core.worker_server import start_server\n" + body
-    )
-    argv = [sys.executable, str(script)]
-    env = _environment(world, tmp_path, temporary, server, idle)
-    env["IMPORTS"] = str(tmp_path / f"{name}.imports")
-    if capture:
-        return subprocess.run(argv, env=env, timeout=300, check=False, capture_output=True)
-    with (tmp_path / f"{name}.out").open("wb") as output:
-        return subprocess.run(
-            argv, env=env, timeout=300, check=False, stdout=output, stderr=subprocess.STDOUT
-        )
-
-
-def _environment(
-    world, tmp_path: Path, temporary: Path, server: str, idle: float
-) -> dict[str, str]:
-    env = {**os.environ, **world.to_environment(), "TMPDIR": str(temporary)}
-    env.update(CORE_WORKER_SERVER=server, CORE_WORKER_SERVER_IDLE_SECONDS=str(idle))
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2]), str(tmp_path)])
-    return env
-
-
-def _records(temporary: Path) -> list[dict[str, int | str]]:
-    """The shared servers' records in the senders' private directory."""
-    directory = temporary / f"core-{os.getuid()}"
-    return [json.loads(p.read_text()) for p in sorted(directory.glob("worker-server-*.json"))]
-
-
-def _wait_until(condition, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "not within the bound"
-        time.sleep(0.1)
-
-
-def _running(pid: int | str) -> bool:
-    try:
-        return psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-@pytest.fixture
-def temporary():
-    """The senders' TMPDIR; the keepers a test started are stopped after it."""
-    directory = Path(tempfile.mkdtemp(prefix="cw", dir="/tmp"))
-    yield directory
-    for record in _records(directory):
-        for pid in (record["keeper"], record["server"]):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGKILL)
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.mark.parametrize("server", ["shared", "per-process"])
