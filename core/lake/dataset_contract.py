@@ -4,29 +4,54 @@
 (``mode='overwrite'`` with a ``predicate`` on ``__metadata_run_id``), so re-running a
 run never duplicates rows and no reader ever sees half a run. The table's schema
 is checked before anything is written; a type change is refused, new columns
-are merged in.
+are merged in. Beside it: the metadata columns every row gets (metadata_columns.py),
+the checks of what publish and fetch are given (arguments.py), and the table's
+history and restore (dataset_history.py); their names used with the class are
+importable from here too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-import core
 from core.errors import ContractError, ContractNotFoundError, CoreError, LakeError
-from core.lake import partition_writer
+from core.lake import dataset_history, partition_writer
+from core.lake.arguments import (
+    Filters,
+    check_column_names,
+    check_known_columns,
+    check_partitions,
+    check_run_id,
+    check_same_partitioning,
+    is_whole_number,
+    to_arrow,
+)
 from core.lake.contract import Contract
+from core.lake.dataset_history import RestoreSummary
+from core.lake.metadata_columns import (
+    APP_VERSION,
+    METADATA_COLUMNS,
+    METADATA_PREFIX,
+    OUTPUT_CONTRACT,
+    RUN_ID,
+    RUN_TIMESTAMP,
+    TRANSFORM_TIMESTAMP,
+    UTC_MICROS,
+    Stamp,
+    encoded_schema,
+    run_timestamp,
+    stamped,
+)
 from core.lake.partition_writer import Partition
 from core.lake.schema import check_compatible
 from core.lake.storage import describe_storage_error
@@ -36,13 +61,23 @@ logger = logging.getLogger(__name__)
 if TYPE_CHECKING:  # pandas costs a sixth of a second to import; workers may not need it
     import pandas as pd
 
-RUN_ID = "__metadata_run_id"
-RUN_TIMESTAMP = "__metadata_run_timestamp"
-APP_VERSION = "__metadata_app_version"
-TRANSFORM_TIMESTAMP = "__metadata_transform_timestamp"
-OUTPUT_CONTRACT = "__metadata_output_contract"
-METADATA_PREFIX = "__metadata_"
-METADATA_COLUMNS = (RUN_ID, RUN_TIMESTAMP, APP_VERSION, TRANSFORM_TIMESTAMP, OUTPUT_CONTRACT)
+__all__ = [
+    "APP_VERSION",
+    "METADATA_COLUMNS",
+    "METADATA_PREFIX",
+    "OUTPUT_CONTRACT",
+    "RUN_ID",
+    "RUN_TIMESTAMP",
+    "TRANSFORM_TIMESTAMP",
+    "UTC_MICROS",
+    "DatasetContract",
+    "Filters",
+    "PublishSummary",
+    "RestoreSummary",
+    "encoded_schema",
+    "to_arrow",
+]
+
 # Two runs committing at once conflict only on the commit file; delta-rs retries some
 # conflicts itself, and a predicate overwrite of one run is safe to repeat.
 COMMIT_ATTEMPTS = 5
@@ -50,18 +85,6 @@ COMMIT_ATTEMPTS = 5
 STREAM_BATCH_ROWS = 131_072
 # How many commits back a publish looks for its own (others may commit meanwhile).
 SUMMARY_LOOKBACK = 50
-UTC_MICROS = pa.timestamp("us", tz="UTC")
-
-Filters = list[tuple[str, str, Any]] | None
-
-
-@dataclass(frozen=True)
-class _Stamp:
-    """The metadata values of one publish, the same for every batch."""
-
-    run_id: int
-    run_timestamp: dt.datetime
-    transform_timestamp: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -82,23 +105,6 @@ class PublishSummary:
     files: int
     version: int
     previous_version: int | None = None
-
-
-@dataclass(frozen=True)
-class RestoreSummary:
-    """What one restore did.
-
-    Attributes:
-        restored: the version whose content is current again.
-        version: the table version the restore commit created.
-        files_removed: data files the restore took out of the table.
-        files_restored: data files the restore brought back.
-    """
-
-    restored: int
-    version: int
-    files_removed: int
-    files_restored: int
 
 
 class DatasetContract(Contract):
@@ -130,20 +136,20 @@ class DatasetContract(Contract):
             SchemaConflictError: a column's type differs from the table's (nothing written).
             LakeError: the write failed.
         """
-        run_id = _check_run_id(run_id)
+        run_id = check_run_id(run_id)
         source = to_arrow(data)
-        _check_column_names(self.uri, source.column_names)
-        stamp = _Stamp(run_id, _run_timestamp(session, run_id), dt.datetime.now(dt.UTC))
+        check_column_names(self.uri, source.column_names)
+        stamp = Stamp(run_id, run_timestamp(session, run_id), dt.datetime.now(dt.UTC))
         # The metadata columns are added batch by batch as the writer pulls, so the
         # whole table is never copied with them: this is what keeps publish's peak low.
-        table = self._with_metadata(source.slice(0, 0), stamp)
-        partition_by = [RUN_ID, *_check_partitions(partitions or [], table)]
+        table = stamped(source.slice(0, 0), stamp, self.key)
+        partition_by = [RUN_ID, *check_partitions(partitions or [], table)]
         existing = self._table_or_none()
         merge = False
         if existing is not None:
             schema = pa.schema(existing.schema().to_arrow())
             check_compatible(self.uri, schema, table.schema)
-            _check_same_partitioning(self.uri, existing.metadata().partition_columns, partition_by)
+            check_same_partitioning(self.uri, existing.metadata().partition_columns, partition_by)
             # Schema merging costs a cast pass over the data: ask for it only when needed.
             merge = set(table.column_names) != set(schema.names)
         # Arrow's allocator keeps the memory the transform freed for Arrow's next use;
@@ -167,7 +173,7 @@ class DatasetContract(Contract):
         return self._summary(run_id, source.num_rows, after, before)
 
     def _stream(
-        self, source: pa.Table, stamp: _Stamp, schema: pa.Schema, encoded: bool = False
+        self, source: pa.Table, stamp: Stamp, schema: pa.Schema, encoded: bool = False
     ) -> pa.RecordBatchReader:
         """The rows with this publish's metadata columns, batch by batch.
 
@@ -179,7 +185,7 @@ class DatasetContract(Contract):
         def batches() -> Iterator[pa.RecordBatch]:
             for batch in source.to_batches(max_chunksize=STREAM_BATCH_ROWS):
                 table = pa.Table.from_batches([batch])
-                yield from self._with_metadata(table, stamp, encoded).to_batches()
+                yield from stamped(table, stamp, self.key, encoded).to_batches()
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 
@@ -228,14 +234,14 @@ class DatasetContract(Contract):
         import pyarrow.parquet as pq
 
         table = self.delta_table(version)
-        pruning = [(RUN_ID, "=", str(_check_run_id(run_id)))] if run_id is not None else None
+        pruning = [(RUN_ID, "=", str(check_run_id(run_id)))] if run_id is not None else None
         try:
             # Arrow's own filesystem, not deltalake's default Python handler: scanner
             # threads calling back into that handler outlived the interpreter's teardown
             # and aborted finished processes with exit 134 (issue 17, item 7).
             files = pafs.SubTreeFileSystem(self.path, self.filesystem)
             dataset = table.to_pyarrow_dataset(file_pruning_predicate=pruning, filesystem=files)
-            _check_known_columns(self, dataset.schema.names, filters, columns)
+            check_known_columns(repr(self), dataset.schema.names, filters, columns)
             if columns is None and not metadata:
                 columns = [c for c in dataset.schema.names if c not in METADATA_COLUMNS]
             expression = pq.filters_to_expression(filters) if filters else None
@@ -262,7 +268,7 @@ class DatasetContract(Contract):
             ContractNotFoundError: no table (or no such version) exists, naming what does.
             ContractError: the version is not a whole number from 0.
         """
-        if version is not None and not _is_whole_number(version):
+        if version is not None and not is_whole_number(version):
             raise ContractError(
                 f"{self!r}: version {version!r} is not valid: expected a table version, "
                 "a whole number from 0 (`core lake show` lists them)"
@@ -285,41 +291,9 @@ class DatasetContract(Contract):
             ) from exc
 
     def restore(self, version: int) -> RestoreSummary:
-        """Make an earlier version's content current again, in one new commit.
-
-        Nothing is deleted: the versions in between stay readable (time travel), and a
-        restore can itself be undone by restoring the version before it.
-
-        Args:
-            version: the table version to go back to (``core lake show`` lists them).
-
-        Returns:
-            A RestoreSummary (the new version, files removed and restored).
-
-        Raises:
-            ContractError: the version is not an earlier version of the table.
-            ContractNotFoundError: the table does not exist.
-            LakeError: the restore could not be committed.
-        """
-        table = self.delta_table()
-        latest = table.version()
-        if not _is_whole_number(version) or version >= latest:
-            raise ContractError(
-                f"{self!r}: cannot restore version {version!r}: expected an earlier version, "
-                f"0 to {latest - 1} (the current one is {latest}); `core lake show` lists them"
-            )
-        try:
-            metrics = table.restore(version)
-        except DeltaError as exc:
-            raise LakeError(
-                f"{self!r}: restoring version {version} failed: {describe_storage_error(exc)}"
-            ) from exc
-        return RestoreSummary(
-            version,
-            self.delta_table().version(),
-            int(metrics.get("numRemovedFile", 0)),
-            int(metrics.get("numRestoredFile", 0)),
-        )
+        """Make an earlier version's content current again, in one new commit (the
+        versions in between stay readable); see :func:`core.lake.dataset_history.restore`."""
+        return dataset_history.restore(self, version)
 
     def run_ids(self) -> list[int]:
         """The run ids present in the current version, ascending."""
@@ -341,45 +315,9 @@ class DatasetContract(Contract):
         return None if table is None else pa.schema(table.schema().to_arrow())
 
     def history(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """The table's commits, newest first: version, timestamp, operation, predicate, rows.
-
-        Args:
-            limit: at most this many commits (all that are still in the log when None).
-        """
-        latest = self.delta_table().version()
-        oldest = -1 if limit is None else max(-1, latest - limit)
-        entries = []
-        for version in range(latest, oldest, -1):
-            info = self._commit_info(version)
-            if info is None:  # older commits were cleaned up after a checkpoint
-                break
-            entries.append(_history_entry(version, info))
-        return entries
-
-    def _commit_info(self, version: int) -> dict[str, Any] | None:
-        # Read the commit file directly: DeltaTable.history holds the GIL during I/O,
-        # which deadlocks against an S3 endpoint served from this process (moto).
-        path = f"{self.path}/_delta_log/{version:020d}.json"
-        try:
-            with self.filesystem.open_input_stream(path) as reader:
-                lines = reader.read().decode("utf-8").splitlines()
-        except FileNotFoundError:
-            return None
-        actions = (json.loads(line) for line in lines if line.strip())
-        return next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
-
-    def _with_metadata(self, table: pa.Table, stamp: _Stamp, encoded: bool = False) -> pa.Table:
-        table = table.drop_columns([c for c in table.column_names if c in METADATA_COLUMNS])
-        values = {
-            RUN_ID: pa.scalar(stamp.run_id, pa.int64()),
-            RUN_TIMESTAMP: pa.scalar(stamp.run_timestamp, UTC_MICROS),
-            APP_VERSION: pa.scalar(core.__version__, pa.string()),
-            TRANSFORM_TIMESTAMP: pa.scalar(stamp.transform_timestamp, UTC_MICROS),
-            OUTPUT_CONTRACT: pa.scalar(self.key, pa.string()),
-        }
-        for name, value in values.items():
-            table = table.append_column(name, _constant(value, table.num_rows, encoded))
-        return table
+        """The table's commits, newest first (at most ``limit``): version, timestamp,
+        operation, predicate, rows; see :func:`core.lake.dataset_history.history`."""
+        return dataset_history.history(self, limit)
 
     def _table_or_none(self) -> DeltaTable | None:
         try:
@@ -422,7 +360,7 @@ class DatasetContract(Contract):
     def _write_direct(
         self,
         source: pa.Table,
-        stamp: _Stamp,
+        stamp: Stamp,
         schema: pa.Schema,
         partition: Partition,
         existing: DeltaTable | None,
@@ -526,7 +464,7 @@ class DatasetContract(Contract):
         predicate = f"{RUN_ID} = {run_id}"
         version = table.version()
         for candidate in range(version, max(-1, version - SUMMARY_LOOKBACK), -1):
-            info = self._commit_info(candidate) or {}
+            info = dataset_history.commit_info(self, candidate) or {}
             if info.get("operationParameters", {}).get("predicate") == predicate:
                 metrics = info.get("operationMetrics", {})
                 files = int(metrics.get("num_added_files", 0))
@@ -565,17 +503,6 @@ def _head(scanner: Any, limit: int) -> pa.Table:
     return pa.Table.from_batches(batches, schema=scanner.projected_schema)
 
 
-def _history_entry(version: int, info: dict[str, Any]) -> dict[str, Any]:
-    timestamp = info.get("timestamp")
-    return {
-        "version": version,
-        "timestamp": dt.datetime.fromtimestamp(timestamp / 1000, dt.UTC) if timestamp else None,
-        "operation": info.get("operation"),
-        "predicate": info.get("operationParameters", {}).get("predicate"),
-        "rows": info.get("operationMetrics", {}).get("num_added_rows"),
-    }
-
-
 def _selector(path: str) -> Any:
     from pyarrow.fs import FileSelector
 
@@ -587,117 +514,3 @@ def _is_conflict(exc: Exception) -> bool:
     # already existing when two writers create the table at once.
     text = str(exc).lower()
     return isinstance(exc, CommitFailedError) or "already exists" in text or "conflict" in text
-
-
-def to_arrow(data: pd.DataFrame | pa.Table) -> pa.Table:
-    """What publish writes, as Arrow: the table itself, or a DataFrame without its index.
-
-    Raises:
-        ContractError: data is neither.
-    """
-    if isinstance(data, pa.Table):
-        return data
-    pandas = sys.modules.get("pandas")  # a DataFrame exists only if pandas was imported
-    if pandas is not None and isinstance(data, pandas.DataFrame):
-        return pa.Table.from_pandas(data, preserve_index=False)
-    raise ContractError(
-        f"publish data is a {type(data).__name__}: expected a pandas DataFrame or a pyarrow Table"
-    )
-
-
-def _is_whole_number(value: object) -> TypeGuard[int]:
-    """True for an int from 0 (a bool is not one)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _constant(value: pa.Scalar, rows: int, encoded: bool) -> pa.Array:
-    """``rows`` copies of ``value``; ``encoded``: as a dictionary of that one value.
-
-    A Parquet writer stores a dictionary as it is, where it would hash every row of a
-    plain column to build one: the metadata columns were a third of a million-row file's
-    write (docs/performance.md, "Sixth round").
-    """
-    if not encoded:
-        return pa.repeat(value, rows)
-    indices = pa.repeat(pa.scalar(0, pa.int32()), rows)
-    return pa.DictionaryArray.from_arrays(indices, pa.array([value.as_py()], value.type))
-
-
-def encoded_schema(schema: pa.Schema) -> pa.Schema:
-    """``schema`` with the metadata columns as dictionaries (what _constant builds)."""
-    return pa.schema(
-        [
-            field.with_type(pa.dictionary(pa.int32(), field.type))
-            if field.name in METADATA_COLUMNS
-            else field
-            for field in schema
-        ]
-    )
-
-
-def _check_run_id(run_id: object) -> int:
-    if not _is_whole_number(run_id):
-        raise ContractError(f"run_id {run_id!r} is not valid: expected a RunEvent id (int >= 0)")
-    return run_id
-
-
-def _check_column_names(uri: str, names: list[str]) -> None:
-    """Refuse data with an empty column name or a name used twice (Delta cannot store them)."""
-    blank = [i for i, name in enumerate(names, 1) if not name.strip()]
-    if blank:
-        raise ContractError(
-            f"{uri}: column {blank[0]} of the data to publish has an empty name; "
-            "nothing was written. Expected every column to have a non-blank name"
-        )
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise ContractError(
-            f"{uri}: the data to publish has column(s) {', '.join(map(repr, twice))} more than "
-            "once; nothing was written. Expected unique column names: rename or drop the copies"
-        )
-
-
-def _check_known_columns(
-    contract: DatasetContract, present: list[str], filters: Filters, columns: list[str] | None
-) -> None:
-    """Refuse a fetch whose filters or columns name a column the table does not have."""
-    # DNF: a list of (column, op, value), or a list of such lists (OR of ANDs).
-    terms = [t for f in filters or [] for t in (f if isinstance(f, list) else [f])]
-    wanted = [str(t[0]) for t in terms if isinstance(t, tuple | list) and t]
-    unknown = [c for c in [*wanted, *(columns or [])] if c not in present]
-    if unknown:
-        data = [c for c in present if not c.startswith(METADATA_PREFIX)]
-        raise ContractError(
-            f"{contract!r}: no column {unknown[0]!r} in the table: expected one of "
-            f"{', '.join(data) or 'none'} (or a {METADATA_PREFIX}* column)"
-        )
-
-
-def _check_partitions(partitions: list[str], table: pa.Table) -> list[str]:
-    for column in partitions:
-        if column not in table.column_names or column.startswith(METADATA_PREFIX):
-            raise ContractError(
-                f"partition column {column!r} is not a data column: expected one of "
-                f"{', '.join(c for c in table.column_names if not c.startswith(METADATA_PREFIX))}"
-            )
-    return list(partitions)
-
-
-def _check_same_partitioning(uri: str, existing: list[str], wanted: list[str]) -> None:
-    if list(existing) != wanted:
-        raise ContractError(
-            f"{uri}: the table is partitioned by {existing}, the publish asked for {wanted}; "
-            "pass the table's partitions (a table's partitioning cannot change)"
-        )
-
-
-def _run_timestamp(session: Any, run_id: int) -> dt.datetime:
-    if session is None:
-        return dt.datetime.now(dt.UTC)
-    from core.models.runs import RunEvent
-
-    event = session.get(RunEvent, run_id)
-    started = getattr(event, "started_at", None)
-    if started is None:
-        return dt.datetime.now(dt.UTC)
-    return started if started.tzinfo else started.replace(tzinfo=dt.UTC)

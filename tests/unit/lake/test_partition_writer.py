@@ -19,6 +19,7 @@ import core
 import core.lake.dataset_contract as dataset_contract
 from core.errors import LakeError
 from core.lake import DatasetContract, partition_writer
+from core.lake.metadata_columns import Stamp, stamped
 from core.lake.partition_writer import Partition
 from core.lake.storage import S3
 from core.settings import Settings
@@ -455,9 +456,7 @@ def test_checkpoints_are_written_after_the_commit_at_the_tables_interval(
 ) -> None:
     from deltalake import write_deltalake
 
-    first = dataset_contract.DatasetContract._with_metadata(
-        contract, visits(3), dataset_contract._Stamp(1, *[dt.datetime.now(dt.UTC)] * 2)
-    )
+    first = stamped(visits(3), Stamp(1, *[dt.datetime.now(dt.UTC)] * 2), contract.key)
     write_deltalake(
         contract.uri,
         first,
