@@ -20,7 +20,8 @@ from core.worker_keeper import started_with
 from core.worker_servers import list_servers
 from tests.support import servers
 
-IDLE = 30.0
+# Long enough that no server of a test ends unused while a loaded machine runs the test.
+IDLE = 900.0
 
 
 def _workers(world, tmp_path: Path, temporary: Path, *words: str, **env: str):
