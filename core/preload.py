@@ -10,38 +10,59 @@ child would otherwise repeat for every task (docs/performance.md, "Where a warm 
 time went"). It reads no setting and opens nothing (no database, no DuckDB, no Delta
 table: a runtime started here would not survive the fork); the PostgreSQL driver is
 added by ``core.worker_server.preload`` when the settings need it.
+
+The garbage collector is paused while these imports run and what they built is frozen
+after, as Python's documentation of ``gc.freeze`` advises for a process that forks: the
+imports create hundreds of thousands of objects, none of them garbage, and collecting
+them over and over took 0.09 s of the server's 1.05 s start (docs/performance.md, "Tenth
+round"); frozen, no child scans them either (nor copies their pages by writing to them).
 """
 
-# ruff: noqa: F401 (imported for their side effect: loaded once, before any fork)
 from __future__ import annotations
 
+import gc
 import importlib
 
-import deltalake
-import duckdb
-import pyarrow
-import pyarrow.compute
-import pyarrow.csv
-import pyarrow.dataset
-import pyarrow.parquet
-import sqlalchemy.dialects.sqlite
-import sqlalchemy.orm
+MODULES = (
+    "deltalake",
+    "duckdb",
+    "pyarrow",
+    "pyarrow.compute",
+    "pyarrow.csv",
+    "pyarrow.dataset",
+    "pyarrow.parquet",
+    "sqlalchemy.dialects.sqlite",
+    "sqlalchemy.orm",
+    "core.checks.evaluate",
+    "core.checks.results",
+    "core.cli.run",
+    "core.helpers.duckdb_helper",
+    "core.helpers.session_helper",
+    "core.lake.dataset_contract",
+    "core.lake.raw_contract",
+    "core.runner.local",
+    "core.transforms.library",
+    "core.transforms.runtime",
+    "corebot.cli",
+)
 
-import core.checks.evaluate
-import core.checks.results
-import core.cli.run
-import core.helpers.duckdb_helper
-import core.helpers.session_helper
-import core.lake.dataset_contract
-import core.lake.raw_contract
-import core.runner.local
-import core.transforms.library
-import core.transforms.runtime
-import corebot.cli
 
-sqlalchemy.orm.configure_mappers()
-# The standard transforms (all but SFTP's, whose paramiko costs 0.25 s for the few
-# tasks that use it); core.transforms.library.catalogue would import that one too.
-for _module in core.transforms.library.MODULES:
-    if _module != "sftp":
-        importlib.import_module(f"core.transforms.library.{_module}")
+def _load() -> None:
+    """Import MODULES and the standard transforms, configure the mappers, freeze."""
+    gc.disable()
+    try:
+        for name in MODULES:
+            importlib.import_module(name)
+        importlib.import_module("sqlalchemy.orm").configure_mappers()
+        library = importlib.import_module("core.transforms.library")
+        # The standard transforms (all but SFTP's, whose paramiko costs 0.25 s for the
+        # few tasks that use it); core.transforms.library.catalogue would import it too.
+        for module in library.MODULES:
+            if module != "sftp":
+                importlib.import_module(f"core.transforms.library.{module}")
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+_load()

@@ -86,6 +86,23 @@ def test_the_worker_servers_preload_starts_no_process() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_the_worker_servers_preload_leaves_its_objects_frozen_and_the_collector_on() -> None:
+    # The preload pauses the collector while it imports and freezes what it built, so no
+    # forked task scans (and copies) the server's objects; the collector must be back
+    # on for the tasks, whose own cycles it still has to collect.
+    code = (
+        "import gc, json, core.preload, core.transforms.library.mapping; "
+        "print(json.dumps([gc.isenabled(), gc.get_freeze_count(), gc.get_count()[0]]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    enabled, frozen, young = json.loads(done.stdout)
+    assert enabled
+    assert frozen > 100_000  # the data stack, SQLAlchemy and CORE's modules
+    assert young < 1_000  # nothing built by the imports is left for a first collection
+
+
 def test_loading_the_settings_imports_no_settings_framework() -> None:
     # Every command, worker and server loads the settings before anything else: they
     # are a plain pydantic model, read by load_settings (pydantic-settings and the
