@@ -104,7 +104,8 @@ def measure_command(env: dict[str, str], workers: int) -> dict[str, float]:
     """
     from core.demo.run import PIPELINE
 
-    command = [str(ROOT / ".venv" / "bin" / "core"), "run", PIPELINE, "--workers", str(workers)]
+    core = Path(sys.executable).with_name("core")  # the venv this bench runs in
+    command = [str(core), "run", PIPELINE, "--workers", str(workers)]
     with largest_process(env["TMPDIR"]) as largest:
         start = time.perf_counter()
         ran = subprocess.run(

@@ -22,3 +22,22 @@ ensure_uv() {
   fi
   export UV=.venv-tools/bin/uv
 }
+
+# The interpreter .venv is built on: CORE_PYTHON when set; otherwise the distribution's
+# CPython of the version .python-version names (e.g. /usr/bin/python3.11) when the
+# machine has it, then uv's own choice of that version. Debian and Ubuntu build their
+# CPython with profile-guided and link-time optimisation, as the official python images
+# CORE's containers run on are built; one compiled locally with default flags (pyenv's
+# default) started the worker server 16% slower here (docs/performance.md, "Tenth round").
+python_request() {
+  if [ -n "${CORE_PYTHON:-}" ]; then
+    echo "$CORE_PYTHON"
+    return
+  fi
+  version=$(cat .python-version)
+  if [ -x "/usr/bin/python$version" ]; then
+    echo "/usr/bin/python$version"
+  else
+    echo "$version"
+  fi
+}
