@@ -1,6 +1,6 @@
 """Benchmark: the demo pipeline against one hand-written DuckDB script doing the same steps.
 
-    .venv/bin/python bench/demo.py [--rows 1000000] [--workers 2]
+    .venv/bin/python bench/demo.py [--rows 1000000] [--workers 2] [--repeat 5]
 
 Both start from the same generated CSV files and end with the same fill-rate metrics
 CSV. CORE's side is the whole `core run` of acme_zentrix_patient_status (12 worker
@@ -14,7 +14,10 @@ more with the server running (as the script's own ``import duckdb`` is not timed
 the ``core run`` command as a person types it (its interpreter and imports included),
 once finding the shared worker server that the runs before it started, and once with no
 server running (a TMPDIR of its own: it starts one). The measurements get a TMPDIR of
-their own, so no shared server of an earlier run is found.
+their own, so no shared server of an earlier run is found. With ``--repeat N`` every
+measurement runs N times, interleaved (round after round, the servers of a round stopped
+before the next), and the table shows medians: one run of the script moves by a quarter
+from one minute to the next on a shared machine, and its ratios with it.
 Targets: CORE's wall time <= 4x the script that keeps every step and <= 10x the
 metrics-only one; the largest worker's peak memory <= 1.5x the script's.
 """
@@ -25,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -215,11 +219,68 @@ def prepare(home: str, rows: int) -> dict[str, str]:
     return env
 
 
+ROWS = (
+    ("runner", "LocalRunner.run (12 tasks, Delta tables), the worker server starting"),
+    ("warm", "LocalRunner.run again, the worker server running"),
+    ("command", "`core run` command, the shared worker server running (imports included)"),
+    ("first command", "`core run` command, no worker server running: it starts one"),
+)
+BASELINES = (
+    ("metrics only", "one DuckDB script, metrics only"),
+    ("steps kept", "one DuckDB script, every step kept as Parquet"),
+)
+
+
+def measure_round(env: dict[str, str], workers: int, folder: Path) -> dict[str, dict[str, float]]:
+    """Every measurement once, each cold one in a TMPDIR of this round's own."""
+    folder.mkdir()
+    alone = folder / "alone"
+    alone.mkdir()
+    here = {**env, "TMPDIR": str(folder)}
+    core = child("core", here, workers)
+    results = {
+        "runner": core,
+        "warm": {"seconds": core["warm_seconds"], "peak_mib": core["peak_mib"]},
+        "command": measure_command(here, workers),
+        "first command": measure_command({**env, "TMPDIR": str(alone)}, workers),
+        "metrics only": child("baseline", here, workers),
+        "steps kept": child("baseline_steps", here, workers),
+    }
+    stop = [str(Path(sys.executable).with_name("core")), "workers", "stop", "--all"]
+    for temporary in (folder, alone):  # the next round starts its servers anew
+        subprocess.run(stop, env={**env, "TMPDIR": str(temporary)}, capture_output=True)
+    return results
+
+
+def report(rounds: list[dict[str, dict[str, float]]], rows: int, workers: int) -> None:
+    """The table: medians over the rounds, and each ratio's range over them."""
+    seconds = {k: statistics.median(r[k]["seconds"] for r in rounds) for k in rounds[0]}
+    peak = {k: max(r[k]["peak_mib"] for r in rounds) for k in rounds[0]}
+    print(f"\nthe demo at {rows:,} rows, --workers {workers}, {os.cpu_count()} cores;")
+    print(f"{len(rounds)} round(s) (medians; ratios: of the medians [range over the rounds])")
+    print(f"Python {sys.version.split()[0]} at {sys.base_prefix}\n")
+    print("| run | wall s | peak MiB | ratio |\n|---|---|---|---|")
+    for key, name in ROWS:
+        print(f"| {name} | {seconds[key]:.2f} | {peak[key]:.0f} | |")
+    for base, name in BASELINES:
+        ratios = []
+        for key, _ in ROWS:
+            each = [r[key]["seconds"] / r[base]["seconds"] for r in rounds]
+            spread = f" [{min(each):.1f}-{max(each):.1f}]" if len(rounds) > 1 else ""
+            ratios.append(f"{key}: {seconds[key] / seconds[base]:.1f}x{spread}")
+        print(f"| {name} | {seconds[base]:.2f} | {peak[base]:.0f} | {', '.join(ratios)} |")
+    print(
+        "\ntargets (issue 13): <= 4x the script keeping every step, <= 10x the metrics-only "
+        "script; the largest worker's peak memory <= 1.5x the script's"
+    )
+
+
 def main() -> None:
-    """Prepare once, measure both sides, print the table."""
+    """Prepare once, measure both sides (``--repeat`` rounds, interleaved), print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; the table shows medians")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -232,41 +293,11 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as home:
         env = prepare(home, args.rows)
-        core = child("core", env, args.workers)
-        command = measure_command(env, args.workers)
-        alone = Path(home) / "alone"
-        alone.mkdir()
-        first_command = measure_command({**env, "TMPDIR": str(alone)}, args.workers)
-        baseline = child("baseline", env, args.workers)
-        steps = child("baseline_steps", env, args.workers)
-    print(f"\nthe demo at {args.rows:,} rows, --workers {args.workers}, {os.cpu_count()} cores\n")
-    print("| run | wall s | peak MiB | ratio |\n|---|---|---|---|")
-    warm = {"seconds": core["warm_seconds"], "peak_mib": core["peak_mib"]}
-    for name, result in (
-        ("LocalRunner.run (12 tasks, Delta tables), the worker server starting", core),
-        ("LocalRunner.run again, the worker server running", warm),
-        ("`core run` command, the shared worker server running (imports included)", command),
-        ("`core run` command, no worker server running: it starts one", first_command),
-    ):
-        print(f"| {name} | {result['seconds']:.2f} | {result['peak_mib']:.0f} | |")
-    for name, result in (
-        ("one DuckDB script, metrics only", baseline),
-        ("one DuckDB script, every step kept as Parquet", steps),
-    ):
-        ratios = ", ".join(
-            f"{label}: {ran['seconds'] / result['seconds']:.1f}x"
-            for label, ran in (
-                ("runner", core),
-                ("warm", warm),
-                ("command", command),
-                ("first command", first_command),
-            )
-        )
-        print(f"| {name} | {result['seconds']:.2f} | {result['peak_mib']:.0f} | {ratios} |")
-    print(
-        "\ntargets (issue 13): <= 4x the script keeping every step, <= 10x the metrics-only "
-        "script; the largest worker's peak memory <= 1.5x the script's"
-    )
+        rounds = [
+            measure_round(env, args.workers, Path(home) / f"round{i}")
+            for i in range(max(1, args.repeat))
+        ]
+    report(rounds, args.rows, args.workers)
 
 
 if __name__ == "__main__":
