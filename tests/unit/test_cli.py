@@ -137,6 +137,32 @@ def test_scripts_refuse_to_run_outside_the_repository_root(script, tmp_path) -> 
     assert f"FAILED: script/{script} must be run from the repository root" in result.stderr
 
 
+@pytest.mark.parametrize("named", [None, "/opt/python/bin/python3.11"])
+def test_bootstrap_builds_the_venv_on_the_distributions_interpreter_unless_one_is_named(
+    named,
+) -> None:
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    version = (root / ".python-version").read_text().strip()
+    env = {k: v for k, v in os.environ.items() if k != "CORE_PYTHON"}
+    if named:
+        env["CORE_PYTHON"] = named
+    asked = subprocess.run(
+        ["sh", "-c", ". script/lib.sh && python_request"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    distribution = Path(f"/usr/bin/python{version}")
+    expected = named or (str(distribution) if os.access(distribution, os.X_OK) else version)
+    assert asked == expected
+
+
 def test_db_revision_writes_a_migration_file(tmp_path, monkeypatch, capsys) -> None:
     import shutil
 
