@@ -100,6 +100,11 @@ def measure_core(home: str, workers: int) -> dict[str, float]:
     return result
 
 
+def _core() -> str:
+    """The ``core`` console script of the venv this bench runs in."""
+    return str(Path(sys.executable).with_name("core"))
+
+
 def measure_command(env: dict[str, str], workers: int) -> dict[str, float]:
     """``core run`` of the demo pipeline as a person types it: its imports included.
 
@@ -108,8 +113,7 @@ def measure_command(env: dict[str, str], workers: int) -> dict[str, float]:
     """
     from core.demo.run import PIPELINE
 
-    core = Path(sys.executable).with_name("core")  # the venv this bench runs in
-    command = [str(core), "run", PIPELINE, "--workers", str(workers)]
+    command = [_core(), "run", PIPELINE, "--workers", str(workers)]
     with largest_process(env["TMPDIR"]) as largest:
         start = time.perf_counter()
         ran = subprocess.run(
@@ -246,9 +250,9 @@ def measure_round(env: dict[str, str], workers: int, folder: Path) -> dict[str, 
         "metrics only": child("baseline", here, workers),
         "steps kept": child("baseline_steps", here, workers),
     }
-    stop = [str(Path(sys.executable).with_name("core")), "workers", "stop", "--all"]
     for temporary in (folder, alone):  # the next round starts its servers anew
-        subprocess.run(stop, env={**env, "TMPDIR": str(temporary)}, capture_output=True)
+        stop = [_core(), "workers", "stop", "--all"]
+        subprocess.run(stop, env={**env, "TMPDIR": str(temporary)}, capture_output=True, check=True)
     return results
 
 

@@ -23,7 +23,7 @@ ensure_uv() {
   export UV=.venv-tools/bin/uv
 }
 
-# The interpreter .venv is built on: CORE_PYTHON when set; otherwise the distribution's
+# The interpreter .venv is built on: CORE_PYTHON when set (a path or a version); otherwise the distribution's
 # CPython of the version .python-version names (e.g. /usr/bin/python3.11) when the
 # machine has it, then uv's own choice of that version. Debian and Ubuntu build their
 # CPython with profile-guided and link-time optimisation, as the official python images
@@ -31,6 +31,9 @@ ensure_uv() {
 # default) started the worker server 16% slower here (docs/performance.md, "Tenth round").
 python_request() {
   if [ -n "${CORE_PYTHON:-}" ]; then
+    case "$CORE_PYTHON" in
+      */*) [ -x "$CORE_PYTHON" ] || { echo "FAILED: CORE_PYTHON is '$CORE_PYTHON', which is not an executable file; expected the path of a Python interpreter (e.g. /usr/bin/python3.11) or a version uv can find (e.g. 3.11); unset it to use the default" >&2; exit 1; } ;;
+    esac
     echo "$CORE_PYTHON"
     return
   fi

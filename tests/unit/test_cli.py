@@ -1,3 +1,5 @@
+import sys
+
 import pytest
 import typer
 
@@ -137,7 +139,7 @@ def test_scripts_refuse_to_run_outside_the_repository_root(script, tmp_path) -> 
     assert f"FAILED: script/{script} must be run from the repository root" in result.stderr
 
 
-@pytest.mark.parametrize("named", [None, "/opt/python/bin/python3.11"])
+@pytest.mark.parametrize("named", [None, "3.11", sys.executable])
 def test_bootstrap_builds_the_venv_on_the_distributions_interpreter_unless_one_is_named(
     named,
 ) -> None:
@@ -161,6 +163,22 @@ def test_bootstrap_builds_the_venv_on_the_distributions_interpreter_unless_one_i
     distribution = Path(f"/usr/bin/python{version}")
     expected = named or (str(distribution) if os.access(distribution, os.X_OK) else version)
     assert asked == expected
+
+
+def test_bootstrap_refuses_a_named_interpreter_that_is_not_there(tmp_path) -> None:
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    missing = tmp_path / "python3.11"
+    env = {**os.environ, "CORE_PYTHON": str(missing)}
+    result = subprocess.run(
+        ["sh", "script/bootstrap"], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert f"FAILED: CORE_PYTHON is '{missing}', which is not an executable file" in result.stderr
+    assert "unset it to use the default" in result.stderr
 
 
 def test_db_revision_writes_a_migration_file(tmp_path, monkeypatch, capsys) -> None:

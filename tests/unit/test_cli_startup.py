@@ -76,14 +76,19 @@ def test_a_command_imports_what_it_uses_only() -> None:
     assert modules.isdisjoint({"pyarrow", "deltalake", "duckdb", "airflow"})
 
 
+def _python(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter (stripped)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    return done.stdout.strip()
+
+
 def test_the_worker_servers_preload_starts_no_process() -> None:
     # croniter's import runs `file` on the interpreter: a subprocess that every process
     # loading the models (each command, the worker server) waited for; schedules only.
     code = "import sys, core.preload; print(sorted(m for m in sys.modules if 'croniter' in m))"
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    )
-    assert done.stdout.strip() == "[]"
+    assert _python(code) == "[]"
 
 
 def test_the_worker_servers_preload_leaves_its_objects_frozen_and_the_collector_on() -> None:
@@ -94,10 +99,7 @@ def test_the_worker_servers_preload_leaves_its_objects_frozen_and_the_collector_
         "import gc, json, core.preload, core.transforms.library.mapping; "
         "print(json.dumps([gc.isenabled(), gc.get_freeze_count(), gc.get_count()[0]]))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    )
-    enabled, frozen, young = json.loads(done.stdout)
+    enabled, frozen, young = json.loads(_python(code))
     assert enabled
     assert frozen > 100_000  # the data stack, SQLAlchemy and CORE's modules
     assert young < 1_000  # nothing built by the imports is left for a first collection
@@ -111,10 +113,7 @@ def test_loading_the_settings_imports_no_settings_framework() -> None:
         "import sys; from core.settings import load_settings; load_settings({}); "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic_settings', 'asyncio'}))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    )
-    assert done.stdout.strip() == "[]"
+    assert _python(code) == "[]"
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
