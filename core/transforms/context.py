@@ -29,6 +29,7 @@ from core.lake.dataset_contract import (
     to_arrow,
 )
 from core.lake.raw_contract import RawContract
+from core.lake.run_files import run_files
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,6 +38,15 @@ if TYPE_CHECKING:
     from core.secret import Secret
 
 RAW = "raw"
+
+
+@dataclass(frozen=True)
+class InputFiles:
+    """An input as Parquet files: one run's files, and the columns to read with their
+    types as the lake reads them (:meth:`TransformContext.input_source`)."""
+
+    paths: list[str]
+    schema: pa.Schema
 
 
 @dataclass
@@ -154,13 +164,50 @@ class TransformContext:
             NotFoundError: no such dataset in the pipeline.
             LakeError: the dataset cannot be read.
         """
+        contract = self._dataset(name, state)
+        run = None if all_runs else self._upstream_run(name, contract)
+        return self._fetched(name, contract, run, columns, metadata)
+
+    def input_source(self, name: str) -> InputFiles | pa.Table:
+        """This run's rows of dataset ``name`` for a reader that can open Parquet files
+        itself (DuckDB): the files and their columns where core.lake.run_files finds
+        them, else the rows as :meth:`input` returns them with ``metadata=False``.
+
+        The files' columns are those that call would return (the standard metadata
+        columns and the columns the run did not publish left out); their rows are
+        counted by the reader (``rows_in``).
+
+        Raises:
+            NotFoundError: no such dataset in the pipeline.
+            LakeError: the dataset cannot be read.
+        """
+        contract = self._dataset(name, None)
+        run = self._upstream_run(name, contract)
+        found = None if run is None else run_files(contract, run)
+        if found is None or run is None:
+            return self._fetched(name, contract, run, None, metadata=False)
+        wanted = [c for c in found.schema.names if c not in METADATA_COLUMNS]
+        kept = self._published_only(name, contract, run, wanted)
+        return InputFiles(found.paths, pa.schema([found.schema.field(c) for c in kept]))
+
+    def _dataset(self, name: str, state: str | None) -> DatasetContract:
         contract = self.input_contract(name, state)
         if not isinstance(contract, DatasetContract):
             raise ContractError(f"{name!r} is a raw folder, not a dataset: use ctx.raw_inputs()")
-        run = None if all_runs else self._upstream_run(name, contract)
+        return contract
+
+    def _fetched(
+        self,
+        name: str,
+        contract: DatasetContract,
+        run: int | None,
+        columns: list[str] | None,
+        metadata: bool,
+    ) -> pa.Table:
         table = contract.fetch_arrow(columns=columns, run_id=run, metadata=metadata)
         if run is not None:
-            table = self._as_published(name, contract, run, table)
+            kept = self._published_only(name, contract, run, table.column_names)
+            table = table.select(kept) if len(kept) < table.num_columns else table
         self.rows_in += table.num_rows
         return table
 
@@ -242,10 +289,10 @@ class TransformContext:
         self.logger.warning("this run's rows of %s were put back as they were", self.output.uri)
         return True
 
-    def _as_published(
-        self, name: str, contract: DatasetContract, run: int, table: pa.Table
-    ) -> pa.Table:
-        """The table without the columns that the run read did not publish.
+    def _published_only(
+        self, name: str, contract: DatasetContract, run: int, columns: list[str]
+    ) -> list[str]:
+        """The columns without those that the run read did not publish.
 
         A Delta table keeps every column any run added; a run whose file lacked one
         reads it as null. Leaving it out makes a transform that needs it fail by name
@@ -253,18 +300,16 @@ class TransformContext:
         """
         published = self._columns_published(contract, run)
         if published is None:
-            return table
-        kept = [c for c in table.column_names if c in published or c in METADATA_COLUMNS]
-        if len(kept) < table.num_columns:
-            dropped = [c for c in table.column_names if c not in kept]
+            return columns
+        kept = [c for c in columns if c in published or c in METADATA_COLUMNS]
+        if len(kept) < len(columns):
             self.logger.info(
                 "dataset %r: run %s did not publish column(s) %s (earlier runs did); left out",
                 name,
                 run,
-                ", ".join(map(repr, dropped)),
+                ", ".join(repr(c) for c in columns if c not in kept),
             )
-            table = table.select(kept)
-        return table
+        return kept
 
     def _columns_published(self, contract: DatasetContract, run: int) -> set[str] | None:
         upstream = next((tid for tid, c in self.contracts.items() if c is contract), None)

@@ -46,24 +46,29 @@ class Outcome:
         return self.exit_code == ExitCode.SUCCESS
 
 
-def prepare_worker(session: Session) -> None:
+def prepare_worker(session: Session, template: str | None = None) -> None:
     """Open what every task uses, before the task may begin: a held worker's wait.
 
     A worker started while its upstream still runs (core.worker.start_local) has its
     settings, its configuration session and its pinned task when it gets here
     (core.worker_child.await_turn); it ends the session's read transaction (none stays
     open while it waits) and opens this process's DuckDB database and delta-rs's runtime:
-    together 40-70 ms of each task done before it is released. Nothing is recorded;
-    whatever fails here is left for the task to meet and report as it always does.
+    together 40-70 ms of each task done before it is released; a task of a template whose
+    DuckDB reads its inputs' files (core.transforms.library.duckdb_inputs) has that
+    database opened too. Nothing is recorded; whatever fails here is left for the task
+    to meet and report as it always does.
     """
     from deltalake import DeltaTable
 
-    from core.helpers.duckdb_helper import locked_duckdb
+    from core.helpers.duckdb_helper import locked_duckdb, prepare_reading
+    from core.transforms.library.duckdb_inputs import TEMPLATES
 
     try:
         session.rollback()  # nothing was written: the pinned task is plain data
         with locked_duckdb():
             pass
+        if template in TEMPLATES:
+            prepare_reading()
         DeltaTable.is_deltatable("/nonexistent-core-lake")  # starts its async runtime
     except Exception:  # the task meets it again, and says what it is
         logger.debug("preparing the worker failed", exc_info=True)
@@ -96,7 +101,8 @@ def run_transformation(
     except Exception:  # the database unreachable, say: the task's error, at its turn too
         await_turn(partial(prepare_worker, session))
         raise
-    await_turn(partial(prepare_worker, session))  # a held worker waits here, nothing recorded
+    # A held worker waits here, nothing recorded.
+    await_turn(partial(prepare_worker, session, pinned.task.template))
     row = begin_task(session, run_id, transform_id, worker_identity(), *worker_job())
     outcome = None
     try:

@@ -3,8 +3,9 @@
 Each name of ``inputs`` is registered as a view of that dataset's rows of this
 run, without the five standard ``__metadata_*`` columns (run id, timestamps,
 version, contract), which the publish writes anew; ``__metadata_source_file``
-stays, so lineage survives ``select *``. The connection cannot read or write
-files or the network: a query sees only its inputs.
+stays, so lineage survives ``select *``. On a local lake DuckDB reads the inputs'
+Parquet files itself (core.transforms.library.duckdb_inputs). The connection can read
+no other file, write none and reach no network: a query sees only its inputs.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from core.models.variable_checks import undeclared_tables
 from core.transforms.library import Builtin
 from core.transforms.library._common import (
     DATASET,
-    duckdb_connection,
     owner,
     spec,
     variable,
 )
+from core.transforms.library.duckdb_inputs import inputs_in_duckdb
 
 if TYPE_CHECKING:
     from core.transforms.context import TransformContext
@@ -74,9 +75,7 @@ def sql(ctx: TransformContext) -> None:
     if not query:
         raise TransformationVariableTypeError(f"{owner(ctx)}: variable 'query' is empty")
     _check_tables(ctx, query, inputs)
-    with duckdb_connection() as con:
-        for name in inputs:
-            con.register(name, ctx.input(name, metadata=False))
+    with inputs_in_duckdb(ctx, inputs) as con:
         result = run_query(ctx, con, query)
     ctx.metadata["rows_out"] = result.num_rows
     ctx.publish(result)

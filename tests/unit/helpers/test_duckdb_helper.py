@@ -5,13 +5,15 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from core.helpers import duckdb_helper
-from core.helpers.duckdb_helper import locked_duckdb
+from core.helpers.duckdb_helper import locked_duckdb, reading
 
 
 def test_uses_share_the_database_but_not_what_they_registered() -> None:
@@ -83,3 +85,54 @@ def test_a_forked_child_opens_its_own_database() -> None:
     child.join(120)
     assert answer == ((42,), True)  # answered by a database of its own
     assert child.exitcode == 0
+
+
+@pytest.fixture
+def two_files(tmp_path: Path) -> tuple[str, str]:
+    paths = (str(tmp_path / "mine.parquet"), str(tmp_path / "other.parquet"))
+    for n, path in enumerate(paths):
+        pq.write_table(pa.table({"x": [n, n]}), path)
+    return paths
+
+
+def test_a_reading_database_reads_its_files_and_no_other(two_files: tuple[str, str]) -> None:
+    mine, other = two_files
+    with reading([mine]) as con:
+        assert con.execute(f"SELECT sum(x) FROM read_parquet('{mine}')").fetchall() == [(0,)]
+        refused = [
+            f"SELECT * FROM read_parquet('{other}')",
+            "SELECT * FROM read_csv('/etc/hostname')",
+            f"COPY (SELECT 1 AS x) TO '{mine}' (FORMAT parquet)",
+            f"ATTACH '{other}.db'",
+        ]
+        for statement in refused:
+            with pytest.raises(duckdb.PermissionException):
+                con.execute(statement)
+        for setting in ("enable_external_access = true", f"allowed_paths = ['{other}']"):
+            with pytest.raises(duckdb.Error, match="lock"):
+                con.execute(f"SET {setting}")
+    assert pq.read_table(mine)["x"].to_pylist() == [0, 0]  # the COPY wrote nothing
+
+
+def test_the_database_prepared_ahead_is_the_next_reading_ones_and_only_that(
+    two_files: tuple[str, str],
+) -> None:
+    mine, other = two_files
+    duckdb_helper.prepare_reading()
+    prepared = duckdb_helper._database["spare"]
+    with reading([mine]) as con:
+        assert con is prepared
+    with reading([other]) as con:  # a new one: the prepared one was locked to mine
+        assert con is not prepared
+        assert con.execute(f"SELECT sum(x) FROM read_parquet('{other}')").fetchall() == [(2,)]
+
+
+def test_a_database_prepared_in_another_process_is_not_used(
+    two_files: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    duckdb_helper.prepare_reading()
+    inherited = duckdb_helper._database["spare"]
+    monkeypatch.setitem(duckdb_helper._database, "spare_pid", -1)  # as a forked child sees it
+    with reading([two_files[0]]) as con:
+        assert con is not inherited
+    assert inherited in duckdb_helper._inherited  # never closed here: its threads are elsewhere

@@ -241,3 +241,28 @@ def test_a_stop_landing_as_the_guard_is_entered_or_left_still_ends_the_task(
         assert "SIGTERM" in outcome.message and "SIGTERM" in row.error_summary
     else:
         assert (outcome.exit_code, row.state) == (0, "success")
+
+
+class _Session:
+    """What a held worker's wait does with its session: end its read transaction."""
+
+    def __init__(self) -> None:
+        self.rolled_back = False
+
+    def rollback(self) -> None:
+        self.rolled_back = True
+
+
+@pytest.mark.parametrize(("template", "prepared"), [("sql", True), ("value_mapping", False)])
+def test_a_held_worker_opens_the_database_its_template_reads_files_with(
+    template: str, prepared: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.helpers import duckdb_helper
+    from core.transforms.runtime import prepare_worker
+
+    monkeypatch.setattr(duckdb_helper, "_database", {})
+    session = _Session()
+    prepare_worker(session, template)  # type: ignore[arg-type]
+    assert session.rolled_back
+    assert ("spare" in duckdb_helper._database) is prepared
+    assert "connection" in duckdb_helper._database  # the shared one, for every template

@@ -1,0 +1,117 @@
+"""A sql step's inputs as DuckDB views: read from their files on a local lake, else as Arrow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from core.helpers.duckdb_helper import reading
+from core.lake import METADATA_COLUMNS, DatasetContract
+from core.lake.run_files import run_files
+from core.settings import load_settings
+from core.transforms import context
+from core.transforms.context import InputFiles, TransformContext
+from core.transforms.library.duckdb_inputs import _view_of_files
+from tests.unit.transforms.library.data_world import Pipeline, make_pipeline
+
+A = [{"id": "1", "v": "x"}, {"id": "2", "v": "y"}]
+QUERY = "select id, v from a order by id"
+
+
+def _pipeline() -> Pipeline:
+    given = {"template": "given", "variables": {"dataset": "a", "rows": A}}
+    step = {"template": "sql", "variables": {"inputs": ["a"], "dataset": "out", "query": QUERY}}
+    return make_pipeline(
+        [
+            {"state": "ingest", "transformations": [given]},
+            {"state": "enrich", "transformations": [step]},
+        ]
+    )
+
+
+def test_on_a_local_lake_the_query_reads_the_inputs_files_not_arrow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    p = _pipeline()
+    p.run(0)
+
+    def no_arrow(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the input was read as Arrow")
+
+    monkeypatch.setattr(TransformContext, "input", no_arrow)
+    result = p.run(1)
+    assert result.state == "success", result.error
+    assert (result.rows_in, result.rows_out) == (2, 2)
+    assert p.output("enrich", "out").to_pylist() == A
+
+
+def test_where_the_files_cannot_be_read_directly_the_lake_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    p = _pipeline()
+    p.run(0)
+    monkeypatch.setattr(context, "run_files", lambda contract, run: None)  # as on S3
+    result = p.run(1)
+    assert result.state == "success", result.error
+    assert (result.rows_in, result.rows_out) == (2, 2)
+    assert p.output("enrich", "out").to_pylist() == A
+
+
+@pytest.fixture
+def published() -> tuple[DatasetContract, InputFiles]:
+    """A table of many types, published as run 4; its files without the metadata columns."""
+    contract = DatasetContract("acme", "zentrix", "ingest", "typed", settings=load_settings())
+    moment = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    table = pa.table(
+        {
+            "text": ["a", None, "ccc"],
+            "whole": pa.array([1, None, 3], pa.int64()),
+            "small": pa.array([1, 2, None], pa.int16()),
+            "real": [1.5, float("nan"), None],
+            "flag": [True, None, False],
+            "day": pa.array([dt.date(2026, 1, 2), None, dt.date(1999, 12, 31)], pa.date32()),
+            "at": pa.array([moment, None, moment], pa.timestamp("us", "UTC")),
+            "amount": pa.array([decimal.Decimal("1.25"), None, None], pa.decimal128(10, 2)),
+            "__metadata_source_file": ["f.csv"] * 3,
+        }
+    )
+    contract.publish(table, run_id=4)
+    found = run_files(contract, 4)
+    assert found is not None
+    columns = [f for f in found.schema if f.name not in METADATA_COLUMNS]
+    return contract, InputFiles(found.paths, pa.schema(columns))
+
+
+def test_the_files_give_a_query_the_same_rows_and_types_as_the_lake(
+    published: tuple[DatasetContract, InputFiles],
+) -> None:
+    contract, files = published
+    with reading(files.paths) as con:
+        assert _view_of_files(con, "direct", files)
+        con.register("lake", contract.fetch_arrow(run_id=4, metadata=False))
+        direct, lake = (con.sql(f"select * from {v} order by text") for v in ("direct", "lake"))
+        assert direct.types == lake.types
+        assert direct.columns == lake.columns == files.schema.names
+        assert repr(direct.fetchall()) == repr(lake.fetchall())  # repr: NaN is not NaN
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda s: s.set(1, pa.field("whole", pa.int32())), id="another type"),
+        pytest.param(lambda s: s.append(pa.field("gone", pa.string())), id="a missing column"),
+    ],
+)
+def test_files_that_would_read_otherwise_than_the_lake_make_no_view(
+    published: tuple[DatasetContract, InputFiles], change: Any
+) -> None:
+    _contract, files = published
+    with reading(files.paths) as con:
+        assert not _view_of_files(con, "direct", InputFiles(files.paths, change(files.schema)))
+        assert con.sql(
+            "select count(*) from duckdb_views() where view_name = 'direct'"
+        ).fetchall() == [(0,)]
