@@ -9,7 +9,9 @@ temporary CORE_HOME; then each of its steps runs again, in this process, with
 id, so every step replaces its own rows. The time of each is split by timers put around
 the lake calls:
 
-- read: ``DatasetContract.fetch_arrow`` and the raw folder reads (``RawContract.get_file``),
+- read: ``DatasetContract.fetch_arrow`` and the raw folder reads (``RawContract.get_file``);
+  a ``sql`` step on a local lake has none: its DuckDB reads the inputs' files as part of
+  the query, counted in compute (core.transforms.library.duckdb_inputs),
 - publish: ``DatasetContract.publish`` (and ``RawContract.put_file``),
 - compute: the transformation's own code, i.e. the kind's run minus read and publish,
 - bookkeeping: ``run_transformation`` minus the kind's run: loading the transformation
