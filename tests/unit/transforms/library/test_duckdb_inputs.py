@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import threading
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 
+from core import stop
 from core.helpers.duckdb_helper import reading
 from core.lake import METADATA_COLUMNS, DatasetContract
 from core.lake.run_files import run_files
 from core.settings import load_settings
 from core.transforms import context
 from core.transforms.context import InputFiles, TransformContext
-from core.transforms.library.duckdb_inputs import _view_of_files
+from core.transforms.library.duckdb_inputs import _view_of_files, inputs_in_duckdb
 from tests.unit.transforms.library.data_world import Pipeline, make_pipeline
 
 A = [{"id": "1", "v": "x"}, {"id": "2", "v": "y"}]
@@ -115,3 +118,39 @@ def test_files_that_would_read_otherwise_than_the_lake_make_no_view(
         assert con.sql(
             "select count(*) from duckdb_views() where view_name = 'direct'"
         ).fetchall() == [(0,)]
+
+
+class _Context:
+    """What inputs_in_duckdb asks of a transformation's context."""
+
+    def __init__(self, files: InputFiles) -> None:
+        self.files, self.rows_in = files, 0
+
+    def input_source(self, name: str) -> InputFiles:
+        return self.files
+
+
+def test_a_stop_interrupts_a_query_over_the_files(
+    published: tuple[DatasetContract, InputFiles],
+) -> None:
+    ended: list[BaseException | None] = []
+    ctx = _Context(published[1])
+    with inputs_in_duckdb(ctx, ["t"]) as con:  # type: ignore[arg-type]
+        assert con.sql("select count(*) from t").fetchall() == [(3,)]
+        assert ctx.rows_in == 3  # counted as they are made views
+        (interrupt,) = stop._interrupts.values()  # what the worker's stop watcher calls
+
+        def run() -> None:
+            try:
+                con.sql("select count(*) from t, range(1000000000000)").fetchall()
+                ended.append(None)
+            except BaseException as exc:  # asserted in the test's thread
+                ended.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        while thread.is_alive():  # until it ends: an interrupt before the query is lost
+            interrupt()
+            thread.join(0.05)
+    assert isinstance(ended[0], duckdb.InterruptException), ended
+    assert not stop._interrupts  # withdrawn with the connection
