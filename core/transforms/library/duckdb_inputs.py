@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from core.errors import LakeError
 from core.helpers.duckdb_helper import locked_duckdb, reading
 from core.stop import interruptible
 from core.transforms.context import InputFiles
@@ -62,8 +63,15 @@ def inputs_in_duckdb(
 
 def _view_of_files(con: duckdb.DuckDBPyConnection, name: str, source: InputFiles) -> bool:
     """Make ``name`` a view of the files' columns; False (nothing made) when the files do
-    not have those columns with the types the lake's Arrow reader would give."""
-    relation = con.read_parquet(source.paths)
+    not have those columns with the types the lake's Arrow reader would give.
+
+    Raises:
+        LakeError: a file cannot be read (gone, or not Parquet), naming the input.
+    """
+    try:
+        relation = con.read_parquet(source.paths)
+    except duckdb.Error as exc:
+        raise LakeError(f"input {name!r}: its files cannot be read: {exc}") from None
     if not set(source.schema.names) <= set(relation.columns):
         return False
     relation = relation.select(*(duckdb.ColumnExpression(c) for c in source.schema.names))

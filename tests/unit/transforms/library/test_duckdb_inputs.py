@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import threading
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -12,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from core import stop
+from core.errors import LakeError
 from core.helpers.duckdb_helper import reading
 from core.lake import METADATA_COLUMNS, DatasetContract
 from core.lake.run_files import run_files
@@ -154,3 +156,13 @@ def test_a_stop_interrupts_a_query_over_the_files(
             thread.join(0.05)
     assert isinstance(ended[0], duckdb.InterruptException), ended
     assert not stop._interrupts  # withdrawn with the connection
+
+
+def test_a_file_gone_from_under_the_log_fails_naming_the_input(
+    published: tuple[DatasetContract, InputFiles],
+) -> None:
+    files = published[1]
+    Path(files.paths[0]).unlink()
+    failing = inputs_in_duckdb(_Context(files), ["t"])  # type: ignore[arg-type]
+    with pytest.raises(LakeError, match="input 't': its files cannot be read"), failing:
+        pass
