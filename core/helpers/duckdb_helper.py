@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 LOCKED = {"enable_external_access": False, "lock_configuration": True}
 
 _lock = threading.Lock()
-_database: dict[str, Any] = {}  # {"pid": …, "connection": …} of this process
+# The databases this process keeps, with the pid that opened them: "shared" (the locked
+# one) and "spare" (opened ahead for the next reading()).
+_database: dict[str, tuple[int, Any]] = {}
 # A database inherited through a fork is never closed in the child: its threads
 # stayed in the parent, and closing it would wait for them.
 _inherited: list[Any] = []
@@ -72,31 +74,38 @@ def prepare_reading() -> None:
     For a worker that waits for its turn (core.transforms.runtime.prepare_worker): no
     SQL reaches it before :func:`reading` has locked it.
     """
+    import duckdb
+
     with _lock:
-        _discard_spare()
-        _database.update(spare_pid=os.getpid(), spare=_connect())
+        earlier = _take("spare")
+        if earlier is not None:
+            earlier.close()
+        _database["spare"] = (os.getpid(), duckdb.connect())
 
 
 def _spare() -> duckdb.DuckDBPyConnection:
     """The database :func:`prepare_reading` opened in this process, else a new one."""
-    with _lock:
-        spare = _database.pop("spare", None) if _database.get("spare_pid") == os.getpid() else None
-        _discard_spare()
-    return spare if spare is not None else _connect()
-
-
-def _discard_spare() -> None:
-    spare, pid = _database.pop("spare", None), _database.pop("spare_pid", None)
-    if spare is not None and pid == os.getpid():
-        spare.close()
-    elif spare is not None:  # a forked child's inherited one: never closed (see _inherited)
-        _inherited.append(spare)
-
-
-def _connect() -> duckdb.DuckDBPyConnection:
     import duckdb
 
-    return duckdb.connect()
+    with _lock:
+        spare = _take("spare")
+    return spare if spare is not None else duckdb.connect()
+
+
+def _take(key: str) -> duckdb.DuckDBPyConnection | None:
+    """The database kept under ``key`` if this process opened it, removed from the keep.
+
+    One a forked child inherited is never closed here (see ``_inherited``). The caller
+    holds ``_lock``.
+    """
+    kept = _database.pop(key, None)
+    if kept is None:
+        return None
+    pid, database = kept
+    if pid == os.getpid():
+        return database
+    _inherited.append(database)
+    return None
 
 
 def _cursor() -> duckdb.DuckDBPyConnection:
@@ -110,8 +119,8 @@ def _shared() -> duckdb.DuckDBPyConnection:
     """This process's database (the caller holds ``_lock``)."""
     import duckdb
 
-    if _database.get("pid") != os.getpid():  # first use, or a forked child
-        if "connection" in _database:
-            _inherited.append(_database["connection"])
-        _database.update(pid=os.getpid(), connection=duckdb.connect(config=LOCKED))
-    return _database["connection"]
+    shared = _take("shared")  # none at first use, nor in a forked child
+    if shared is None:
+        shared = duckdb.connect(config=LOCKED)
+    _database["shared"] = (os.getpid(), shared)
+    return shared

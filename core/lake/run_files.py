@@ -33,7 +33,8 @@ PLAIN_READER_VERSION = 1
 
 @dataclass(frozen=True)
 class RunFiles:
-    """The data files of one run's partition and the table's schema (Arrow)."""
+    """The data files of one run's partition, and a schema (Arrow): the table's, or the
+    columns a reader is to take from the files."""
 
     paths: list[str]
     schema: pa.Schema

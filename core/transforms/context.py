@@ -29,7 +29,7 @@ from core.lake.dataset_contract import (
     to_arrow,
 )
 from core.lake.raw_contract import RawContract
-from core.lake.run_files import run_files
+from core.lake.run_files import RunFiles, run_files
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -38,15 +38,6 @@ if TYPE_CHECKING:
     from core.secret import Secret
 
 RAW = "raw"
-
-
-@dataclass(frozen=True)
-class InputFiles:
-    """An input as Parquet files: one run's files, and the columns to read with their
-    types as the lake reads them (:meth:`TransformContext.input_source`)."""
-
-    paths: list[str]
-    schema: pa.Schema
 
 
 @dataclass
@@ -168,14 +159,14 @@ class TransformContext:
         run = None if all_runs else self._upstream_run(name, contract)
         return self._fetched(name, contract, run, columns, metadata)
 
-    def input_source(self, name: str) -> InputFiles | pa.Table:
+    def input_source(self, name: str) -> RunFiles | pa.Table:
         """This run's rows of dataset ``name`` for a reader that can open Parquet files
-        itself (DuckDB): the files and their columns where core.lake.run_files finds
-        them, else the rows as :meth:`input` returns them with ``metadata=False``.
+        itself (DuckDB): the files and the columns to read where core.lake.run_files
+        finds them, else the rows as :meth:`input` returns them with ``metadata=False``.
 
-        The files' columns are those that call would return (the standard metadata
-        columns and the columns the run did not publish left out); their rows are
-        counted by the reader (``rows_in``).
+        The files' schema holds the columns that call would return (the standard
+        metadata columns and the columns the run did not publish left out); their rows
+        are counted by the reader (``rows_in``).
 
         Raises:
             NotFoundError: no such dataset in the pipeline.
@@ -183,12 +174,11 @@ class TransformContext:
         """
         contract = self._dataset(name, None)
         run = self._upstream_run(name, contract)
-        found = None if run is None else run_files(contract, run)
-        if found is None or run is None:
+        if run is None or (found := run_files(contract, run)) is None:
             return self._fetched(name, contract, run, None, metadata=False)
         wanted = [c for c in found.schema.names if c not in METADATA_COLUMNS]
         kept = self._published_only(name, contract, run, wanted)
-        return InputFiles(found.paths, pa.schema([found.schema.field(c) for c in kept]))
+        return RunFiles(found.paths, pa.schema([found.schema.field(c) for c in kept]))
 
     def _dataset(self, name: str, state: str | None) -> DatasetContract:
         contract = self.input_contract(name, state)

@@ -21,8 +21,8 @@ import duckdb
 
 from core.errors import LakeError
 from core.helpers.duckdb_helper import locked_duckdb, reading
+from core.lake.run_files import RunFiles
 from core.stop import interruptible
-from core.transforms.context import InputFiles
 from core.transforms.library._common import quote
 
 if TYPE_CHECKING:
@@ -48,10 +48,10 @@ def inputs_in_duckdb(
         LakeError: an input cannot be read.
     """
     sources = {name: ctx.input_source(name) for name in names}
-    files = [path for s in sources.values() if isinstance(s, InputFiles) for path in s.paths]
+    files = [path for s in sources.values() if isinstance(s, RunFiles) for path in s.paths]
     with reading(files) if files else locked_duckdb() as con, interruptible(con.interrupt):
         for name, source in sources.items():
-            if not isinstance(source, InputFiles):
+            if not isinstance(source, RunFiles):
                 con.register(name, source)
             elif not _view_of_files(con, name, source):
                 con.register(name, ctx.input(name, metadata=False))
@@ -61,7 +61,7 @@ def inputs_in_duckdb(
         yield con
 
 
-def _view_of_files(con: duckdb.DuckDBPyConnection, name: str, source: InputFiles) -> bool:
+def _view_of_files(con: duckdb.DuckDBPyConnection, name: str, source: RunFiles) -> bool:
     """Make ``name`` a view of the files' columns; False (nothing made) when the files do
     not have those columns with the types the lake's Arrow reader would give.
 
@@ -71,7 +71,11 @@ def _view_of_files(con: duckdb.DuckDBPyConnection, name: str, source: InputFiles
     try:
         relation = con.read_parquet(source.paths)
     except duckdb.Error as exc:
-        raise LakeError(f"input {name!r}: its files cannot be read: {exc}") from None
+        raise LakeError(
+            f"input {name!r}: its files cannot be read ({exc}); expected the Parquet files "
+            f"its Delta log names for this run: re-run the transformation that writes "
+            f"{name!r} to publish them again"
+        ) from None
     if not set(source.schema.names) <= set(relation.columns):
         return False
     relation = relation.select(*(duckdb.ColumnExpression(c) for c in source.schema.names))

@@ -119,7 +119,7 @@ def test_the_database_prepared_ahead_is_the_next_reading_ones_and_only_that(
 ) -> None:
     mine, other = two_files
     duckdb_helper.prepare_reading()
-    prepared = duckdb_helper._database["spare"]
+    prepared = duckdb_helper._database["spare"][1]
     with reading([mine]) as con:
         assert con is prepared
     with reading([other]) as con:  # a new one: the prepared one was locked to mine
@@ -131,8 +131,8 @@ def test_a_database_prepared_in_another_process_is_not_used(
     two_files: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     duckdb_helper.prepare_reading()
-    inherited = duckdb_helper._database["spare"]
-    monkeypatch.setitem(duckdb_helper._database, "spare_pid", -1)  # as a forked child sees it
+    inherited = duckdb_helper._database["spare"][1]
+    monkeypatch.setitem(duckdb_helper._database, "spare", (-1, inherited))  # as a child sees it
     with reading([two_files[0]]) as con:
         assert con is not inherited
     assert inherited in duckdb_helper._inherited  # never closed here: its threads are elsewhere

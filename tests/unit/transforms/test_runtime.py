@@ -265,4 +265,4 @@ def test_a_held_worker_opens_the_database_its_template_reads_files_with(
     prepare_worker(session, template)  # type: ignore[arg-type]
     assert session.rolled_back
     assert ("spare" in duckdb_helper._database) is prepared
-    assert "connection" in duckdb_helper._database  # the shared one, for every template
+    assert "shared" in duckdb_helper._database  # the locked one, for every template

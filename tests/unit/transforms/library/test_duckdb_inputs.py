@@ -16,10 +16,11 @@ from core import stop
 from core.errors import LakeError
 from core.helpers.duckdb_helper import reading
 from core.lake import METADATA_COLUMNS, DatasetContract
-from core.lake.run_files import run_files
+from core.lake.run_files import RunFiles, run_files
+from core.models import variable_checks
 from core.settings import load_settings
 from core.transforms import context
-from core.transforms.context import InputFiles, TransformContext
+from core.transforms.context import TransformContext
 from core.transforms.library.duckdb_inputs import _view_of_files, inputs_in_duckdb
 from tests.unit.transforms.library.data_world import Pipeline, make_pipeline
 
@@ -67,7 +68,7 @@ def test_where_the_files_cannot_be_read_directly_the_lake_reads_them(
 
 
 @pytest.fixture
-def published() -> tuple[DatasetContract, InputFiles]:
+def published() -> tuple[DatasetContract, RunFiles]:
     """A table of many types, published as run 4; its files without the metadata columns."""
     contract = DatasetContract("acme", "zentrix", "ingest", "typed", settings=load_settings())
     moment = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
@@ -88,11 +89,11 @@ def published() -> tuple[DatasetContract, InputFiles]:
     found = run_files(contract, 4)
     assert found is not None
     columns = [f for f in found.schema if f.name not in METADATA_COLUMNS]
-    return contract, InputFiles(found.paths, pa.schema(columns))
+    return contract, RunFiles(found.paths, pa.schema(columns))
 
 
 def test_the_files_give_a_query_the_same_rows_and_types_as_the_lake(
-    published: tuple[DatasetContract, InputFiles],
+    published: tuple[DatasetContract, RunFiles],
 ) -> None:
     contract, files = published
     with reading(files.paths) as con:
@@ -112,11 +113,11 @@ def test_the_files_give_a_query_the_same_rows_and_types_as_the_lake(
     ],
 )
 def test_files_that_would_read_otherwise_than_the_lake_make_no_view(
-    published: tuple[DatasetContract, InputFiles], change: Any
+    published: tuple[DatasetContract, RunFiles], change: Any
 ) -> None:
     _contract, files = published
     with reading(files.paths) as con:
-        assert not _view_of_files(con, "direct", InputFiles(files.paths, change(files.schema)))
+        assert not _view_of_files(con, "direct", RunFiles(files.paths, change(files.schema)))
         assert con.sql(
             "select count(*) from duckdb_views() where view_name = 'direct'"
         ).fetchall() == [(0,)]
@@ -125,15 +126,15 @@ def test_files_that_would_read_otherwise_than_the_lake_make_no_view(
 class _Context:
     """What inputs_in_duckdb asks of a transformation's context."""
 
-    def __init__(self, files: InputFiles) -> None:
+    def __init__(self, files: RunFiles) -> None:
         self.files, self.rows_in = files, 0
 
-    def input_source(self, name: str) -> InputFiles:
+    def input_source(self, name: str) -> RunFiles:
         return self.files
 
 
 def test_a_stop_interrupts_a_query_over_the_files(
-    published: tuple[DatasetContract, InputFiles],
+    published: tuple[DatasetContract, RunFiles],
 ) -> None:
     ended: list[BaseException | None] = []
     ctx = _Context(published[1])
@@ -159,10 +160,53 @@ def test_a_stop_interrupts_a_query_over_the_files(
 
 
 def test_a_file_gone_from_under_the_log_fails_naming_the_input(
-    published: tuple[DatasetContract, InputFiles],
+    published: tuple[DatasetContract, RunFiles],
 ) -> None:
     files = published[1]
     Path(files.paths[0]).unlink()
     failing = inputs_in_duckdb(_Context(files), ["t"])  # type: ignore[arg-type]
-    with pytest.raises(LakeError, match="input 't': its files cannot be read"), failing:
+    with pytest.raises(LakeError, match="input 't': its files cannot be read") as raised, failing:
         pass
+    assert "re-run the transformation that writes 't'" in str(raised.value)
+
+
+# --- what an editor's query can reach: its inputs' files, no other -----------------------
+
+
+def _reaching_for_another_datasets_file() -> tuple[Pipeline, str]:
+    """Datasets a and b; a sql step whose inputs are [a] and whose query reads b's file."""
+    given = [
+        {"template": "given", "variables": {"dataset": name, "rows": A}} for name in ("a", "b")
+    ]
+    p = make_pipeline(
+        [
+            {"state": "ingest", "transformations": given},
+            {"state": "enrich", "transformations": [{"template": "sql", "variables": {}}]},
+        ]
+    )
+    p.run(0), p.run(1)
+    found = run_files(p.contract("ingest", "b"), p.run_id)
+    assert found is not None
+    query = f"select * from a, read_parquet('{found.paths[0]}')"
+    p.set_variables(2, inputs=["a"], dataset="out", query=query)
+    return p, found.paths[0]
+
+
+def test_a_query_reading_another_datasets_file_is_refused_as_configuration() -> None:
+    p, _ = _reaching_for_another_datasets_file()
+    result = p.run(2)
+    assert (result.state, result.outcome.exit_code) == ("failed", 2), result.error
+    assert "variable 'query'" in result.error
+    assert not p.contract("enrich", "out").exists()
+
+
+def test_past_the_query_check_duckdb_still_reads_no_file_but_the_inputs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    p, path = _reaching_for_another_datasets_file()
+    # As if DuckDB's parser missed the table function: every query check finds table a only.
+    monkeypatch.setattr(variable_checks, "sql_tables", lambda query: frozenset({"a"}))
+    result = p.run(2)
+    assert (result.state, result.outcome.exit_code) == ("failed", 1), result.error
+    assert "Permission Error" in result.error and path in result.error
+    assert not p.contract("enrich", "out").exists()
